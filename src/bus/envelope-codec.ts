@@ -1,0 +1,35 @@
+/**
+ * The bytes of an envelope on a Redis channel: one header line, then the frame untouched, so the
+ * receiver never parses the frame. The channel names the session.
+ *   message:  "<origin> m <seq>\n<frame>"
+ *   direct:   "<origin> d <userId>\n<frame>"
+ */
+import type { Envelope } from "../chat/ports.ts";
+
+const PREFIX = "chat:";
+
+/** Braces make a Redis Cluster hash tag: one session, one slot. */
+export const channelOf = (sessionId: string) => `${PREFIX}{${sessionId}}`;
+
+export function sessionOf(channel: string): string | null {
+  if (!channel.startsWith(PREFIX + "{") || !channel.endsWith("}")) return null;
+  return channel.slice(PREFIX.length + 1, -1);
+}
+
+export function encode(origin: string, e: Envelope): string {
+  return e.kind === "message" ? `${origin} m ${e.seq}\n${e.frame}` : `${origin} d ${e.toUserId}\n${e.frame}`;
+}
+
+export function decode(sessionId: string, payload: string): { origin: string; envelope: Envelope } | null {
+  const nl = payload.indexOf("\n");
+  if (nl < 0) return null;
+  const [origin, kind, arg] = payload.slice(0, nl).split(" ");
+  const frame = payload.slice(nl + 1);
+  if (!origin || !arg) return null;
+  if (kind === "m") {
+    const seq = Number(arg);
+    return Number.isSafeInteger(seq) ? { origin, envelope: { kind: "message", sessionId, seq, frame } } : null;
+  }
+  if (kind === "d") return { origin, envelope: { kind: "direct", sessionId, toUserId: arg, frame } };
+  return null;
+}

@@ -1,0 +1,96 @@
+/**
+ * This instance's view of one session: how many local sockets are in it, and the highest message
+ * seq delivered to them. Messages reach the room from local commits, from other instances through
+ * the bus, and from the store when a gap is seen; the room hands each to the local sockets exactly
+ * once and in seq order, holding early ones back until the gap is filled.
+ */
+import type { MessageView } from "../protocol/frames.ts";
+
+export type RoomDeps = {
+  /** Delivers a serialised frame to every local socket of the session. */
+  publish(frame: string): void;
+  /** Reads messages with seq > afterSeq from the store, oldest first. */
+  fetchAfter(afterSeq: number, limit: number): Promise<MessageView[]>;
+  /** Serialises a message fetched from the store. */
+  frameOf(message: MessageView): string;
+  onError(err: unknown): void;
+};
+
+/** How long an out-of-order message waits for the missing ones before the store is asked. */
+export const GAP_WAIT_MS = 100;
+const FETCH_LIMIT = 500;
+/** Beyond this many held-back messages, the store is asked at once. */
+const MAX_HELD = 1000;
+
+export class Room {
+  members = 0;
+  private held = new Map<number, string>();
+  private gapTimer: Timer | null = null;
+  private fetching: Promise<void> | null = null;
+
+  constructor(
+    readonly sessionId: string,
+    public lastSeq: number,
+    private readonly deps: RoomDeps,
+  ) {}
+
+  deliver(seq: number, frame: string): void {
+    if (seq <= this.lastSeq || this.held.has(seq)) return;
+    if (seq !== this.lastSeq + 1) {
+      this.held.set(seq, frame);
+      if (this.held.size > MAX_HELD) void this.catchUp();
+      else this.armGapTimer();
+      return;
+    }
+    this.deps.publish(frame);
+    this.lastSeq = seq;
+    this.releaseHeld();
+  }
+
+  /** Delivers from the store whatever was committed after lastSeq (after a bus outage, or a gap). */
+  catchUp(): Promise<void> {
+    this.fetching ??= this.fetchUntilCurrent().finally(() => {
+      this.fetching = null;
+      if (this.held.size > 0) this.armGapTimer();
+    });
+    return this.fetching;
+  }
+
+  dispose(): void {
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
+    this.held.clear();
+  }
+
+  private releaseHeld() {
+    for (let next = this.held.get(this.lastSeq + 1); next !== undefined; next = this.held.get(this.lastSeq + 1)) {
+      this.held.delete(this.lastSeq + 1);
+      this.deps.publish(next);
+      this.lastSeq++;
+    }
+    if (this.held.size === 0 && this.gapTimer) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = null;
+    }
+  }
+
+  private armGapTimer() {
+    if (this.gapTimer || this.fetching) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = null;
+      void this.catchUp();
+    }, GAP_WAIT_MS);
+  }
+
+  private async fetchUntilCurrent() {
+    try {
+      for (;;) {
+        const page = await this.deps.fetchAfter(this.lastSeq, FETCH_LIMIT);
+        for (const m of page) this.deliver(m.seq, this.held.get(m.seq) ?? this.deps.frameOf(m));
+        if (page.length < FETCH_LIMIT) return;
+      }
+    } catch (err) {
+      this.deps.onError(err);
+    }
+  }
+}

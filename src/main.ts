@@ -1,0 +1,121 @@
+#!/usr/bin/env bun
+/**
+ * The command line, also the compiled binary's entry point:
+ *   serve (default)  run the server
+ *   migrate          apply database migrations and exit
+ *   demo             create two demo users and a session, print wscat lines
+ *   token <user-id>  mint an access token (development)
+ */
+import { loadConfig, ConfigError, type Config } from "./config/config.ts";
+import { createLogger, type Logger } from "./observability/log.ts";
+import { startApp } from "./app.ts";
+import { connect } from "./store/postgres-store.ts";
+import { migrate } from "./store/migrations.ts";
+import { startEmbeddedPostgres } from "./store/embedded-postgres.ts";
+import { mintAccessToken } from "./auth/tokens.ts";
+import { provisionDemo, wscatLines, type DemoAccess } from "./cli/demo.ts";
+
+const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid>]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = "serve", ...args] = argv;
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    return 2;
+  }
+  const log = createLogger(config.logLevel, { service: "sendbuddy-chat" });
+  switch (command) {
+    case "serve":
+      return serve(config, log);
+    case "migrate":
+      return runMigrations(config, log);
+    case "demo":
+      return demo(config);
+    case "token":
+      return token(config, args[0]);
+    case "help":
+    case "--help":
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(USAGE);
+      return 2;
+  }
+}
+
+async function serve(config: Config, log: Logger): Promise<number> {
+  if (config.jwtSecretIsDefault) {
+    log.warn("JWT_SECRET is not set: using the public development secret. Never do this in production.");
+  }
+  const app = await startApp(config, log);
+  log.info("listening", { url: app.httpUrl, database: config.databaseUrl ? "postgres" : "embedded", redis: config.redisUrl ? "on" : "off" });
+  if (config.env === "development" && !config.databaseUrl) {
+    console.log("\n" + wscatLines(app.wsUrl, await provisionDemo(app.store.sql, config.jwtSecret)) + "\n");
+  }
+  const shutdown = (signal: string) => {
+    log.info("shutting down", { signal });
+    const deadline = setTimeout(() => {
+      log.error("shutdown deadline passed, exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    app.stop().then(() => {
+      clearTimeout(deadline);
+      log.info("stopped");
+      process.exit(0);
+    });
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+  return -1; // keep running
+}
+
+async function withDatabase<T>(config: Config, work: (sql: ReturnType<typeof connect>) => Promise<T>): Promise<T> {
+  const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.embeddedDbDir);
+  const sql = connect({ url: config.databaseUrl ?? embedded!.url, poolMax: 1 });
+  try {
+    await migrate(sql);
+    return await work(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+    await embedded?.stop();
+  }
+}
+
+async function runMigrations(config: Config, log: Logger): Promise<number> {
+  await withDatabase(config, async () => log.info("database schema is up to date"));
+  return 0;
+}
+
+async function demo(config: Config): Promise<number> {
+  const wsBase = `ws://localhost:${config.port}`;
+  let access: DemoAccess;
+  if (config.databaseUrl) {
+    access = await withDatabase(config, (sql) => provisionDemo(sql, config.jwtSecret));
+  } else {
+    // The embedded database belongs to the running server: ask it.
+    const res = await fetch(`http://127.0.0.1:${config.port}/dev/demo`, { method: "POST" }).catch(() => null);
+    if (!res?.ok) {
+      console.error(`No server answered on port ${config.port}. Start it first with: bun run dev`);
+      return 1;
+    }
+    access = (await res.json()) as DemoAccess;
+  }
+  console.log(wscatLines(wsBase, access));
+  return 0;
+}
+
+async function token(config: Config, userId: string | undefined): Promise<number> {
+  if (!userId) {
+    console.error("usage: token <user-uuid>");
+    return 2;
+  }
+  console.log(await mintAccessToken(config.jwtSecret, userId));
+  return 0;
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exit(code);

@@ -1,0 +1,67 @@
+/**
+ * Every close code and error code the server sends. The README's protocol section mirrors this file.
+ */
+
+/**
+ * WebSocket close codes.
+ * 4000–4099: the credentials or the request are wrong; reconnecting with the same ones will fail again.
+ * 4100–4199: a transient condition; reconnect (with backoff) and resume with `after=<last seq>`.
+ */
+export const CloseCode = {
+  /** Server shutting down or restarting: reconnect and resume. */
+  GoingAway: 1001,
+  /** Sustained abuse (e.g. rate limit exceeded again and again): do not retry at once. */
+  PolicyViolation: 1008,
+  /** A frame larger than the limit. */
+  MessageTooBig: 1009,
+  /** Unexpected server failure: reconnect with backoff. */
+  InternalError: 1011,
+  /** A dependency (the database) is unavailable: reconnect with backoff. */
+  TryAgainLater: 1013,
+  /** No token in the query string or Authorization header. */
+  NoToken: 4001,
+  /** The token is valid but its user does not exist. */
+  UserNotFound: 4002,
+  /** The token is malformed, badly signed, expired or not an access token. */
+  InvalidToken: 4003,
+  /** The user is neither the session's inviter nor its invitee, or the session does not exist. */
+  NotParticipant: 4004,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+export const CloseReason: Record<CloseCode, string> = {
+  [CloseCode.GoingAway]: "server shutting down, reconnect and resume",
+  [CloseCode.PolicyViolation]: "policy violation",
+  [CloseCode.MessageTooBig]: "frame too large",
+  [CloseCode.InternalError]: "internal error, reconnect later",
+  [CloseCode.TryAgainLater]: "service temporarily unavailable, reconnect later",
+  [CloseCode.NoToken]: "no token provided",
+  [CloseCode.UserNotFound]: "user not found",
+  [CloseCode.InvalidToken]: "invalid or expired token",
+  [CloseCode.NotParticipant]: "not a participant of this session",
+};
+
+/** `code` of an error frame: stable and machine-readable. The connection stays open after each. */
+export const ErrorCode = {
+  /** A binary WebSocket frame: the protocol is JSON text. */
+  BinaryFrame: "binary_frame",
+  /** The frame is not valid JSON. */
+  InvalidJson: "invalid_json",
+  /** The JSON is not an object with a string `type`. */
+  InvalidFrame: "invalid_frame",
+  /** `type` is not one the server knows. */
+  UnknownType: "unknown_type",
+  /** A field is missing or has the wrong type; `field` names it. */
+  InvalidField: "invalid_field",
+  /** `content` is empty or only whitespace. */
+  EmptyContent: "empty_content",
+  /** `content` is longer than 2000 Unicode code points. */
+  ContentTooLong: "content_too_long",
+  /** `content` holds characters PostgreSQL cannot store (NUL, unpaired surrogates). */
+  InvalidContent: "invalid_content",
+  /** The message could not be stored (database unavailable); nothing was saved, retry it. */
+  Unavailable: "unavailable",
+  /** Unexpected server failure while handling the frame. */
+  InternalError: "internal_error",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

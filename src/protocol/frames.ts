@@ -1,0 +1,121 @@
+/**
+ * What goes over the wire: the valibot schemas of every frame a client may send, and the builders of
+ * every frame the server sends. Server frames are serialised once and the string is shared by all
+ * receivers.
+ */
+import * as v from "valibot";
+import { ErrorCode } from "./codes.ts";
+
+export const MAX_CONTENT_CODE_POINTS = 2000;
+
+/** Code points, not UTF-16 units: 2000 emoji are allowed, as in the original service. */
+export function codePointLength(s: string): number {
+  if (s.length <= MAX_CONTENT_CODE_POINTS) return s.length; // fast path: never more code points than units
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+const Content = v.pipe(
+  v.string(),
+  v.check((s) => s.trim().length > 0, ErrorCode.EmptyContent),
+  v.check((s) => s.length <= 2 * MAX_CONTENT_CODE_POINTS && codePointLength(s) <= MAX_CONTENT_CODE_POINTS, ErrorCode.ContentTooLong),
+  // PostgreSQL text cannot hold NUL, and an unpaired surrogate would be stored as U+FFFD: refuse both.
+  v.check((s) => !s.includes("\u0000") && s.isWellFormed(), ErrorCode.InvalidContent),
+);
+
+export const MessageFrame = v.object({
+  type: v.literal("message"),
+  content: Content,
+  /** Idempotency key: a retry with the same one is not stored twice. */
+  client_id: v.optional(v.pipe(v.string(), v.uuid())),
+});
+
+export const TypingFrame = v.object({
+  type: v.literal("typing"),
+  is_typing: v.boolean(),
+});
+
+const clientFrameSchemas = {
+  message: MessageFrame,
+  typing: TypingFrame,
+} as const;
+
+export type ClientFrameType = keyof typeof clientFrameSchemas;
+export type ClientFrame = { [K in ClientFrameType]: v.InferOutput<(typeof clientFrameSchemas)[K]> }[ClientFrameType];
+
+export type FrameError = { code: ErrorCode; error: string; field?: string; client_id?: string };
+
+const sentences: Partial<Record<ErrorCode, string>> = {
+  [ErrorCode.EmptyContent]: "content must not be empty",
+  [ErrorCode.ContentTooLong]: `content must be at most ${MAX_CONTENT_CODE_POINTS} characters`,
+  [ErrorCode.InvalidContent]: "content contains characters that cannot be stored (NUL or unpaired surrogates)",
+};
+
+/** Turns one text frame into a typed command, or the error to send back. Never throws. */
+export function parseClientFrame(text: string): { ok: true; frame: ClientFrame } | { ok: false; error: FrameError } {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return fail(ErrorCode.InvalidJson, "frame is not valid JSON");
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    return fail(ErrorCode.InvalidFrame, 'frame must be a JSON object with a string "type"');
+  }
+  const clientId = clientIdOf(data);
+  const type = (data as { type?: unknown }).type;
+  if (typeof type !== "string") return fail(ErrorCode.InvalidFrame, 'frame must be a JSON object with a string "type"', undefined, clientId);
+  if (!Object.hasOwn(clientFrameSchemas, type)) {
+    return fail(ErrorCode.UnknownType, `unknown frame type "${type.slice(0, 32)}"`, undefined, clientId);
+  }
+  const result = v.safeParse(clientFrameSchemas[type as ClientFrameType], data, { abortEarly: true });
+  if (result.success) return { ok: true, frame: result.output };
+  const issue = result.issues[0];
+  const field = issue.path?.map((p) => String(p.key)).join(".") ?? "";
+  const known = Object.values(ErrorCode).includes(issue.message as ErrorCode) ? (issue.message as ErrorCode) : null;
+  if (known) return fail(known, sentences[known] ?? known, field, clientId);
+  return fail(ErrorCode.InvalidField, `field "${field}" is missing or has the wrong type (expected ${issue.expected})`, field, clientId);
+}
+
+/** A rejected frame's client_id is echoed so the sender can match the error to its pending message. */
+function clientIdOf(data: object): string | undefined {
+  const id = (data as { client_id?: unknown }).client_id;
+  return typeof id === "string" && id.length <= 64 ? id : undefined;
+}
+
+function fail(code: ErrorCode, error: string, field?: string, clientId?: string) {
+  const e: FrameError = { code, error };
+  if (field) e.field = field;
+  if (clientId !== undefined) e.client_id = clientId;
+  return { ok: false as const, error: e };
+}
+
+// ---- server → client ----
+
+/** A stored message as every frame, history page and replay shows it. */
+export type MessageView = {
+  message_id: string;
+  session_id: string;
+  seq: number;
+  content: string;
+  sender_id: string;
+  sender_name: string;
+  created_at: string;
+  /** Echoes the sender's `client_id`, when it gave one. */
+  client_id?: string;
+};
+
+export const messageFrame = (m: MessageView) => JSON.stringify({ type: "message", ...m });
+
+export const typingFrame = (t: { sender_id: string; sender_name: string; is_typing: boolean }) =>
+  JSON.stringify({ type: "typing", ...t });
+
+export const errorFrame = (e: FrameError) => JSON.stringify({ type: "error", ...e });

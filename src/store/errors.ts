@@ -1,0 +1,32 @@
+/** Which database failures mean "try again later" rather than "this input is wrong". */
+
+/** The message was not stored because the database could not be reached in time. */
+export class UnavailableError extends Error {
+  constructor(cause?: unknown) {
+    super("database unavailable", { cause });
+  }
+}
+
+const TRANSIENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "53300", // too_many_connections
+  "57014", // query_canceled (statement_timeout)
+  "40001", // serialization_failure
+]);
+
+export function isTransient(err: unknown): boolean {
+  if (err instanceof UnavailableError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return false;
+  return TRANSIENT_CODES.has(code) || code.startsWith("08"); // class 08: connection exception
+}

@@ -1,0 +1,162 @@
+/**
+ * Group commit: messages that arrive while a write is in flight go into the next single statement.
+ * At low load a message is written at once (no timer). Each batch is one transaction that assigns
+ * the per-session seq, bumps `sessions.last_seq` and `last_message_at`, and inserts the rows.
+ */
+import type { Sql } from "postgres";
+import type { Appended, NewMessage } from "../chat/ports.ts";
+import type { MessageView } from "../protocol/frames.ts";
+import { isTransient, UnavailableError } from "./errors.ts";
+
+type Pending = { msg: NewMessage; resolve: (a: Appended) => void; reject: (e: unknown) => void };
+
+type Row = { input_id: string; id: string; seq: number; content: string; created_at: string; duplicate: boolean };
+
+export const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+const DEADLOCK = "40P01";
+
+export class MessageWriter {
+  private queue: Pending[] = [];
+  private writing = false;
+  private scheduled = false;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly maxBatch = 500,
+  ) {}
+
+  append(msg: NewMessage): Promise<Appended> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ msg, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves when everything queued so far is written or failed (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.writing) await Bun.sleep(5);
+  }
+
+  private schedule() {
+    if (this.writing || this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate, not a timer: frames that arrived in the same event-loop turn share a batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush() {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = true;
+    const batch = this.takeBatch();
+    try {
+      await this.writeWithFallback(batch);
+    } finally {
+      this.writing = false;
+      if (this.queue.length > 0) this.schedule();
+    }
+  }
+
+  /** A retried client_id twice in one batch would defeat the duplicate check: the second waits. */
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const later: Pending[] = [];
+    const keys = new Set<string>();
+    while (this.queue.length > 0 && batch.length < this.maxBatch) {
+      const p = this.queue.shift()!;
+      const key = p.msg.clientId ? `${p.msg.sessionId}/${p.msg.senderId}/${p.msg.clientId}` : null;
+      if (key && keys.has(key)) later.push(p);
+      else {
+        if (key) keys.add(key);
+        batch.push(p);
+      }
+    }
+    this.queue.unshift(...later);
+    return batch;
+  }
+
+  private async writeWithFallback(batch: Pending[]) {
+    try {
+      settle(batch, await this.writeRetryingDeadlocks(batch));
+    } catch (err) {
+      if (isTransient(err) || batch.length === 1) {
+        const failure = isTransient(err) ? new UnavailableError(err) : err;
+        for (const p of batch) p.reject(failure);
+        return;
+      }
+      // One bad row (e.g. a user deleted meanwhile) must not fail the others: write them one by one.
+      for (const p of batch) await this.writeWithFallback([p]);
+    }
+  }
+
+  private async writeRetryingDeadlocks(batch: Pending[]): Promise<Row[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.write(batch);
+      } catch (err) {
+        if ((err as { code?: string }).code !== DEADLOCK || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private write(batch: Pending[]): Promise<Row[]> {
+    const m = batch.map((p) => p.msg);
+    const sql = this.sql;
+    return sql<Row[]>`
+      WITH input AS (
+        SELECT * FROM unnest(
+          ${sql.array(m.map((x) => x.id), 2950)}::uuid[],
+          ${sql.array(m.map((x) => x.sessionId), 2950)}::uuid[],
+          ${sql.array(m.map((x) => x.senderId), 2950)}::uuid[],
+          ${sql.array(m.map((x) => x.content), 25)}::text[],
+          ${sql.array(m.map((x) => x.clientId), 2950)}::uuid[]
+        ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, ord)
+      ),
+      existing AS (
+        SELECT i.id AS input_id, m.id, m.seq, m.content, m.created_at FROM input i
+        JOIN messages m ON m.session_id = i.session_id AND m.sender_id = i.sender_id AND m.client_id = i.client_id
+      ),
+      fresh AS (SELECT * FROM input WHERE id NOT IN (SELECT input_id FROM existing)),
+      counts AS (SELECT session_id, count(*) AS n FROM fresh GROUP BY session_id),
+      bumped AS (
+        UPDATE sessions s SET last_seq = s.last_seq + c.n, last_message_at = now()
+        FROM counts c WHERE s.id = c.session_id
+        RETURNING s.id, s.last_seq - c.n AS base
+      ),
+      inserted AS (
+        INSERT INTO messages (id, session_id, sender_id, content, client_id, created_at, seq)
+        SELECT f.id, f.session_id, f.sender_id, f.content, f.client_id, now(),
+               b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
+        FROM fresh f JOIN bumped b ON b.id = f.session_id
+        RETURNING id, seq, content, created_at
+      )
+      SELECT id AS input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at, false AS duplicate FROM inserted
+      UNION ALL
+      SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true FROM existing`;
+  }
+}
+
+function settle(batch: Pending[], rows: Row[]) {
+  const byInput = new Map(rows.map((r) => [r.input_id, r]));
+  for (const p of batch) {
+    const row = byInput.get(p.msg.id);
+    if (!row) {
+      p.reject(new Error("session no longer exists"));
+      continue;
+    }
+    const message: MessageView = {
+      message_id: row.id,
+      session_id: p.msg.sessionId,
+      seq: row.seq,
+      content: row.content,
+      sender_id: p.msg.senderId,
+      sender_name: p.msg.senderName,
+      created_at: row.created_at,
+    };
+    if (p.msg.clientId) message.client_id = p.msg.clientId;
+    p.resolve({ message, duplicate: row.duplicate });
+  }
+}

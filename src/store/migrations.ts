@@ -1,0 +1,94 @@
+/**
+ * Versioned, idempotent, additive migrations. They never drop or rewrite existing rows, and every
+ * added column has a default, so rows inserted by the main Send Buddy backend keep working.
+ * Several instances starting at once serialise on an advisory lock.
+ */
+import type { Sql } from "postgres";
+
+type Migration = { version: number; name: string; sql: string };
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: "send buddy tables",
+    sql: `
+      CREATE TABLE IF NOT EXISTS users (
+        id uuid PRIMARY KEY,
+        email text UNIQUE NOT NULL,
+        display_name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE IF NOT EXISTS sessions (
+        id uuid PRIMARY KEY,
+        inviter_id uuid NOT NULL REFERENCES users,
+        invitee_id uuid NOT NULL REFERENCES users,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_message_at timestamptz NULL
+      );
+      CREATE TABLE IF NOT EXISTS messages (
+        id uuid PRIMARY KEY,
+        session_id uuid NOT NULL REFERENCES sessions,
+        sender_id uuid NOT NULL REFERENCES users,
+        content text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX IF NOT EXISTS messages_session_created_idx ON messages (session_id, created_at);
+      CREATE INDEX IF NOT EXISTS sessions_inviter_idx ON sessions (inviter_id);
+      CREATE INDEX IF NOT EXISTS sessions_invitee_idx ON sessions (invitee_id);
+    `,
+  },
+  {
+    // A per-session sequence number, assigned in the transaction that stores the message, so that
+    // receivers can tell order and see gaps. Rows written by other systems get one from the trigger.
+    version: 2,
+    name: "message sequence numbers",
+    sql: `
+      ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_seq bigint NOT NULL DEFAULT 0;
+      ALTER TABLE messages ADD COLUMN IF NOT EXISTS seq bigint NULL;
+      UPDATE messages m SET seq = r.rn
+        FROM (SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY created_at, id) AS rn FROM messages) r
+        WHERE m.id = r.id AND m.seq IS NULL;
+      UPDATE sessions s SET last_seq = m.max_seq
+        FROM (SELECT session_id, max(seq) AS max_seq FROM messages GROUP BY session_id) m
+        WHERE s.id = m.session_id AND s.last_seq < m.max_seq;
+      CREATE UNIQUE INDEX IF NOT EXISTS messages_session_seq_idx ON messages (session_id, seq);
+      CREATE OR REPLACE FUNCTION chat_assign_message_seq() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE sessions SET last_seq = last_seq + 1 WHERE id = NEW.session_id RETURNING last_seq INTO NEW.seq;
+        RETURN NEW;
+      END $$;
+      DROP TRIGGER IF EXISTS messages_assign_seq ON messages;
+      CREATE TRIGGER messages_assign_seq BEFORE INSERT ON messages
+        FOR EACH ROW WHEN (NEW.seq IS NULL) EXECUTE FUNCTION chat_assign_message_seq();
+    `,
+  },
+  {
+    // Idempotent sends: a retried message with the same client_id is not stored twice.
+    version: 3,
+    name: "message client ids",
+    sql: `
+      ALTER TABLE messages ADD COLUMN IF NOT EXISTS client_id uuid NULL;
+      CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id_idx ON messages (session_id, sender_id, client_id) WHERE client_id IS NOT NULL;
+    `,
+  },
+];
+
+const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"
+
+/** Applies what is missing; returns the versions applied now. */
+export async function migrate(sql: Sql): Promise<number[]> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
+    await tx`CREATE TABLE IF NOT EXISTS chat_schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+    const done = new Set((await tx<{ version: number }[]>`SELECT version FROM chat_schema_migrations`).map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      await tx.unsafe(m.sql);
+      await tx`INSERT INTO chat_schema_migrations (version, name) VALUES (${m.version}, ${m.name})`;
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}
