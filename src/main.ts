@@ -5,6 +5,7 @@
  *   migrate          apply database migrations and exit
  *   demo             create two demo users and a session, print wscat lines
  *   token <user-id>  mint an access token (development)
+ *   healthcheck      exit 0 when this machine's server on PORT is ready (for container health checks)
  */
 import { loadConfig, ConfigError, type Config } from "./config/config.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
@@ -15,7 +16,7 @@ import { startEmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { mintAccessToken } from "./auth/tokens.ts";
 import { provisionDemo, wscatLines, type DemoAccess } from "./cli/demo.ts";
 
-const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid>]`;
+const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid> | healthcheck]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...args] = argv;
@@ -37,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return demo(config);
     case "token":
       return token(config, args[0]);
+    case "healthcheck":
+      return healthcheck(config);
     case "help":
     case "--help":
       console.log(USAGE);
@@ -115,6 +118,11 @@ async function token(config: Config, userId: string | undefined): Promise<number
   }
   console.log(await mintAccessToken(config.jwtSecret, userId));
   return 0;
+}
+
+async function healthcheck(config: Config): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${config.port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+  return res?.ok ? 0 : 1;
 }
 
 const code = await main(process.argv.slice(2));

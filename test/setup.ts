@@ -1,0 +1,67 @@
+/**
+ * Preloaded once per `bun test` run (bunfig.toml). Decides what the suite runs against:
+ *  - PostgreSQL: DATABASE_URL when set, else one embedded PGlite shared by every test file.
+ *  - Redis: REDIS_URL when set, else redis://127.0.0.1:6379 if it answers. Without Redis the
+ *    multi-instance tests cannot run: outside CI they are skipped and listed loudly at the end;
+ *    with CI=true the run fails instead.
+ */
+import { afterAll } from "bun:test";
+import Redis from "ioredis";
+import { startEmbeddedPostgres } from "../src/store/embedded-postgres.ts";
+import { connect } from "../src/store/postgres-store.ts";
+import { migrate } from "../src/store/migrations.ts";
+
+const env = process.env;
+const inCI = env.CI === "true" || env.CI === "1";
+
+async function redisReachable(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  probe.on("error", () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+const embedded = env.DATABASE_URL ? null : await startEmbeddedPostgres("memory://", 64);
+const databaseUrl = env.DATABASE_URL ?? embedded!.url;
+{
+  const sql = connect({ url: databaseUrl, poolMax: 1 });
+  await migrate(sql);
+  await sql.end();
+}
+
+const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const redisUp = await redisReachable(redisUrl);
+if (!redisUp && inCI) throw new Error(`CI: Redis is not reachable at ${redisUrl}; the multi-instance tests must run in CI`);
+
+const skipped: string[] = [];
+
+globalThis.__chatTest = {
+  databaseUrl,
+  databaseKind: embedded ? "embedded PGlite" : "PostgreSQL (DATABASE_URL)",
+  redisUrl: redisUp ? redisUrl : null,
+  skipped,
+};
+
+console.log(`[test setup] database: ${globalThis.__chatTest.databaseKind}; redis: ${redisUp ? redisUrl : "not reachable"}`);
+
+afterAll(async () => {
+  if (skipped.length > 0) {
+    const bar = "!".repeat(78);
+    console.error(`\n${bar}\n  ${skipped.length} test group(s) NOT RUN because Redis is not reachable at ${redisUrl}:`);
+    for (const name of skipped) console.error(`    - ${name}`);
+    console.error(`  Start Redis (e.g. \`docker compose up -d redis\`, or \`redis-server\`) or set REDIS_URL, then run \`bun test\` again.\n${bar}\n`);
+  }
+  await globalThis.__chatTestDb?.end({ timeout: 2 });
+  await embedded?.stop();
+});
+
+declare global {
+  var __chatTest: { databaseUrl: string; databaseKind: string; redisUrl: string | null; skipped: string[] };
+}
