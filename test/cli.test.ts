@@ -1,0 +1,114 @@
+/**
+ * The newcomer's path on the real command line: `serve` on embedded defaults prints wscat lines that
+ * work, `demo` asks the running server, SIGTERM stops it cleanly, and the data survives a restart.
+ * Also `migrate`, `token` and configuration errors.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as joinPath } from "node:path";
+import { Client, SECRET, createUser, env } from "./helpers.ts";
+import { hs256Verifier } from "../src/auth/tokens.ts";
+
+const MAIN = joinPath(import.meta.dir, "..", "src", "main.ts");
+const dataDir = mkdtempSync(joinPath(tmpdir(), "chat-embedded-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+/** Environment without the runner's database/Redis settings: the embedded defaults. */
+function bareEnv(extra: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !["DATABASE_URL", "REDIS_URL", "NODE_ENV", "JWT_SECRET"].includes(k)) out[k] = v;
+  return { ...out, ...extra };
+}
+
+type Served = { proc: Bun.Subprocess<"ignore", "pipe", "pipe">; output: () => string; port: number; wscat: string[] };
+
+async function serve(extraEnv: Record<string, string>): Promise<Served> {
+  const proc = Bun.spawn(["bun", MAIN, "serve"], { env: bareEnv({ PORT: "0", HOST: "127.0.0.1", EMBEDDED_DB_DIR: dataDir, ...extraEnv }), stdout: "pipe", stderr: "pipe" });
+  let text = "";
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of proc.stdout) text += decoder.decode(chunk);
+  })();
+  const deadline = Date.now() + 30_000;
+  while (!/then type:/.test(text)) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`server did not start: ${text}`);
+    await Bun.sleep(50);
+  }
+  const port = Number(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(text)![1]);
+  const wscat = [...text.matchAll(/wscat -c '([^']+)'/g)].map((m) => m[1]!);
+  return { proc, output: () => text, port, wscat };
+}
+
+async function run(args: string[], extraEnv: Record<string, string>) {
+  const proc = Bun.spawn(["bun", MAIN, ...args], { env: bareEnv(extraEnv), stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
+
+describe("serve on embedded defaults", () => {
+  test("prints wscat lines that chat, answers `demo`, stops on SIGTERM, keeps data across restarts", async () => {
+    const first = await serve({});
+    expect(first.wscat).toHaveLength(2);
+    const [alex, sam] = await Promise.all(first.wscat.map((url) => Client.open(url)));
+    alex!.send({ type: "message", content: "from the README's wscat line" });
+    expect((await sam!.next("message")).content).toBe("from the README's wscat line");
+    const seq = (await sam!.next("message")).seq as number;
+
+    const demo = await run(["demo"], { PORT: String(first.port) });
+    expect(demo.code).toBe(0);
+    expect(demo.stdout).toContain("wscat -c 'ws://localhost:");
+
+    first.proc.kill("SIGTERM");
+    expect(await first.proc.exited).toBe(0);
+    expect((await alex!.closed).code).toBe(1001);
+
+    const second = await serve({});
+    const again = await Client.open(second.wscat[0]!);
+    again.send({ type: "message", content: "after a restart" });
+    expect((await again.next("message")).seq).toBe(seq + 1);
+    second.proc.kill("SIGTERM");
+    expect(await second.proc.exited).toBe(0);
+  }, 90_000);
+});
+
+describe("commands", () => {
+  test("a bad configuration stops the server with a message naming the variable", async () => {
+    const r = await run(["serve"], { PORT: "eighty" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("PORT must be a whole number");
+  });
+
+  test("production without JWT_SECRET refuses to start", async () => {
+    const r = await run(["serve"], { NODE_ENV: "production", DATABASE_URL: env.databaseUrl });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("JWT_SECRET is required");
+  });
+
+  test("migrate is idempotent against the configured database", async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await run(["migrate"], { DATABASE_URL: env.databaseUrl, LOG_LEVEL: "info" });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("database schema is up to date");
+    }
+  });
+
+  test("token mints a SimpleJWT-shaped access token for a user", async () => {
+    const user = await createUser();
+    const r = await run(["token", user.id], { JWT_SECRET: SECRET });
+    expect(r.code).toBe(0);
+    expect(await hs256Verifier(SECRET)(r.stdout.trim())).toMatchObject({ ok: true, userId: user.id });
+  });
+
+  test("demo against DATABASE_URL creates the demo session and prints its wscat lines", async () => {
+    const r = await run(["demo"], { DATABASE_URL: env.databaseUrl, JWT_SECRET: SECRET, PORT: "8000" });
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/wscat -c 'ws:\/\/localhost:8000\/ws\/sessions\/5e55a0b1-0000-4000-8000-000000000001\/\?token=/g)).toHaveLength(2);
+  });
+
+  test("unknown commands print the usage", async () => {
+    const r = await run(["fly"], {});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("usage:");
+  });
+});

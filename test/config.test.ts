@@ -1,0 +1,54 @@
+/** Configuration from the environment: defaults, and a clear message for each bad value. */
+import { describe, expect, test } from "bun:test";
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../src/config/config.ts";
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  test("defaults: port 8000, embedded database, no Redis, development secret flagged", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 8000, host: "0.0.0.0", databaseUrl: null, redisUrl: null, env: "development", embeddedDbDir: ".data/pglite" });
+    expect(c.jwtSecret).toBe(DEV_JWT_SECRET);
+    expect(c.jwtSecretIsDefault).toBe(true);
+  });
+
+  test("values are read and converted", () => {
+    const c = loadConfig({
+      PORT: "9001",
+      HOST: "127.0.0.1",
+      DATABASE_URL: "postgres://u@db:5432/x",
+      REDIS_URL: "redis://cache:6379/0",
+      JWT_SECRET: "s".repeat(40),
+      NODE_ENV: "production",
+      MAX_FRAME_BYTES: "32768",
+    });
+    expect(c).toMatchObject({ port: 9001, host: "127.0.0.1", databaseUrl: "postgres://u@db:5432/x", redisUrl: "redis://cache:6379/0", maxFrameBytes: 32768, jwtSecretIsDefault: false });
+  });
+
+  test("empty values count as unset", () => {
+    expect(loadConfig({ DATABASE_URL: "", REDIS_URL: "" })).toMatchObject({ databaseUrl: null, redisUrl: null });
+  });
+
+  test("each bad value is named in the error", () => {
+    expect(problems({ PORT: "eighty" })).toEqual(["PORT must be a whole number"]);
+    expect(problems({ PORT: "70000" })).toEqual(["PORT must be at most 65535"]);
+    expect(problems({ DATABASE_URL: "mysql://x" })).toEqual(["DATABASE_URL must be a URL starting with postgres:// or postgresql://"]);
+    expect(problems({ REDIS_URL: "not a url" })).toEqual(["REDIS_URL must be a URL starting with redis:// or rediss://"]);
+    expect(problems({ JWT_SECRET: "short" })).toEqual(["JWT_SECRET must be at least 32 characters"]);
+    expect(problems({ NODE_ENV: "staging" })).toEqual(["NODE_ENV must be development, production or test"]);
+    expect(problems({ LOG_LEVEL: "loud" })).toHaveLength(1);
+    expect(problems({ PORT: "x", REDIS_URL: "y" })).toHaveLength(2);
+  });
+
+  test("production requires JWT_SECRET", () => {
+    expect(problems({ NODE_ENV: "production" })).toEqual(["JWT_SECRET is required when NODE_ENV=production"]);
+  });
+});
