@@ -41,11 +41,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log.info("using embedded PostgreSQL (PGlite)", { dir: config.embeddedDbDir });
   }
   const sql = connect({ url: databaseUrl, poolMax: embedded ? 1 : config.databasePoolMax });
+  const bus = config.redisUrl ? new RedisBus(config.redisUrl, log) : new LocalBus();
+  try {
+    return await wire(config, log, sql, bus, embedded);
+  } catch (err) {
+    await bus.close();
+    await sql.end({ timeout: 1 });
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+async function wire(config: Config, log: Logger, sql: Sql, bus: Bus, embedded: EmbeddedPostgres | null): Promise<App> {
   const applied = await migrate(sql);
   if (applied.length > 0) log.info("migrations applied", { versions: applied });
   const store = new PostgresStore(sql);
-
-  const bus = config.redisUrl ? new RedisBus(config.redisUrl, log) : new LocalBus();
   if (bus instanceof RedisBus) {
     await bus.ready().catch(() => log.warn("redis not reachable at start-up: running degraded until it is"));
   }

@@ -54,7 +54,13 @@ async function serve(config: Config, log: Logger): Promise<number> {
   if (config.jwtSecretIsDefault) {
     log.warn("JWT_SECRET is not set: using the public development secret. Never do this in production.");
   }
-  const app = await startApp(config, log);
+  let app;
+  try {
+    app = await startApp(config, log);
+  } catch (err) {
+    log.error("cannot start", { err });
+    return 1;
+  }
   log.info("listening", { url: app.httpUrl, database: config.databaseUrl ? "postgres" : "embedded", redis: config.redisUrl ? "on" : "off" });
   if (config.env === "development" && !config.databaseUrl) {
     console.log("\n" + wscatLines(app.wsUrl, await provisionDemo(app.store.sql, config.jwtSecret)) + "\n");

@@ -55,6 +55,14 @@ describe("serve on embedded defaults", () => {
     expect((await sam!.next("message")).content).toBe("from the README's wscat line");
     const seq = (await sam!.next("message")).seq as number;
 
+    // A second server on the same data folder or port fails loudly instead of corrupting or sharing.
+    const sameDir = await run(["serve"], { PORT: "0", EMBEDDED_DB_DIR: dataDir });
+    expect(sameDir.code).toBe(1);
+    expect(sameDir.stderr).toContain(`the embedded database in ${dataDir} is in use by process ${first.proc.pid}`);
+    const samePort = await run(["serve"], { PORT: String(first.port), HOST: "127.0.0.1", EMBEDDED_DB_DIR: "memory://" });
+    expect(samePort.code).toBe(1);
+    expect(samePort.stderr).toContain(`Is port ${first.port} in use?`);
+
     const demo = await run(["demo"], { PORT: String(first.port) });
     expect(demo.code).toBe(0);
     expect(demo.stdout).toContain("wscat -c 'ws://localhost:");

@@ -74,3 +74,12 @@ async function countMessages(): Promise<number> {
   const [row] = await db`SELECT count(*)::int AS n FROM messages WHERE session_id = ${pair.sessionId}`;
   return row!.n;
 }
+
+test("field errors say what is wrong in words", async () => {
+  const c = await join(app, pair.sessionId, pair.inviter.token);
+  c.send({ type: "message" });
+  c.send({ type: "typing", is_typing: "yes" });
+  expect((await c.next("error", 0)).error).toBe('field "content" is missing');
+  expect((await c.next("error", 1)).error).toBe('field "is_typing" must be a boolean');
+  await c.close();
+});

@@ -82,7 +82,8 @@ export function parseClientFrame(text: string): { ok: true; frame: ClientFrame }
   const field = issue.path?.map((p) => String(p.key)).join(".") ?? "";
   const known = Object.values(ErrorCode).includes(issue.message as ErrorCode) ? (issue.message as ErrorCode) : null;
   if (known) return fail(known, sentences[known] ?? known, field, clientId);
-  return fail(ErrorCode.InvalidField, `field "${field}" is missing or has the wrong type (expected ${issue.expected})`, field, clientId);
+  const problem = issue.input === undefined ? "is missing" : `must be ${issue.expected === "string" ? "a string" : issue.expected === "boolean" ? "a boolean" : `valid (${issue.message})`}`;
+  return fail(ErrorCode.InvalidField, `field "${field}" ${problem}`, field, clientId);
 }
 
 /** A rejected frame's client_id is echoed so the sender can match the error to its pending message. */

@@ -3,7 +3,8 @@
  * loopback port by pglite-socket so that the same postgres.js code talks to it.
  * PGlite is a single backend: the pool in front of it must have exactly one connection.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
@@ -15,7 +16,7 @@ export type EmbeddedPostgres = { url: string; stop(): Promise<void> };
  * interleaves the connections' queries, so transactions on different connections are not isolated.
  */
 export async function startEmbeddedPostgres(dir: string, maxConnections = 1): Promise<EmbeddedPostgres> {
-  if (!dir.startsWith("memory://")) mkdirSync(dir, { recursive: true });
+  const releaseLock = dir.startsWith("memory://") ? () => {} : lockDataDir(dir);
   const db = await PGlite.create(dir);
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections });
   await server.start();
@@ -24,6 +25,28 @@ export async function startEmbeddedPostgres(dir: string, maxConnections = 1): Pr
     async stop() {
       await server.stop();
       await db.close();
+      releaseLock();
     },
   };
+}
+
+/** PGlite does not guard its folder: two processes on one folder would corrupt it. */
+function lockDataDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const lockFile = join(dir, "chat-server.pid");
+  const holder = Number(readFileSync(lockFile, { encoding: "utf8", flag: "a+" }).trim());
+  if (holder && holder !== process.pid && isAlive(holder)) {
+    throw new Error(`the embedded database in ${dir} is in use by process ${holder}: stop it, or set EMBEDDED_DB_DIR or DATABASE_URL`);
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return () => rmSync(lockFile, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM";
+  }
 }

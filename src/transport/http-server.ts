@@ -35,6 +35,8 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     hostname: deps.host,
     port: deps.port,
     development: false,
+    // Never share the port silently with another process (a second instance must fail, not split traffic).
+    reusePort: false,
     websocket: websocketHandler(deps.chat, deps.log, deps.limits, sockets),
 
     async fetch(req, server) {
