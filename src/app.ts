@@ -10,6 +10,8 @@ import { ChatService } from "./chat/chat-service.ts";
 import { hs256Verifier } from "./auth/tokens.ts";
 import { LocalBus } from "./bus/local-bus.ts";
 import { RedisBus } from "./bus/redis-bus.ts";
+import { LocalPresence } from "./bus/local-presence.ts";
+import { RedisPresence } from "./bus/redis-presence.ts";
 import { connect, PostgresStore } from "./store/postgres-store.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
@@ -60,8 +62,9 @@ async function wire(config: Config, log: Logger, sql: Sql, bus: Bus, embedded: E
     await bus.ready().catch(() => log.warn("redis not reachable at start-up: running degraded until it is"));
   }
 
+  const presence = bus instanceof RedisBus ? new RedisPresence(bus.commands, bus.origin, config.presenceTtlMs, log) : new LocalPresence();
   let server: Server<SocketData> | null = null;
-  const chat = new ChatService(store, bus, (topic, frame) => server?.publish(topic, frame), log);
+  const chat = new ChatService({ store, bus, presence, fanout: (topic, frame) => server?.publish(topic, frame), log });
   let accepting = true;
   const http = startHttpServer({
     host: config.host,
@@ -90,6 +93,7 @@ async function wire(config: Config, log: Logger, sql: Sql, bus: Bus, embedded: E
       await store.drainWrites();
       for (const ws of http.sockets) ws.close(CloseCode.GoingAway, CloseReason[CloseCode.GoingAway]);
       await http.server.stop(true);
+      await presence.close();
       await bus.close();
       await store.close();
       await embedded?.stop();

@@ -15,7 +15,8 @@ import { channelOf, decode, encode, sessionOf } from "./envelope-codec.ts";
 const MAX_UNSENT = 10_000;
 
 export class RedisBus implements Bus {
-  private readonly origin = crypto.randomUUID();
+  /** Identifies this instance on the bus (its own envelopes are ignored) and in presence entries. */
+  readonly origin = crypto.randomUUID();
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly channels = new Set<string>();
@@ -76,6 +77,11 @@ export class RedisBus implements Bus {
     const args = [channelOf(envelope.sessionId), encode(this.origin, envelope)];
     if (this.pub.status !== "ready") return this.keep(envelope, args);
     this.pub.spublish(args[0]!, args[1]!).catch(() => this.keep(envelope, args));
+  }
+
+  /** The connection for ordinary commands (presence); it fails fast while Redis is down. */
+  get commands(): Redis {
+    return this.pub;
   }
 
   onEnvelope(handler: (e: Envelope) => void): void {

@@ -1,11 +1,13 @@
 /**
- * The rules of the chat, written against the Store and Bus ports: who is in a room, what a message
- * is, who sees typing. No Bun, no SQL, no Redis here.
+ * The rules of the chat, written against the Store, Bus and Presence ports: who is in a room, what a
+ * message is, who sees typing, read marks and presence, how a reconnecting socket resumes. No Bun,
+ * no SQL, no Redis here.
  */
-import type { Bus, Envelope, Participant, SessionInfo, Store } from "./ports.ts";
+import type { Bus, Envelope, Participant, Presence, SessionInfo, Store } from "./ports.ts";
 import { Room } from "./room.ts";
+import { replayInto } from "./resume.ts";
 import { ErrorCode } from "../protocol/codes.ts";
-import { errorFrame, messageFrame, typingFrame, type ClientFrame } from "../protocol/frames.ts";
+import { errorFrame, messageFrame, presenceFrame, readFrame, typingFrame, type ClientFrame } from "../protocol/frames.ts";
 import { isTransient } from "../store/errors.ts";
 import type { Logger } from "../observability/log.ts";
 
@@ -23,7 +25,7 @@ export type Fanout = (topic: string, frame: string) => void;
 export type Member = {
   user: Participant;
   session: SessionInfo;
-  /** The other participant(s) of the session: typing goes to them only. */
+  /** The other participant(s) of the session: typing and presence go to them only. */
   others: Participant[];
 };
 
@@ -31,17 +33,22 @@ export const roomTopic = (sessionId: string) => `s:${sessionId}`;
 /** Frames for one participant only, on every one of their sockets. */
 export const userTopic = (sessionId: string, userId: string) => `s:${sessionId}:u:${userId}`;
 
+export type ChatPorts = { store: Store; bus: Bus; presence: Presence; fanout: Fanout; log: Logger };
+
 export class ChatService {
   private readonly rooms = new Map<string, Room>();
+  private readonly store: Store;
+  private readonly bus: Bus;
+  private readonly presence: Presence;
+  private readonly fanout: Fanout;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly store: Store,
-    private readonly bus: Bus,
-    private readonly fanout: Fanout,
-    private readonly log: Logger,
-  ) {
-    bus.onEnvelope((e) => this.receive(e));
-    bus.onResync(() => void this.resyncAll());
+  constructor(ports: ChatPorts) {
+    ({ store: this.store, bus: this.bus, presence: this.presence, fanout: this.fanout, log: this.log } = ports);
+    this.bus.onEnvelope((e) => this.receive(e));
+    this.bus.onResync(() => void this.resyncAll());
+    this.presence.onLapsed((sessionId, userId) => this.announcePresence(sessionId, userId, false));
+    this.presence.onRevived((sessionId, userId) => this.announcePresence(sessionId, userId, true));
   }
 
   static member(user: Participant, session: SessionInfo): Member {
@@ -49,33 +56,32 @@ export class ChatService {
     return { user, session, others };
   }
 
-  async join(conn: Connection, m: Member): Promise<void> {
-    conn.subscribe(roomTopic(m.session.sessionId));
-    conn.subscribe(userTopic(m.session.sessionId, m.user.userId));
-    const room = this.rooms.get(m.session.sessionId);
-    if (room) {
-      room.members++;
-      return;
-    }
-    const created = this.createRoom(m.session);
-    created.members = 1;
-    try {
-      await this.bus.join(m.session.sessionId);
-    } catch (err) {
-      this.log.warn("bus join failed; the room catches up when the bus is back", { err });
-    }
-    // Whatever another instance committed before our subscription was active.
-    await created.catchUp();
+  /**
+   * Joins a socket to its room. With `afterSeq`, the messages it missed are replayed first, then it
+   * gets live ones, with no gap and no duplicate at the seam.
+   */
+  async join(conn: Connection, m: Member, afterSeq: number | null): Promise<void> {
+    const sessionId = m.session.sessionId;
+    conn.subscribe(userTopic(sessionId, m.user.userId));
+    const room = this.rooms.get(sessionId) ?? (await this.openRoom(m.session));
+    const firstOfUser = room.addSocket(m.user.userId);
+    if (afterSeq === null) conn.subscribe(roomTopic(sessionId));
+    else await replayInto(conn, room, afterSeq, (after, limit) => this.store.messagesAfter(sessionId, after, limit), () => conn.subscribe(roomTopic(sessionId)));
+    if (firstOfUser) await this.arrive(m);
+    await this.sendPresenceSnapshot(conn, m);
   }
 
   leave(conn: Connection, m: Member): void {
-    conn.unsubscribe(roomTopic(m.session.sessionId));
-    conn.unsubscribe(userTopic(m.session.sessionId, m.user.userId));
-    const room = this.rooms.get(m.session.sessionId);
-    if (!room || --room.members > 0) return;
+    const sessionId = m.session.sessionId;
+    conn.unsubscribe(roomTopic(sessionId));
+    conn.unsubscribe(userTopic(sessionId, m.user.userId));
+    const room = this.rooms.get(sessionId);
+    if (!room) return;
+    if (room.removeSocket(m.user.userId)) void this.depart(m);
+    if (room.sockets > 0) return;
     room.dispose();
-    this.rooms.delete(m.session.sessionId);
-    this.bus.leave(m.session.sessionId);
+    this.rooms.delete(sessionId);
+    this.bus.leave(sessionId);
   }
 
   async handle(conn: Connection, m: Member, frame: ClientFrame): Promise<void> {
@@ -84,6 +90,8 @@ export class ChatService {
         return this.sendMessage(conn, m, frame.content, frame.client_id ?? null);
       case "typing":
         return this.typing(m, frame.is_typing);
+      case "read":
+        return this.markRead(conn, m, frame.seq);
     }
   }
 
@@ -95,24 +103,9 @@ export class ChatService {
     const sessionId = m.session.sessionId;
     let appended;
     try {
-      appended = await this.store.append({
-        id: crypto.randomUUID(),
-        sessionId,
-        senderId: m.user.userId,
-        senderName: m.user.displayName,
-        content,
-        clientId,
-      });
+      appended = await this.store.append({ id: crypto.randomUUID(), sessionId, senderId: m.user.userId, senderName: m.user.displayName, content, clientId });
     } catch (err) {
-      const unavailable = isTransient(err);
-      if (!unavailable) this.log.error("message not stored", { err, session_id: sessionId });
-      conn.send(
-        errorFrame({
-          code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError,
-          error: unavailable ? "the message could not be stored, retry it" : "the message could not be stored",
-          ...(clientId ? { client_id: clientId } : {}),
-        }),
-      );
+      conn.send(this.storeFailure(err, "the message could not be stored", clientId));
       return;
     }
     const frame = messageFrame(appended.message);
@@ -130,6 +123,30 @@ export class ChatService {
     for (const other of m.others) this.direct(m.session.sessionId, other.userId, frame);
   }
 
+  /** Read marks go to everyone in the room (the reader's other devices too), only when they moved. */
+  private async markRead(conn: Connection, m: Member, seq: number) {
+    let moved;
+    try {
+      moved = await this.store.markRead(m.session.sessionId, m.user.userId, seq);
+    } catch (err) {
+      conn.send(this.storeFailure(err, "the read mark could not be stored"));
+      return;
+    }
+    if (moved === null) return;
+    const frame = readFrame({ user_id: m.user.userId, seq: moved });
+    for (const p of [m.session.inviter, m.session.invitee]) this.direct(m.session.sessionId, p.userId, frame);
+  }
+
+  private storeFailure(err: unknown, what: string, clientId?: string | null): string {
+    const unavailable = isTransient(err);
+    if (!unavailable) this.log.error(what, { err });
+    return errorFrame({
+      code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError,
+      error: unavailable ? `${what} (database unavailable), retry` : what,
+      ...(clientId ? { client_id: clientId } : {}),
+    });
+  }
+
   private direct(sessionId: string, toUserId: string, frame: string) {
     this.fanout(userTopic(sessionId, toUserId), frame);
     this.bus.publish({ kind: "direct", sessionId, toUserId, frame });
@@ -140,16 +157,50 @@ export class ChatService {
     else this.fanout(userTopic(e.sessionId, e.toUserId), e.frame);
   }
 
-  private createRoom(session: SessionInfo): Room {
+  private async openRoom(session: SessionInfo): Promise<Room> {
     const topic = roomTopic(session.sessionId);
-    const room = new Room(session.sessionId, session.lastSeq, {
+    const room = new Room(session, {
       publish: (frame) => this.fanout(topic, frame),
       fetchAfter: (after, limit) => this.store.messagesAfter(session.sessionId, after, limit),
       frameOf: messageFrame,
       onError: (err) => this.log.warn("catch-up from the store failed; retrying", { err, session_id: session.sessionId }),
     });
     this.rooms.set(session.sessionId, room);
+    try {
+      await this.bus.join(session.sessionId);
+    } catch (err) {
+      this.log.warn("bus join failed; the room catches up when the bus is back", { err });
+    }
+    // Whatever another instance committed before our subscription was active.
+    await room.catchUp();
     return room;
+  }
+
+  private async arrive(m: Member) {
+    const cameOnline = await this.presence.arrive(m.session.sessionId, m.user.userId).catch(() => false);
+    if (cameOnline) this.announcePresence(m.session.sessionId, m.user.userId, true);
+  }
+
+  private async depart(m: Member) {
+    const wentOffline = await this.presence.depart(m.session.sessionId, m.user.userId).catch(() => false);
+    if (wentOffline) this.announcePresence(m.session.sessionId, m.user.userId, false);
+  }
+
+  private announcePresence(sessionId: string, userId: string, online: boolean) {
+    const session = this.rooms.get(sessionId)?.session;
+    if (!session) return;
+    const who = [session.inviter, session.invitee].find((p) => p.userId === userId);
+    if (!who) return;
+    const frame = presenceFrame({ user_id: userId, display_name: who.displayName, online });
+    for (const p of [session.inviter, session.invitee]) if (p.userId !== userId) this.direct(sessionId, p.userId, frame);
+  }
+
+  /** A joining socket learns who is online now, itself included. */
+  private async sendPresenceSnapshot(conn: Connection, m: Member) {
+    const online = await this.presence.online(m.session.sessionId).catch(() => new Set([m.user.userId]));
+    for (const p of [m.session.inviter, m.session.invitee]) {
+      conn.send(presenceFrame({ user_id: p.userId, display_name: p.displayName, online: online.has(p.userId) || p.userId === m.user.userId }));
+    }
   }
 
   private async resyncAll() {

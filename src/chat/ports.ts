@@ -16,7 +16,15 @@ export type SessionInfo = {
 
 export type Authorization =
   | { ok: true; session: SessionInfo; user: Participant }
-  | { ok: false; reason: "user_not_found" | "not_participant" };
+  | { ok: false; reason: "user_not_found" | "no_session" | "not_participant" };
+
+export type HistoryQuery = { limit: number; before: number | null; after: number | null };
+
+export type HistoryPage =
+  | { ok: true; messages: MessageView[]; hasMore: boolean; lastSeq: number }
+  | { ok: false; reason: "user_not_found" | "no_session" | "not_participant" };
+
+export type UnreadRow = { session_id: string; last_seq: number; last_read_seq: number; unread: number };
 
 export type NewMessage = {
   id: string;
@@ -41,6 +49,15 @@ export interface Store {
   append(message: NewMessage): Promise<Appended>;
   /** Messages with seq > afterSeq, oldest first, at most `limit`. */
   messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]>;
+  /**
+   * One page of a session's messages, ascending by seq, with the caller's access checked in the same
+   * query: the newest page without a cursor, older than `before`, or newer than `after`.
+   */
+  history(sessionId: string, userId: string, query: HistoryQuery): Promise<HistoryPage>;
+  /** Moves the user's read mark forward (never back, never past the last message); null if it did not move. */
+  markRead(sessionId: string, userId: string, seq: number): Promise<number | null>;
+  /** Unread counts of every session of the user; null when the user does not exist. */
+  unread(userId: string): Promise<UnreadRow[] | null>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -62,5 +79,22 @@ export interface Bus {
   /** Called after the bus came back from an outage: what was published meanwhile is lost. */
   onResync(handler: () => void): void;
   status(): "up" | "down" | "local";
+  close(): Promise<void>;
+}
+
+/**
+ * Who is online in a session, across instances. The chat service calls `arrive` on a user's first
+ * local socket in a session and `depart` after the last; entries of an instance that died lapse
+ * after a bounded time and are reported through `onLapsed`.
+ */
+export interface Presence {
+  /** True when the user was offline on every instance before. */
+  arrive(sessionId: string, userId: string): Promise<boolean>;
+  /** True when the user is now offline on every instance. */
+  depart(sessionId: string, userId: string): Promise<boolean>;
+  online(sessionId: string): Promise<Set<string>>;
+  onLapsed(handler: (sessionId: string, userId: string) => void): void;
+  /** Called when a user counts as online again after an outage removed their entry. */
+  onRevived(handler: (sessionId: string, userId: string) => void): void;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  * once and in seq order, holding early ones back until the gap is filled.
  */
 import type { MessageView } from "../protocol/frames.ts";
+import type { SessionInfo } from "./ports.ts";
 
 export type RoomDeps = {
   /** Delivers a serialised frame to every local socket of the session. */
@@ -23,16 +24,44 @@ const FETCH_LIMIT = 500;
 const MAX_HELD = 1000;
 
 export class Room {
-  members = 0;
+  /** Highest seq delivered to this room's local sockets. */
+  lastSeq: number;
+  private socketsByUser = new Map<string, number>();
+  private socketCount = 0;
   private held = new Map<number, string>();
   private gapTimer: Timer | null = null;
   private fetching: Promise<void> | null = null;
 
   constructor(
-    readonly sessionId: string,
-    public lastSeq: number,
+    readonly session: SessionInfo,
     private readonly deps: RoomDeps,
-  ) {}
+  ) {
+    this.lastSeq = session.lastSeq;
+  }
+
+  get sockets(): number {
+    return this.socketCount;
+  }
+
+  /** True when it is the user's first socket here. */
+  addSocket(userId: string): boolean {
+    const n = (this.socketsByUser.get(userId) ?? 0) + 1;
+    this.socketsByUser.set(userId, n);
+    this.socketCount++;
+    return n === 1;
+  }
+
+  /** True when it was the user's last socket here. */
+  removeSocket(userId: string): boolean {
+    const n = (this.socketsByUser.get(userId) ?? 0) - 1;
+    this.socketCount--;
+    if (n > 0) {
+      this.socketsByUser.set(userId, n);
+      return false;
+    }
+    this.socketsByUser.delete(userId);
+    return true;
+  }
 
   deliver(seq: number, frame: string): void {
     if (seq <= this.lastSeq || this.held.has(seq)) return;

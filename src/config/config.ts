@@ -42,6 +42,7 @@ const EnvSchema = v.object({
   WS_IDLE_TIMEOUT_SECONDS: v.optional(integer("WS_IDLE_TIMEOUT_SECONDS", 5, 960), "60"),
   WS_BACKPRESSURE_LIMIT_BYTES: v.optional(integer("WS_BACKPRESSURE_LIMIT_BYTES", 64 * 1024, 64 * 1024 * 1024), "1048576"),
   SHUTDOWN_TIMEOUT_MS: v.optional(integer("SHUTDOWN_TIMEOUT_MS", 0, 600_000), "10000"),
+  PRESENCE_TTL_SECONDS: v.optional(integer("PRESENCE_TTL_SECONDS", 1, 3600), "30"),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error", "silent"], "LOG_LEVEL must be debug, info, warn, error or silent"), "info"),
 });
 
@@ -63,6 +64,8 @@ export type Config = {
   idleTimeoutSeconds: number;
   backpressureLimitBytes: number;
   shutdownTimeoutMs: number;
+  /** With Redis: a dead instance's users go offline within ttl + ttl/3. */
+  presenceTtlMs: number;
 };
 
 export class ConfigError extends Error {
@@ -105,5 +108,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_SECONDS,
     backpressureLimitBytes: e.WS_BACKPRESSURE_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    presenceTtlMs: e.PRESENCE_TTL_SECONDS * 1000,
   };
 }

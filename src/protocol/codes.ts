@@ -18,6 +18,8 @@ export const CloseCode = {
   InternalError: 1011,
   /** A dependency (the database) is unavailable: reconnect with backoff. */
   TryAgainLater: 1013,
+  /** The request is malformed (e.g. `after` is not a non-negative integer). */
+  BadRequest: 4000,
   /** No token in the query string or Authorization header. */
   NoToken: 4001,
   /** The token is valid but its user does not exist. */
@@ -35,6 +37,7 @@ export const CloseReason: Record<CloseCode, string> = {
   [CloseCode.MessageTooBig]: "frame too large",
   [CloseCode.InternalError]: "internal error, reconnect later",
   [CloseCode.TryAgainLater]: "service temporarily unavailable, reconnect later",
+  [CloseCode.BadRequest]: "bad request: after must be a non-negative integer",
   [CloseCode.NoToken]: "no token provided",
   [CloseCode.UserNotFound]: "user not found",
   [CloseCode.InvalidToken]: "invalid or expired token",

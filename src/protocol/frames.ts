@@ -43,9 +43,16 @@ export const TypingFrame = v.object({
   is_typing: v.boolean(),
 });
 
+export const ReadFrame = v.object({
+  type: v.literal("read"),
+  /** The highest seq the participant has seen. */
+  seq: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+});
+
 const clientFrameSchemas = {
   message: MessageFrame,
   typing: TypingFrame,
+  read: ReadFrame,
 } as const;
 
 export type ClientFrameType = keyof typeof clientFrameSchemas;
@@ -82,9 +89,11 @@ export function parseClientFrame(text: string): { ok: true; frame: ClientFrame }
   const field = issue.path?.map((p) => String(p.key)).join(".") ?? "";
   const known = Object.values(ErrorCode).includes(issue.message as ErrorCode) ? (issue.message as ErrorCode) : null;
   if (known) return fail(known, sentences[known] ?? known, field, clientId);
-  const problem = issue.input === undefined ? "is missing" : `must be ${issue.expected === "string" ? "a string" : issue.expected === "boolean" ? "a boolean" : `valid (${issue.message})`}`;
+  const problem = issue.input === undefined ? "is missing" : `must be ${expectedWords[issue.expected ?? ""] ?? "valid"}`;
   return fail(ErrorCode.InvalidField, `field "${field}" ${problem}`, field, clientId);
 }
+
+const expectedWords: Record<string, string> = { string: "a string", boolean: "a boolean", number: "a number", ">=0": "zero or more" };
 
 /** A rejected frame's client_id is echoed so the sender can match the error to its pending message. */
 function clientIdOf(data: object): string | undefined {
@@ -120,3 +129,14 @@ export const typingFrame = (t: { sender_id: string; sender_name: string; is_typi
   JSON.stringify({ type: "typing", ...t });
 
 export const errorFrame = (e: FrameError) => JSON.stringify({ type: "error", ...e });
+
+export const readFrame = (r: { user_id: string; seq: number }) => JSON.stringify({ type: "read", ...r });
+
+export const presenceFrame = (p: { user_id: string; display_name: string; online: boolean }) => JSON.stringify({ type: "presence", ...p });
+
+/**
+ * Ends the replay of a resumed connection: everything after `after` up to `last_seq` was sent, except,
+ * when `complete` is false, the messages with after < seq < first_seq: page those through history.
+ */
+export const resumedFrame = (r: { after: number; replayed: number; first_seq: number | null; last_seq: number; complete: boolean }) =>
+  JSON.stringify({ type: "resumed", ...r });

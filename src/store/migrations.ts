@@ -71,6 +71,21 @@ export const migrations: Migration[] = [
       CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id_idx ON messages (session_id, sender_id, client_id) WHERE client_id IS NOT NULL;
     `,
   },
+  {
+    // How far each participant has read: unread counts and read marks.
+    version: 4,
+    name: "read marks",
+    sql: `
+      CREATE TABLE IF NOT EXISTS session_reads (
+        session_id uuid NOT NULL REFERENCES sessions,
+        user_id uuid NOT NULL REFERENCES users,
+        last_read_seq bigint NOT NULL DEFAULT 0,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (session_id, user_id)
+      );
+      CREATE INDEX IF NOT EXISTS session_reads_user_idx ON session_reads (user_id);
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

@@ -1,6 +1,6 @@
 /** The Store on PostgreSQL through postgres.js: the same code for a real server and for PGlite. */
 import postgres, { type Sql } from "postgres";
-import type { Authorization, NewMessage, Store, Appended } from "../chat/ports.ts";
+import type { Appended, Authorization, HistoryPage, HistoryQuery, NewMessage, Store, UnreadRow } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { ISO_UTC, MessageWriter } from "./message-writer.ts";
 
@@ -43,9 +43,8 @@ export class PostgresStore implements Store {
       LEFT JOIN users iu ON iu.id = s.inviter_id
       LEFT JOIN users eu ON eu.id = s.invitee_id`;
     if (!row || row.user_name === null) return { ok: false, reason: "user_not_found" };
-    if (row.session_id === null || (row.inviter_id !== userId && row.invitee_id !== userId)) {
-      return { ok: false, reason: "not_participant" };
-    }
+    if (row.session_id === null) return { ok: false, reason: "no_session" };
+    if (row.inviter_id !== userId && row.invitee_id !== userId) return { ok: false, reason: "not_participant" };
     return {
       ok: true,
       user: { userId, displayName: row.user_name },
@@ -69,6 +68,58 @@ export class PostgresStore implements Store {
       FROM messages m JOIN users u ON u.id = m.sender_id
       WHERE m.session_id = ${sessionId} AND m.seq > ${afterSeq}
       ORDER BY m.seq LIMIT ${limit}`.then((rows) => rows.map(withoutNullClientId));
+  }
+
+  async history(sessionId: string, userId: string, q: HistoryQuery): Promise<HistoryPage> {
+    const sql = this.sql;
+    const newestFirst = q.after === null;
+    const cursor = q.before !== null ? sql`AND m.seq < ${q.before}` : q.after !== null ? sql`AND m.seq > ${q.after}` : sql``;
+    const [row] = await sql<{ user_ok: boolean; session_ok: boolean; allowed: boolean; last_seq: number; messages: MessageView[] }[]>`
+      WITH access AS (
+        SELECT EXISTS (SELECT 1 FROM users WHERE id = ${userId}) AS user_ok, s.id IS NOT NULL AS session_ok,
+               coalesce(${userId}::uuid IN (s.inviter_id, s.invitee_id), false) AS allowed, coalesce(s.last_seq, 0) AS last_seq
+        FROM (VALUES (1)) AS one LEFT JOIN sessions s ON s.id = ${sessionId}
+      ),
+      page AS (
+        SELECT m.id AS message_id, m.session_id, m.seq, m.content, m.sender_id, u.display_name AS sender_name,
+               to_char(m.created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at, m.client_id
+        FROM messages m JOIN users u ON u.id = m.sender_id
+        WHERE m.session_id = ${sessionId} AND (SELECT allowed FROM access) ${cursor}
+        ORDER BY m.seq ${sql.unsafe(newestFirst ? "DESC" : "ASC")} LIMIT ${q.limit + 1}
+      )
+      SELECT a.*, coalesce((SELECT json_agg(p ORDER BY p.seq) FROM page p), '[]'::json) AS messages FROM access a`;
+    if (!row!.user_ok) return { ok: false, reason: "user_not_found" };
+    if (!row!.session_ok) return { ok: false, reason: "no_session" };
+    if (!row!.allowed) return { ok: false, reason: "not_participant" };
+    const messages = row!.messages.map(withoutNullClientId);
+    const hasMore = messages.length > q.limit;
+    // One row more than asked tells whether there is more; it is the farthest from the cursor.
+    if (hasMore) newestFirst ? messages.shift() : messages.pop();
+    return { ok: true, messages, hasMore, lastSeq: row!.last_seq };
+  }
+
+  async markRead(sessionId: string, userId: string, seq: number): Promise<number | null> {
+    const [row] = await this.sql<{ last_read_seq: number }[]>`
+      INSERT INTO session_reads AS r (session_id, user_id, last_read_seq)
+      SELECT s.id, ${userId}, LEAST(${seq}::bigint, s.last_seq) FROM sessions s WHERE s.id = ${sessionId}
+      ON CONFLICT (session_id, user_id) DO UPDATE SET last_read_seq = EXCLUDED.last_read_seq, updated_at = now()
+        WHERE r.last_read_seq < EXCLUDED.last_read_seq
+      RETURNING last_read_seq`;
+    return row ? row.last_read_seq : null;
+  }
+
+  async unread(userId: string): Promise<UnreadRow[] | null> {
+    const rows = await this.sql<(UnreadRow & { user_ok: boolean })[]>`
+      SELECT u.id IS NOT NULL AS user_ok, s.id AS session_id, s.last_seq, coalesce(r.last_read_seq, 0) AS last_read_seq,
+             (SELECT count(*) FROM messages m
+               WHERE m.session_id = s.id AND m.seq > coalesce(r.last_read_seq, 0) AND m.sender_id <> ${userId})::int AS unread
+      FROM (VALUES (1)) AS one
+      LEFT JOIN users u ON u.id = ${userId}
+      LEFT JOIN sessions s ON u.id IS NOT NULL AND (s.inviter_id = ${userId} OR s.invitee_id = ${userId})
+      LEFT JOIN session_reads r ON r.session_id = s.id AND r.user_id = ${userId}
+      ORDER BY s.last_message_at DESC NULLS LAST, s.created_at DESC`;
+    if (!rows[0]?.user_ok) return null;
+    return rows.filter((r) => r.session_id !== null).map(({ user_ok: _, ...r }) => r);
   }
 
   /** Resolves when every message handed to `append` so far is written or failed. */

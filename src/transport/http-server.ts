@@ -4,7 +4,8 @@ import type { Bus, Store } from "../chat/ports.ts";
 import type { ChatService } from "../chat/chat-service.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Logger } from "../observability/log.ts";
-import { admit, sessionIdOf, tokenOf } from "./upgrade.ts";
+import { admit, sessionIdOf } from "./upgrade.ts";
+import { apiRoute } from "./api-routes.ts";
 import { websocketHandler, type ChatSocket, type SocketData, type WebSocketLimits } from "./websocket.ts";
 
 export type HttpDeps = {
@@ -44,13 +45,16 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       if (url.pathname === "/healthz") return json(200, { status: "ok" });
       if (url.pathname === "/readyz") return readiness(deps);
 
+      if (url.pathname.startsWith("/api/")) {
+        return (await apiRoute(req, url, deps)) ?? json(404, { error: "not found" });
+      }
       const sessionId = sessionIdOf(url.pathname);
       if (!sessionId) return (await deps.devRoute?.(req, url, server)) ?? json(404, { error: "not found" });
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return json(426, { error: "websocket upgrade required" });
       if (!deps.accepting()) return json(503, { error: "shutting down, reconnect to another instance" });
 
-      const outcome = await admit(deps.store, deps.verify, sessionId, tokenOf(req, url));
-      const data: SocketData = { connId: `${connPrefix}-${++nextConn}`, sessionId, outcome, joined: false };
+      const outcome = await admit(deps.store, deps.verify, sessionId, req, url);
+      const data: SocketData = { connId: `${connPrefix}-${++nextConn}`, sessionId, outcome, joining: null };
       if (server.upgrade(req, { data })) return undefined;
       return json(400, { error: "websocket upgrade failed" });
     },

@@ -8,7 +8,8 @@ import { ChatService, type Member } from "../chat/chat-service.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 
-const SESSION_PATH = /^\/ws\/sessions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
+export const sessionIdPattern = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const SESSION_PATH = new RegExp(`^/ws/sessions/(${sessionIdPattern})/?$`, "i");
 
 /** The session id of a WebSocket path, or null when the path is not one. */
 export function sessionIdOf(pathname: string): string | null {
@@ -25,15 +26,20 @@ export function tokenOf(req: Request, url: URL): string | null {
   return match ? match[1]! : null;
 }
 
-export type UpgradeOutcome = { ok: true; member: Member; expiresAt: number } | { ok: false; close: CloseCode };
+export type UpgradeOutcome = { ok: true; member: Member; expiresAt: number; afterSeq: number | null } | { ok: false; close: CloseCode };
 
-export async function admit(
-  store: Store,
-  verify: TokenVerifier,
-  sessionId: string,
-  token: string | null,
-): Promise<UpgradeOutcome> {
+/** `?after=<seq>`: resume after the last message seen. Undefined when malformed. */
+export function afterSeqOf(url: URL): number | null | undefined {
+  const raw = url.searchParams.get("after");
+  if (raw === null || raw === "") return null;
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
+}
+
+export async function admit(store: Store, verify: TokenVerifier, sessionId: string, req: Request, url: URL): Promise<UpgradeOutcome> {
+  const token = tokenOf(req, url);
   if (!token) return { ok: false, close: CloseCode.NoToken };
+  const afterSeq = afterSeqOf(url);
+  if (afterSeq === undefined) return { ok: false, close: CloseCode.BadRequest };
   const checked = await verify(token);
   if (!checked.ok) return { ok: false, close: CloseCode.InvalidToken };
   let auth;
@@ -43,5 +49,5 @@ export async function admit(
     return { ok: false, close: CloseCode.TryAgainLater };
   }
   if (!auth.ok) return { ok: false, close: auth.reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant };
-  return { ok: true, member: ChatService.member(auth.user, auth.session), expiresAt: checked.expiresAt };
+  return { ok: true, member: ChatService.member(auth.user, auth.session), expiresAt: checked.expiresAt, afterSeq };
 }

@@ -1,12 +1,18 @@
 /** Bun's WebSocket handlers: thin, each hands a parsed frame to the chat domain. */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import type { ChatService } from "../chat/chat-service.ts";
-import { CloseReason, ErrorCode } from "../protocol/codes.ts";
+import { CloseCode, CloseReason, ErrorCode } from "../protocol/codes.ts";
 import { errorFrame, parseClientFrame } from "../protocol/frames.ts";
 import type { Logger } from "../observability/log.ts";
 import type { UpgradeOutcome } from "./upgrade.ts";
 
-export type SocketData = { connId: string; sessionId: string; outcome: UpgradeOutcome; joined: boolean };
+export type SocketData = {
+  connId: string;
+  sessionId: string;
+  outcome: UpgradeOutcome;
+  /** Settles when the socket has joined its room; leaving waits for it. Null: never joined. */
+  joining: Promise<void> | null;
+};
 export type ChatSocket = ServerWebSocket<SocketData>;
 
 export type WebSocketLimits = { maxFrameBytes: number; idleTimeoutSeconds: number; backpressureLimitBytes: number };
@@ -26,7 +32,7 @@ export function websocketHandler(
     closeOnBackpressureLimit: true,
     perMessageDeflate: false,
 
-    async open(ws) {
+    open(ws) {
       const { outcome, connId, sessionId } = ws.data;
       if (!outcome.ok) {
         log.info("connection refused", { conn: connId, session_id: sessionId, close_code: outcome.close });
@@ -34,9 +40,12 @@ export function websocketHandler(
         return;
       }
       log.info("connection opened", { conn: connId, session_id: sessionId, user_id: outcome.member.user.userId });
-      ws.data.joined = true;
       sockets.add(ws);
-      await chat.join(ws, outcome.member);
+      ws.data.joining = chat.join(ws, outcome.member, outcome.afterSeq).catch((err) => {
+        // The replay could not be read: the client reconnects and resumes from the same point.
+        log.warn("join failed", { err, conn: connId });
+        ws.close(CloseCode.TryAgainLater, CloseReason[CloseCode.TryAgainLater]);
+      });
     },
 
     message(ws, raw) {
@@ -58,10 +67,10 @@ export function websocketHandler(
     },
 
     close(ws, code) {
-      const { outcome, connId, joined } = ws.data;
-      if (!outcome.ok || !joined) return;
+      const { outcome, connId, joining } = ws.data;
+      if (!outcome.ok || !joining) return;
       sockets.delete(ws);
-      chat.leave(ws, outcome.member);
+      void joining.then(() => chat.leave(ws, outcome.member));
       log.debug("connection closed", { conn: connId, code });
     },
   };

@@ -1,0 +1,42 @@
+/**
+ * Resuming a reconnected socket: replay what it missed from the store, then subscribe it to live
+ * messages at exactly the point the replay reached. The socket is subscribed in the same tick as the
+ * last check that it caught up with the room, so nothing falls between replay and live delivery,
+ * and nothing arrives twice.
+ */
+import type { Connection } from "./chat-service.ts";
+import type { Room } from "./room.ts";
+import { messageFrame, resumedFrame, type MessageView } from "../protocol/frames.ts";
+
+/** At most this many messages are replayed; older missed ones are paged through the history API. */
+export const RESUME_LIMIT = 1000;
+const PAGE = 250;
+
+type FetchAfter = (afterSeq: number, limit: number) => Promise<MessageView[]>;
+
+export async function replayInto(conn: Connection, room: Room, after: number, fetchAfter: FetchAfter, subscribe: () => void): Promise<void> {
+  // A client that saw more than this room delivered yet (it was on another instance): let the room catch up.
+  if (after > room.lastSeq) await room.catchUp();
+  let cursor = after;
+  let complete = true;
+  if (room.lastSeq - cursor > RESUME_LIMIT) {
+    cursor = room.lastSeq - RESUME_LIMIT;
+    complete = false;
+  }
+  let first: number | null = null;
+  let replayed = 0;
+  while (cursor < room.lastSeq) {
+    const page = await fetchAfter(cursor, PAGE);
+    const start = cursor;
+    for (const m of page) {
+      if (m.seq > room.lastSeq) break; // committed but not delivered by the room yet: it comes live
+      conn.send(messageFrame(m));
+      first ??= m.seq;
+      cursor = m.seq;
+      replayed++;
+    }
+    if (cursor === start) break; // rows missing from the store: nothing more to replay
+  }
+  subscribe();
+  conn.send(resumedFrame({ after, replayed, first_seq: first, last_seq: cursor, complete }));
+}
