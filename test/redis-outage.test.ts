@@ -95,6 +95,7 @@ describeWithRedis("Redis outage", () => {
     const onB = await join(b, pair.sessionId, pair.invitee.token);
     const { default: Redis } = await import("ioredis");
     const admin = new Redis(redis.url);
+    admin.on("error", () => {});
     for (let i = 0; i < 100; i++) {
       onA.send({ type: "message", content: `a${i}` });
       onB.send({ type: "message", content: `b${i}` });

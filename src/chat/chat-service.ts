@@ -63,10 +63,13 @@ export class ChatService {
   async join(conn: Connection, m: Member, afterSeq: number | null): Promise<void> {
     const sessionId = m.session.sessionId;
     conn.subscribe(userTopic(sessionId, m.user.userId));
+    // Live only: subscribed before any await, so nothing committed from now on is missed.
+    if (afterSeq === null) conn.subscribe(roomTopic(sessionId));
     const room = this.rooms.get(sessionId) ?? (await this.openRoom(m.session));
     const firstOfUser = room.addSocket(m.user.userId);
-    if (afterSeq === null) conn.subscribe(roomTopic(sessionId));
-    else await replayInto(conn, room, afterSeq, (after, limit) => this.store.messagesAfter(sessionId, after, limit), () => conn.subscribe(roomTopic(sessionId)));
+    if (afterSeq !== null) {
+      await replayInto(conn, room, afterSeq, (after, limit) => this.store.messagesAfter(sessionId, after, limit), () => conn.subscribe(roomTopic(sessionId)));
+    }
     if (firstOfUser) await this.arrive(m);
     await this.sendPresenceSnapshot(conn, m);
   }
