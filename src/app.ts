@@ -4,10 +4,11 @@
  * HTTP/WebSocket server, and owns the order of start-up and shutdown.
  */
 import type { Server } from "bun";
+import type { Sql } from "postgres";
 import type { Config } from "./config/config.ts";
-import type { Bus } from "./chat/ports.ts";
+import type { Bus, Presence } from "./chat/ports.ts";
 import { ChatService } from "./chat/chat-service.ts";
-import { hs256Verifier } from "./auth/tokens.ts";
+import { createVerifier } from "./auth/tokens.ts";
 import { LocalBus } from "./bus/local-bus.ts";
 import { RedisBus } from "./bus/redis-bus.ts";
 import { LocalPresence } from "./bus/local-presence.ts";
@@ -15,12 +16,12 @@ import { RedisPresence } from "./bus/redis-presence.ts";
 import { connect, PostgresStore } from "./store/postgres-store.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
-import { startHttpServer } from "./transport/http-server.ts";
+import { startHttpServer, type HttpServer } from "./transport/http-server.ts";
 import type { SocketData } from "./transport/websocket.ts";
-import { CloseCode, CloseReason } from "./protocol/codes.ts";
+import { CloseCode } from "./protocol/codes.ts";
 import type { Logger } from "./observability/log.ts";
+import { Metrics } from "./observability/metrics.ts";
 import { provisionDemo } from "./cli/demo.ts";
-import type { Sql } from "postgres";
 
 export type App = {
   server: Server<SocketData>;
@@ -30,9 +31,12 @@ export type App = {
   store: PostgresStore;
   bus: Bus;
   chat: ChatService;
+  metrics: Metrics;
   /** Graceful: refuse upgrades, finish writes, close sockets with 1001, close PostgreSQL and Redis. */
   stop(): Promise<void>;
 };
+
+type Parts = { config: Config; log: Logger; sql: Sql; bus: Bus; embedded: EmbeddedPostgres | null };
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
   let embedded: EmbeddedPostgres | null = null;
@@ -42,45 +46,61 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     databaseUrl = embedded.url;
     log.info("using embedded PostgreSQL (PGlite)", { dir: config.embeddedDbDir });
   }
-  const sql = connect({ url: databaseUrl, poolMax: embedded ? 1 : config.databasePoolMax });
   const bus = config.redisUrl ? new RedisBus(config.redisUrl, log) : new LocalBus();
+  let sql: Sql | null = null;
   try {
-    return await wire(config, log, sql, bus, embedded);
+    await runMigrations(databaseUrl, log);
+    sql = connect({ url: databaseUrl, poolMax: embedded ? 1 : config.databasePoolMax, statementTimeoutMs: config.limits.dbWriteTimeoutMs });
+    return await wire({ config, log, sql, bus, embedded });
   } catch (err) {
     await bus.close();
-    await sql.end({ timeout: 1 });
+    await sql?.end({ timeout: 1 });
     await embedded?.stop();
     throw err;
   }
 }
 
-async function wire(config: Config, log: Logger, sql: Sql, bus: Bus, embedded: EmbeddedPostgres | null): Promise<App> {
-  const applied = await migrate(sql);
-  if (applied.length > 0) log.info("migrations applied", { versions: applied });
-  const store = new PostgresStore(sql);
+/** On a connection of their own: a long backfill must not hit the pool's statement timeout. */
+async function runMigrations(url: string, log: Logger) {
+  const sql = connect({ url, poolMax: 1 });
+  try {
+    const applied = await migrate(sql);
+    if (applied.length > 0) log.info("migrations applied", { versions: applied });
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
+  const metrics = new Metrics();
+  const store = new PostgresStore(sql, {
+    timeoutMs: config.limits.dbWriteTimeoutMs,
+    maxPending: config.limits.maxPendingWrites,
+    onBatch: (rows) => metrics.writeBatchSize.observe(rows),
+  });
   if (bus instanceof RedisBus) {
     await bus.ready().catch(() => log.warn("redis not reachable at start-up: running degraded until it is"));
   }
-
-  const presence = bus instanceof RedisBus ? new RedisPresence(bus.commands, bus.origin, config.presenceTtlMs, log) : new LocalPresence();
+  const presence: Presence = bus instanceof RedisBus ? new RedisPresence(bus.commands, bus.origin, config.presenceTtlMs, log) : new LocalPresence();
   let server: Server<SocketData> | null = null;
-  const chat = new ChatService({ store, bus, presence, fanout: (topic, frame) => server?.publish(topic, frame), log });
+  const chat = new ChatService({ store, bus, presence, metrics, log, fanout: (topic, frame) => server?.publish(topic, frame) });
+  observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
+
   let accepting = true;
-  const http = startHttpServer({
+  const http: HttpServer = startHttpServer({
     host: config.host,
     port: config.port,
     store,
     bus,
     chat,
-    verify: hs256Verifier(config.jwtSecret),
+    verify: createVerifier(config.jwt),
     log,
-    limits: {
-      maxFrameBytes: config.maxFrameBytes,
-      idleTimeoutSeconds: config.idleTimeoutSeconds,
-      backpressureLimitBytes: config.backpressureLimitBytes,
-    },
+    metrics,
+    limits: config.limits,
+    allowedOrigins: config.allowedOrigins,
+    clockSkewSeconds: config.jwt.clockSkewSeconds,
     accepting: () => accepting,
-    devRoute: config.env === "development" ? (req, url, srv) => demoRoute(req, url, srv, sql, config.jwtSecret) : undefined,
+    devRoute: config.env === "development" ? (req, url, srv) => demoRoute(req, url, srv, sql, config.jwt.secret) : undefined,
   });
   server = http.server;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
@@ -91,7 +111,8 @@ async function wire(config: Config, log: Logger, sql: Sql, bus: Bus, embedded: E
     (stopping ??= (async () => {
       accepting = false;
       await store.drainWrites();
-      for (const ws of http.sockets) ws.close(CloseCode.GoingAway, CloseReason[CloseCode.GoingAway]);
+      http.registry.closeAll(CloseCode.GoingAway);
+      http.registry.stop();
       await http.server.stop(true);
       await presence.close();
       await bus.close();
@@ -99,7 +120,14 @@ async function wire(config: Config, log: Logger, sql: Sql, bus: Bus, embedded: E
       await embedded?.stop();
     })());
 
-  return { server: http.server, wsUrl: `ws://${base}`, httpUrl: `http://${base}`, store, bus, chat, stop };
+  return { server, wsUrl: `ws://${base}`, httpUrl: `http://${base}`, store, bus, chat, metrics, stop };
+}
+
+function observe(metrics: Metrics, { store, bus, chat, poolMax }: { store: PostgresStore; bus: Bus; chat: ChatService; poolMax: number }) {
+  metrics.gauge("chat_rooms", "Sessions with at least one socket on this instance", () => chat.roomCount);
+  metrics.gauge("chat_db_writes_pending", "Messages waiting for the next group commit", () => store.writer.pending);
+  metrics.gauge("chat_db_pool_max", "PostgreSQL connections this instance may open", () => poolMax);
+  metrics.gauge("chat_redis_up", "1 when the Redis bridge is connected, 0 when down, -1 without Redis", () => ({ up: 1, down: 0, local: -1 })[bus.status()]);
 }
 
 /** `POST /dev/demo` from this machine only: what `bun run cli demo` asks when the database is embedded. */

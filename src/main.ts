@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {
-  if (config.jwtSecretIsDefault) {
+  if (config.jwt.secretIsDefault) {
     log.warn("JWT_SECRET is not set: using the public development secret. Never do this in production.");
   }
   let app;
@@ -63,7 +63,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   }
   log.info("listening", { url: app.httpUrl, database: config.databaseUrl ? "postgres" : "embedded", redis: config.redisUrl ? "on" : "off" });
   if (config.env === "development" && !config.databaseUrl) {
-    console.log("\n" + wscatLines(app.wsUrl, await provisionDemo(app.store.sql, config.jwtSecret)) + "\n");
+    console.log("\n" + wscatLines(app.wsUrl, await provisionDemo(app.store.sql, config.jwt.secret)) + "\n");
   }
   const shutdown = (signal: string) => {
     log.info("shutting down", { signal });
@@ -103,7 +103,7 @@ async function demo(config: Config): Promise<number> {
   const wsBase = `ws://localhost:${config.port}`;
   let access: DemoAccess;
   if (config.databaseUrl) {
-    access = await withDatabase(config, (sql) => provisionDemo(sql, config.jwtSecret));
+    access = await withDatabase(config, (sql) => provisionDemo(sql, config.jwt.secret));
   } else {
     // The embedded database belongs to the running server: ask it.
     const res = await fetch(`http://127.0.0.1:${config.port}/dev/demo`, { method: "POST" }).catch(() => null);
@@ -122,7 +122,7 @@ async function token(config: Config, userId: string | undefined): Promise<number
     console.error("usage: token <user-uuid>");
     return 2;
   }
-  console.log(await mintAccessToken(config.jwtSecret, userId));
+  console.log(await mintAccessToken(config.jwt.secret, userId));
   return 0;
 }
 

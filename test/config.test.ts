@@ -16,8 +16,9 @@ describe("configuration", () => {
   test("defaults: port 8000, embedded database, no Redis, development secret flagged", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ port: 8000, host: "0.0.0.0", databaseUrl: null, redisUrl: null, env: "development", embeddedDbDir: ".data/pglite" });
-    expect(c.jwtSecret).toBe(DEV_JWT_SECRET);
-    expect(c.jwtSecretIsDefault).toBe(true);
+    expect(c.jwt).toMatchObject({ secret: DEV_JWT_SECRET, secretIsDefault: true, algorithms: ["HS256"], clockSkewSeconds: 5 });
+    expect(c.allowedOrigins).toBeNull();
+    expect(c.limits).toMatchObject({ maxFrameBytes: 65536, messageRatePerSecond: 10, messageBurst: 30, maxConnectionsPerUser: 20 });
   });
 
   test("values are read and converted", () => {
@@ -30,7 +31,10 @@ describe("configuration", () => {
       NODE_ENV: "production",
       MAX_FRAME_BYTES: "32768",
     });
-    expect(c).toMatchObject({ port: 9001, host: "127.0.0.1", databaseUrl: "postgres://u@db:5432/x", redisUrl: "redis://cache:6379/0", maxFrameBytes: 32768, jwtSecretIsDefault: false });
+    expect(c).toMatchObject({ port: 9001, host: "127.0.0.1", databaseUrl: "postgres://u@db:5432/x", redisUrl: "redis://cache:6379/0" });
+    expect(c.limits.maxFrameBytes).toBe(32768);
+    expect(c.jwt.secretIsDefault).toBe(false);
+    expect(loadConfig({ ALLOWED_ORIGINS: "https://a.example, https://b.example" }).allowedOrigins).toEqual(["https://a.example", "https://b.example"]);
   });
 
   test("empty values count as unset", () => {

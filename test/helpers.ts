@@ -16,9 +16,12 @@ declare global {
   var __chatTestDb: ReturnType<typeof connect> | undefined;
 }
 
-export function testConfig(overrides: Partial<Config> = {}): Config {
+/** Bulk tests send hundreds of frames at once: per-socket rate limits are lifted unless a test sets them. */
+const UNLIMITED = { MESSAGE_RATE_PER_SECOND: "100000", MESSAGE_BURST: "100000", TYPING_RATE_PER_SECOND: "100000", TYPING_BURST: "100000" };
+
+export function testConfig(overrides: Partial<Config> = {}, environment: Record<string, string> = {}): Config {
   return {
-    ...loadConfig({ NODE_ENV: "test", JWT_SECRET: SECRET }),
+    ...loadConfig({ NODE_ENV: "test", JWT_SECRET: SECRET, ...UNLIMITED, ...environment }),
     host: "127.0.0.1",
     port: 0,
     databaseUrl: env.databaseUrl,
@@ -38,8 +41,9 @@ export function useServers() {
     await Promise.allSettled(started.map((a) => a.stop()));
   });
   return {
-    async start(overrides: Partial<Config> = {}): Promise<App> {
-      const config = testConfig(overrides);
+    /** `environment` goes through loadConfig like the real one; `overrides` replace fields after it. */
+    async start(overrides: Partial<Config> = {}, environment: Record<string, string> = {}): Promise<App> {
+      const config = testConfig(overrides, environment);
       const app = await startApp(config, createLogger(config.logLevel, { instance: started.length }));
       started.push(app);
       return app;

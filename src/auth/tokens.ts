@@ -1,8 +1,12 @@
 /**
- * Access tokens in the layout Django REST framework SimpleJWT issues: HS256 over the shared secret,
- * claims `token_type: "access"`, `user_id`, `exp`, `iat`, `jti`.
+ * Access tokens. By default in the layout Django REST framework SimpleJWT issues: HS256 over the
+ * shared secret, claims `token_type: "access"`, `user_id`, `exp`, `iat`, `jti`. For deployments that
+ * sign with a private key: a PEM public key (RS256, ES256, EdDSA) or a JWKS URL (fetched and cached
+ * by jose). Keys are imported once, never per connection.
  */
-import { SignJWT, jwtVerify, errors } from "jose";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { SignJWT, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import type { JwtConfig } from "../config/config.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -10,12 +14,24 @@ export type TokenCheck = { ok: true; userId: string; expiresAt: number } | { ok:
 
 export type TokenVerifier = (token: string) => Promise<TokenCheck>;
 
-/** The key is imported once, not per connection. */
-export function hs256Verifier(secret: string, clockToleranceSeconds = 5): TokenVerifier {
-  const key = new TextEncoder().encode(secret);
+type Key = Uint8Array | KeyObject | JWTVerifyGetKey;
+
+export function createVerifier(jwt: JwtConfig): TokenVerifier {
+  const key: Key = jwt.jwksUrl
+    ? createRemoteJWKSet(new URL(jwt.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5000 })
+    : jwt.publicKeyPem
+      ? createPublicKey(jwt.publicKeyPem)
+      : new TextEncoder().encode(jwt.secret);
+  const options: JWTVerifyOptions = {
+    algorithms: jwt.algorithms,
+    clockTolerance: jwt.clockSkewSeconds,
+    requiredClaims: ["exp"],
+    ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
+    ...(jwt.audience ? { audience: jwt.audience } : {}),
+  };
   return async (token) => {
     try {
-      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], clockTolerance: clockToleranceSeconds, requiredClaims: ["exp"] });
+      const { payload } = await jwtVerify(token, key as Uint8Array, options);
       if (payload.token_type !== "access") return { ok: false, reason: "not_access" };
       const userId = payload.user_id;
       if (typeof userId !== "string" || !UUID.test(userId)) return { ok: false, reason: "invalid" };
@@ -24,6 +40,11 @@ export function hs256Verifier(secret: string, clockToleranceSeconds = 5): TokenV
       return { ok: false, reason: err instanceof errors.JWTExpired ? "expired" : "invalid" };
     }
   };
+}
+
+/** The SimpleJWT-compatible default: HS256 over a shared secret. */
+export function hs256Verifier(secret: string, clockSkewSeconds = 5): TokenVerifier {
+  return createVerifier({ secret, secretIsDefault: false, publicKeyPem: null, jwksUrl: null, algorithms: ["HS256"], issuer: null, audience: null, clockSkewSeconds });
 }
 
 /** Mints a SimpleJWT-shaped access token: for the demo CLI, the benchmark and the tests. */

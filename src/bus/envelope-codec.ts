@@ -1,8 +1,8 @@
 /**
  * The bytes of an envelope on a Redis channel: one header line, then the frame untouched, so the
  * receiver never parses the frame. The channel names the session.
- *   message:  "<origin> m <seq>\n<frame>"
- *   direct:   "<origin> d <userId>\n<frame>"
+ *   message:  "<origin> m <seq> <sent-at ms>\n<frame>"
+ *   direct:   "<origin> d <userId> <sent-at ms>\n<frame>"
  */
 import type { Envelope } from "../chat/ports.ts";
 
@@ -16,20 +16,21 @@ export function sessionOf(channel: string): string | null {
   return channel.slice(PREFIX.length + 1, -1);
 }
 
-export function encode(origin: string, e: Envelope): string {
-  return e.kind === "message" ? `${origin} m ${e.seq}\n${e.frame}` : `${origin} d ${e.toUserId}\n${e.frame}`;
+export function encode(origin: string, e: Envelope, sentAt = Date.now()): string {
+  return e.kind === "message" ? `${origin} m ${e.seq} ${sentAt}\n${e.frame}` : `${origin} d ${e.toUserId} ${sentAt}\n${e.frame}`;
 }
 
 export function decode(sessionId: string, payload: string): { origin: string; envelope: Envelope } | null {
   const nl = payload.indexOf("\n");
   if (nl < 0) return null;
-  const [origin, kind, arg] = payload.slice(0, nl).split(" ");
+  const [origin, kind, arg, sent] = payload.slice(0, nl).split(" ");
   const frame = payload.slice(nl + 1);
-  if (!origin || !arg) return null;
+  const sentAt = Number(sent);
+  if (!origin || !arg || !Number.isSafeInteger(sentAt)) return null;
   if (kind === "m") {
     const seq = Number(arg);
-    return Number.isSafeInteger(seq) ? { origin, envelope: { kind: "message", sessionId, seq, frame } } : null;
+    return Number.isSafeInteger(seq) ? { origin, envelope: { kind: "message", sessionId, seq, frame, sentAt } } : null;
   }
-  if (kind === "d") return { origin, envelope: { kind: "direct", sessionId, toUserId: arg, frame } };
+  if (kind === "d") return { origin, envelope: { kind: "direct", sessionId, toUserId: arg, frame, sentAt } };
   return null;
 }

@@ -10,6 +10,7 @@ import { ErrorCode } from "../protocol/codes.ts";
 import { errorFrame, messageFrame, presenceFrame, readFrame, typingFrame, type ClientFrame } from "../protocol/frames.ts";
 import { isTransient } from "../store/errors.ts";
 import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
 
 /** One open socket, as the domain sees it. The transport implements it over a Bun WebSocket. */
 export interface Connection {
@@ -33,7 +34,10 @@ export const roomTopic = (sessionId: string) => `s:${sessionId}`;
 /** Frames for one participant only, on every one of their sockets. */
 export const userTopic = (sessionId: string, userId: string) => `s:${sessionId}:u:${userId}`;
 
-export type ChatPorts = { store: Store; bus: Bus; presence: Presence; fanout: Fanout; log: Logger };
+export type ChatPorts = { store: Store; bus: Bus; presence: Presence; fanout: Fanout; log: Logger; metrics: Metrics };
+
+/** What the domain handles; `auth` frames are the transport's. */
+export type ChatCommand = Exclude<ClientFrame, { type: "auth" }>;
 
 export class ChatService {
   private readonly rooms = new Map<string, Room>();
@@ -42,9 +46,10 @@ export class ChatService {
   private readonly presence: Presence;
   private readonly fanout: Fanout;
   private readonly log: Logger;
+  private readonly metrics: Metrics;
 
   constructor(ports: ChatPorts) {
-    ({ store: this.store, bus: this.bus, presence: this.presence, fanout: this.fanout, log: this.log } = ports);
+    ({ store: this.store, bus: this.bus, presence: this.presence, fanout: this.fanout, log: this.log, metrics: this.metrics } = ports);
     this.bus.onEnvelope((e) => this.receive(e));
     this.bus.onResync(() => void this.resyncAll());
     this.presence.onLapsed((sessionId, userId) => this.announcePresence(sessionId, userId, false));
@@ -87,7 +92,7 @@ export class ChatService {
     this.bus.leave(sessionId);
   }
 
-  async handle(conn: Connection, m: Member, frame: ClientFrame): Promise<void> {
+  async handle(conn: Connection, m: Member, frame: ChatCommand): Promise<void> {
     switch (frame.type) {
       case "message":
         return this.sendMessage(conn, m, frame.content, frame.client_id ?? null);
@@ -104,6 +109,8 @@ export class ChatService {
 
   private async sendMessage(conn: Connection, m: Member, content: string, clientId: string | null) {
     const sessionId = m.session.sessionId;
+    const started = performance.now();
+    this.metrics.messagesReceived.inc();
     let appended;
     try {
       appended = await this.store.append({ id: crypto.randomUUID(), sessionId, senderId: m.user.userId, senderName: m.user.displayName, content, clientId });
@@ -111,14 +118,17 @@ export class ChatService {
       conn.send(this.storeFailure(err, "the message could not be stored", clientId));
       return;
     }
+    this.metrics.persistSeconds.observe((performance.now() - started) / 1000);
     const frame = messageFrame(appended.message);
     if (appended.duplicate) {
       // A retry of a message already stored: the sender learns its fate; nobody else sees it twice.
       conn.send(frame);
       return;
     }
+    this.metrics.messagesPersisted.inc();
     this.rooms.get(sessionId)?.deliver(appended.message.seq, frame);
     this.bus.publish({ kind: "message", sessionId, seq: appended.message.seq, frame });
+    this.metrics.messageSeconds.observe((performance.now() - started) / 1000);
   }
 
   private typing(m: Member, isTyping: boolean) {
@@ -143,6 +153,7 @@ export class ChatService {
   private storeFailure(err: unknown, what: string, clientId?: string | null): string {
     const unavailable = isTransient(err);
     if (!unavailable) this.log.error(what, { err });
+    this.metrics.frameErrors.inc({ code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError });
     return errorFrame({
       code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError,
       error: unavailable ? `${what} (database unavailable), retry` : what,
@@ -156,6 +167,7 @@ export class ChatService {
   }
 
   private receive(e: Envelope) {
+    if (e.sentAt) this.metrics.bridgeLagSeconds.observe(Math.max(0, Date.now() - e.sentAt) / 1000);
     if (e.kind === "message") this.rooms.get(e.sessionId)?.deliver(e.seq, e.frame);
     else this.fanout(userTopic(e.sessionId, e.toUserId), e.frame);
   }
@@ -163,7 +175,10 @@ export class ChatService {
   private async openRoom(session: SessionInfo): Promise<Room> {
     const topic = roomTopic(session.sessionId);
     const room = new Room(session, {
-      publish: (frame) => this.fanout(topic, frame),
+      publish: (frame) => {
+        this.fanout(topic, frame);
+        this.metrics.messagesDelivered.inc();
+      },
       fetchAfter: (after, limit) => this.store.messagesAfter(session.sessionId, after, limit),
       frameOf: messageFrame,
       onError: (err) => this.log.warn("catch-up from the store failed; retrying", { err, session_id: session.sessionId }),

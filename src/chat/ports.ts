@@ -63,9 +63,13 @@ export interface Store {
 }
 
 /** What crosses instances. `frame` is the serialised server frame, forwarded untouched. */
-export type Envelope =
+export type Envelope = (
   | { kind: "message"; sessionId: string; seq: number; frame: string }
-  | { kind: "direct"; sessionId: string; toUserId: string; frame: string };
+  | { kind: "direct"; sessionId: string; toUserId: string; frame: string }
+) & {
+  /** When the origin instance published it (ms), for the bridge-lag metric; set by the bus. */
+  sentAt?: number;
+};
 
 /** Fan-out between instances. Local delivery is not its job. */
 export interface Bus {

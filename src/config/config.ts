@@ -29,22 +29,74 @@ const url = (name: string, schemes: string[]) =>
     }, `${name} must be a URL starting with ${schemes.map((s) => s + "//").join(" or ")}`),
   );
 
+const list = v.pipe(
+  v.string(),
+  v.transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean)),
+);
+
 const EnvSchema = v.object({
   NODE_ENV: v.optional(v.picklist(["development", "production", "test"], "NODE_ENV must be development, production or test"), "development"),
   PORT: v.optional(integer("PORT", 0, 65535), "8000"),
   HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, "HOST must not be empty")), "0.0.0.0"),
   DATABASE_URL: v.optional(url("DATABASE_URL", ["postgres:", "postgresql:"])),
   DATABASE_POOL_MAX: v.optional(integer("DATABASE_POOL_MAX", 1, 100), "10"),
+  DB_WRITE_TIMEOUT_MS: v.optional(integer("DB_WRITE_TIMEOUT_MS", 100, 60_000), "5000"),
+  MAX_PENDING_WRITES: v.optional(integer("MAX_PENDING_WRITES", 10, 1_000_000), "20000"),
   EMBEDDED_DB_DIR: v.optional(v.pipe(v.string(), v.minLength(1, "EMBEDDED_DB_DIR must not be empty")), ".data/pglite"),
   REDIS_URL: v.optional(url("REDIS_URL", ["redis:", "rediss:"])),
   JWT_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, "JWT_SECRET must be at least 32 characters"))),
+  JWT_PUBLIC_KEY: v.optional(v.pipe(v.string(), v.includes("-----BEGIN PUBLIC KEY-----", "JWT_PUBLIC_KEY must be a PEM (SPKI) public key"))),
+  JWT_JWKS_URL: v.optional(url("JWT_JWKS_URL", ["https:", "http:"])),
+  JWT_ALGORITHMS: v.optional(list),
+  JWT_ISSUER: v.optional(v.string()),
+  JWT_AUDIENCE: v.optional(v.string()),
+  JWT_CLOCK_SKEW_SECONDS: v.optional(integer("JWT_CLOCK_SKEW_SECONDS", 0, 300), "5"),
+  ALLOWED_ORIGINS: v.optional(list),
   MAX_FRAME_BYTES: v.optional(integer("MAX_FRAME_BYTES", 1024, 16 * 1024 * 1024), "65536"),
   WS_IDLE_TIMEOUT_SECONDS: v.optional(integer("WS_IDLE_TIMEOUT_SECONDS", 5, 960), "60"),
   WS_BACKPRESSURE_LIMIT_BYTES: v.optional(integer("WS_BACKPRESSURE_LIMIT_BYTES", 64 * 1024, 64 * 1024 * 1024), "1048576"),
+  MESSAGE_RATE_PER_SECOND: v.optional(integer("MESSAGE_RATE_PER_SECOND", 1, 100_000), "10"),
+  MESSAGE_BURST: v.optional(integer("MESSAGE_BURST", 1, 100_000), "30"),
+  TYPING_RATE_PER_SECOND: v.optional(integer("TYPING_RATE_PER_SECOND", 1, 100_000), "4"),
+  TYPING_BURST: v.optional(integer("TYPING_BURST", 1, 100_000), "10"),
+  RATE_LIMIT_STRIKES: v.optional(integer("RATE_LIMIT_STRIKES", 1, 100_000), "50"),
+  MAX_CONNECTIONS_PER_USER: v.optional(integer("MAX_CONNECTIONS_PER_USER", 1, 100_000), "20"),
   SHUTDOWN_TIMEOUT_MS: v.optional(integer("SHUTDOWN_TIMEOUT_MS", 0, 600_000), "10000"),
   PRESENCE_TTL_SECONDS: v.optional(integer("PRESENCE_TTL_SECONDS", 1, 3600), "30"),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error", "silent"], "LOG_LEVEL must be debug, info, warn, error or silent"), "info"),
 });
+
+export type JwtConfig = {
+  /** HS256 secret (SimpleJWT's SIGNING_KEY); used unless a public key or a JWKS URL is set. */
+  secret: string;
+  /** True when JWT_SECRET was not set and the development default is used. */
+  secretIsDefault: boolean;
+  publicKeyPem: string | null;
+  jwksUrl: string | null;
+  /** Accepted algorithms; default HS256, or RS256/ES256/EdDSA with a public key or JWKS. */
+  algorithms: string[];
+  issuer: string | null;
+  audience: string | null;
+  clockSkewSeconds: number;
+};
+
+export type Limits = {
+  maxFrameBytes: number;
+  idleTimeoutSeconds: number;
+  /** Outgoing bytes queued for a slow reader before it is closed with 4100; the hard cut is 4x. */
+  backpressureLimitBytes: number;
+  messageRatePerSecond: number;
+  messageBurst: number;
+  typingRatePerSecond: number;
+  typingBurst: number;
+  /** Rate-limited frames tolerated (refilling at a tenth of this per second) before closing with 1008. */
+  rateLimitStrikes: number;
+  maxConnectionsPerUser: number;
+  /** A write not committed within this time fails with `unavailable`. */
+  dbWriteTimeoutMs: number;
+  /** Messages waiting for the database beyond this are refused at once with `unavailable`. */
+  maxPendingWrites: number;
+};
 
 export type Config = {
   env: "development" | "production" | "test";
@@ -56,13 +108,11 @@ export type Config = {
   embeddedDbDir: string;
   /** null: single instance, in-process pub/sub. */
   redisUrl: string | null;
-  jwtSecret: string;
-  /** True when JWT_SECRET was not set and the development default is used. */
-  jwtSecretIsDefault: boolean;
+  jwt: JwtConfig;
+  /** null: same-origin browsers only (and clients without Origin); ["*"]: any origin. */
+  allowedOrigins: string[] | null;
+  limits: Limits;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
-  maxFrameBytes: number;
-  idleTimeoutSeconds: number;
-  backpressureLimitBytes: number;
   shutdownTimeoutMs: number;
   /** With Redis: a dead instance's users go offline within ttl + ttl/3. */
   presenceTtlMs: number;
@@ -90,9 +140,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.issues.map((issue) => issue.message));
   }
   const e = parsed.output;
-  if (e.NODE_ENV === "production" && !e.JWT_SECRET) {
-    throw new ConfigError(["JWT_SECRET is required when NODE_ENV=production"]);
-  }
+  const asymmetric = Boolean(e.JWT_PUBLIC_KEY || e.JWT_JWKS_URL);
+  const problems: string[] = [];
+  if (e.NODE_ENV === "production" && !e.JWT_SECRET && !asymmetric) problems.push("JWT_SECRET is required when NODE_ENV=production");
+  if (e.JWT_PUBLIC_KEY && e.JWT_JWKS_URL) problems.push("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both");
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -101,12 +153,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databasePoolMax: e.DATABASE_POOL_MAX,
     embeddedDbDir: e.EMBEDDED_DB_DIR,
     redisUrl: e.REDIS_URL ?? null,
-    jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
-    jwtSecretIsDefault: !e.JWT_SECRET,
+    jwt: {
+      secret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+      secretIsDefault: !e.JWT_SECRET && !asymmetric,
+      publicKeyPem: e.JWT_PUBLIC_KEY ?? null,
+      jwksUrl: e.JWT_JWKS_URL ?? null,
+      algorithms: e.JWT_ALGORITHMS ?? (asymmetric ? ["RS256", "ES256", "EdDSA"] : ["HS256"]),
+      issuer: e.JWT_ISSUER ?? null,
+      audience: e.JWT_AUDIENCE ?? null,
+      clockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS,
+    },
+    allowedOrigins: e.ALLOWED_ORIGINS ?? null,
+    limits: {
+      maxFrameBytes: e.MAX_FRAME_BYTES,
+      idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_SECONDS,
+      backpressureLimitBytes: e.WS_BACKPRESSURE_LIMIT_BYTES,
+      messageRatePerSecond: e.MESSAGE_RATE_PER_SECOND,
+      messageBurst: e.MESSAGE_BURST,
+      typingRatePerSecond: e.TYPING_RATE_PER_SECOND,
+      typingBurst: e.TYPING_BURST,
+      rateLimitStrikes: e.RATE_LIMIT_STRIKES,
+      maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      dbWriteTimeoutMs: e.DB_WRITE_TIMEOUT_MS,
+      maxPendingWrites: e.MAX_PENDING_WRITES,
+    },
     logLevel: e.LOG_LEVEL,
-    maxFrameBytes: e.MAX_FRAME_BYTES,
-    idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_SECONDS,
-    backpressureLimitBytes: e.WS_BACKPRESSURE_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     presenceTtlMs: e.PRESENCE_TTL_SECONDS * 1000,
   };

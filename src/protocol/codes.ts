@@ -24,16 +24,20 @@ export const CloseCode = {
   NoToken: 4001,
   /** The token is valid but its user does not exist. */
   UserNotFound: 4002,
-  /** The token is malformed, badly signed, expired or not an access token. */
+  /** The token is malformed, badly signed, expired or not an access token; also at expiry on a live socket. */
   InvalidToken: 4003,
   /** The user is neither the session's inviter nor its invitee, or the session does not exist. */
   NotParticipant: 4004,
+  /** The socket could not keep up with its messages: reconnect and resume with `after`. */
+  SlowReader: 4100,
+  /** The user has too many open connections on this instance: close one, reconnect later. */
+  TooManyConnections: 4101,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 export const CloseReason: Record<CloseCode, string> = {
   [CloseCode.GoingAway]: "server shutting down, reconnect and resume",
-  [CloseCode.PolicyViolation]: "policy violation",
+  [CloseCode.PolicyViolation]: "rate limit exceeded again and again",
   [CloseCode.MessageTooBig]: "frame too large",
   [CloseCode.InternalError]: "internal error, reconnect later",
   [CloseCode.TryAgainLater]: "service temporarily unavailable, reconnect later",
@@ -42,6 +46,8 @@ export const CloseReason: Record<CloseCode, string> = {
   [CloseCode.UserNotFound]: "user not found",
   [CloseCode.InvalidToken]: "invalid or expired token",
   [CloseCode.NotParticipant]: "not a participant of this session",
+  [CloseCode.SlowReader]: "too slow to keep up, reconnect and resume",
+  [CloseCode.TooManyConnections]: "too many connections for this user",
 };
 
 /** `code` of an error frame: stable and machine-readable. The connection stays open after each. */
@@ -62,8 +68,12 @@ export const ErrorCode = {
   ContentTooLong: "content_too_long",
   /** `content` holds characters PostgreSQL cannot store (NUL, unpaired surrogates). */
   InvalidContent: "invalid_content",
-  /** The message could not be stored (database unavailable); nothing was saved, retry it. */
+  /** The message could not be stored (database unavailable or too slow): retry it with the same client_id. */
   Unavailable: "unavailable",
+  /** Too many frames: this one was refused; slow down. */
+  RateLimited: "rate_limited",
+  /** An `auth` frame's token is invalid, expired, not an access token, or for another user. */
+  AuthFailed: "auth_failed",
   /** Unexpected server failure while handling the frame. */
   InternalError: "internal_error",
 } as const;

@@ -49,10 +49,17 @@ export const ReadFrame = v.object({
   seq: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
 });
 
+/** In-band token refresh: a new access token for the same user, before the current one expires. */
+export const AuthFrame = v.object({
+  type: v.literal("auth"),
+  token: v.pipe(v.string(), v.minLength(1), v.maxLength(8192)),
+});
+
 const clientFrameSchemas = {
   message: MessageFrame,
   typing: TypingFrame,
   read: ReadFrame,
+  auth: AuthFrame,
 } as const;
 
 export type ClientFrameType = keyof typeof clientFrameSchemas;
@@ -140,3 +147,5 @@ export const presenceFrame = (p: { user_id: string; display_name: string; online
  */
 export const resumedFrame = (r: { after: number; replayed: number; first_seq: number | null; last_seq: number; complete: boolean }) =>
   JSON.stringify({ type: "resumed", ...r });
+
+export const authOkFrame = (expiresAt: number) => JSON.stringify({ type: "auth", ok: true, expires_at: new Date(expiresAt).toISOString() });

@@ -2,8 +2,8 @@
 
 /** The message was not stored because the database could not be reached in time. */
 export class UnavailableError extends Error {
-  constructor(cause?: unknown) {
-    super("database unavailable", { cause });
+  constructor(reason = "database unavailable", cause?: unknown) {
+    super(reason, { cause });
   }
 }
 

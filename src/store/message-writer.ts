@@ -16,6 +16,15 @@ export const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 const DEADLOCK = "40P01";
 
+export type WriterOptions = {
+  maxBatch: number;
+  /** A batch not answered within this time fails with UnavailableError (its outcome is then unknown). */
+  timeoutMs: number;
+  /** Messages waiting beyond this are refused at once: memory stays bounded while the database is slow. */
+  maxPending: number;
+  onBatch?: (rows: number) => void;
+};
+
 export class MessageWriter {
   private queue: Pending[] = [];
   private writing = false;
@@ -23,10 +32,15 @@ export class MessageWriter {
 
   constructor(
     private readonly sql: Sql,
-    private readonly maxBatch = 500,
+    private readonly options: WriterOptions,
   ) {}
 
+  get pending(): number {
+    return this.queue.length;
+  }
+
   append(msg: NewMessage): Promise<Appended> {
+    if (this.queue.length >= this.options.maxPending) return Promise.reject(new UnavailableError("too many messages waiting for the database"));
     return new Promise((resolve, reject) => {
       this.queue.push({ msg, resolve, reject });
       this.schedule();
@@ -65,7 +79,7 @@ export class MessageWriter {
     const batch: Pending[] = [];
     const later: Pending[] = [];
     const keys = new Set<string>();
-    while (this.queue.length > 0 && batch.length < this.maxBatch) {
+    while (this.queue.length > 0 && batch.length < this.options.maxBatch) {
       const p = this.queue.shift()!;
       const key = p.msg.clientId ? `${p.msg.sessionId}/${p.msg.senderId}/${p.msg.clientId}` : null;
       if (key && keys.has(key)) later.push(p);
@@ -83,7 +97,7 @@ export class MessageWriter {
       settle(batch, await this.writeRetryingDeadlocks(batch));
     } catch (err) {
       if (isTransient(err) || batch.length === 1) {
-        const failure = isTransient(err) ? new UnavailableError(err) : err;
+        const failure = isTransient(err) ? new UnavailableError("database unavailable", err) : err;
         for (const p of batch) p.reject(failure);
         return;
       }
@@ -93,13 +107,23 @@ export class MessageWriter {
   }
 
   private async writeRetryingDeadlocks(batch: Pending[]): Promise<Row[]> {
+    this.options.onBatch?.(batch.length);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.write(batch);
+        return await this.withTimeout(this.write(batch));
       } catch (err) {
         if ((err as { code?: string }).code !== DEADLOCK || attempt >= 3) throw err;
       }
     }
+  }
+
+  /** statement_timeout bounds the query on the server; this bounds a connection that went silent. */
+  private withTimeout<T>(work: Promise<T>): Promise<T> {
+    let timer: Timer | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError("database write timed out")), this.options.timeoutMs + 1000);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 
   private write(batch: Pending[]): Promise<Row[]> {

@@ -2,15 +2,16 @@
 import postgres, { type Sql } from "postgres";
 import type { Appended, Authorization, HistoryPage, HistoryQuery, NewMessage, Store, UnreadRow } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
-import { ISO_UTC, MessageWriter } from "./message-writer.ts";
+import { ISO_UTC, MessageWriter, type WriterOptions } from "./message-writer.ts";
 
-export type PostgresOptions = { url: string; poolMax: number };
+export type PostgresOptions = { url: string; poolMax: number; statementTimeoutMs?: number };
 
-export function connect({ url, poolMax }: PostgresOptions): Sql {
+export function connect({ url, poolMax, statementTimeoutMs }: PostgresOptions): Sql {
   return postgres(url, {
     max: poolMax,
     onnotice: () => {},
     connect_timeout: 5,
+    ...(statementTimeoutMs ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
     // seq and counts are bigint: numbers well below 2^53, so plain numbers are safe.
     types: { bigint: { to: 20, from: [20], parse: (x: string) => Number(x), serialize: (x: number) => String(x) } },
   });
@@ -27,10 +28,13 @@ type AuthRow = {
 };
 
 export class PostgresStore implements Store {
-  private readonly writer: MessageWriter;
+  readonly writer: MessageWriter;
 
-  constructor(readonly sql: Sql) {
-    this.writer = new MessageWriter(sql);
+  constructor(
+    readonly sql: Sql,
+    writer: Partial<WriterOptions> = {},
+  ) {
+    this.writer = new MessageWriter(sql, { maxBatch: 500, timeoutMs: 5000, maxPending: 20_000, ...writer });
   }
 
   async authorize(sessionId: string, userId: string): Promise<Authorization> {

@@ -1,12 +1,18 @@
-/** `Bun.serve` wiring: health routes, the WebSocket upgrade, and 404 for everything else. */
+/** `Bun.serve` wiring: health, readiness, metrics, the HTTP API, and the WebSocket upgrade. */
 import type { Server } from "bun";
 import type { Bus, Store } from "../chat/ports.ts";
 import type { ChatService } from "../chat/chat-service.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
+import type { Limits } from "../config/config.ts";
 import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { CloseCode } from "../protocol/codes.ts";
 import { admit, sessionIdOf } from "./upgrade.ts";
 import { apiRoute } from "./api-routes.ts";
-import { websocketHandler, type ChatSocket, type SocketData, type WebSocketLimits } from "./websocket.ts";
+import { originAllowed } from "./origin.ts";
+import { SocketRateLimiter } from "./rate-limit.ts";
+import { SocketRegistry } from "./socket-registry.ts";
+import { websocketHandler, type SocketData } from "./websocket.ts";
 
 export type HttpDeps = {
   host: string;
@@ -16,21 +22,25 @@ export type HttpDeps = {
   chat: ChatService;
   verify: TokenVerifier;
   log: Logger;
-  limits: WebSocketLimits;
+  metrics: Metrics;
+  limits: Limits;
+  allowedOrigins: string[] | null;
+  clockSkewSeconds: number;
   /** False once shutdown began: new upgrades are refused. */
   accepting: () => boolean;
   /** Development-only routes (the demo); null answers 404. */
   devRoute?: (req: Request, url: URL, server: Server<SocketData>) => Promise<Response | null>;
 };
 
-const json = (status: number, body: unknown) => Response.json(body, { status });
+export type HttpServer = { server: Server<SocketData>; registry: SocketRegistry };
 
-export type HttpServer = { server: Server<SocketData>; sockets: Set<ChatSocket> };
+const json = (status: number, body: unknown) => Response.json(body, { status });
 
 export function startHttpServer(deps: HttpDeps): HttpServer {
   let nextConn = 0;
   const connPrefix = crypto.randomUUID().slice(0, 8);
-  const sockets = new Set<ChatSocket>();
+  const registry = new SocketRegistry(deps.limits.backpressureLimitBytes, deps.clockSkewSeconds * 1000, deps.metrics);
+  deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.sockets.size);
 
   const server = Bun.serve<SocketData>({
     hostname: deps.host,
@@ -38,23 +48,32 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     development: false,
     // Never share the port silently with another process (a second instance must fail, not split traffic).
     reusePort: false,
-    websocket: websocketHandler(deps.chat, deps.log, deps.limits, sockets),
+    websocket: websocketHandler({ chat: deps.chat, registry, verify: deps.verify, limits: deps.limits, log: deps.log, metrics: deps.metrics }),
 
     async fetch(req, server) {
       const url = new URL(req.url);
       if (url.pathname === "/healthz") return json(200, { status: "ok" });
       if (url.pathname === "/readyz") return readiness(deps);
+      if (url.pathname === "/metrics") return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+      if (url.pathname.startsWith("/api/")) return (await apiRoute(req, url, deps)) ?? json(404, { error: "not found" });
 
-      if (url.pathname.startsWith("/api/")) {
-        return (await apiRoute(req, url, deps)) ?? json(404, { error: "not found" });
-      }
       const sessionId = sessionIdOf(url.pathname);
       if (!sessionId) return (await deps.devRoute?.(req, url, server)) ?? json(404, { error: "not found" });
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return json(426, { error: "websocket upgrade required" });
-      if (!deps.accepting()) return json(503, { error: "shutting down, reconnect to another instance" });
+      if (!originAllowed(req, deps.allowedOrigins)) return refuse(403, "origin not allowed");
+      if (!deps.accepting()) return refuse(503, "shutting down, reconnect to another instance");
 
-      const outcome = await admit(deps.store, deps.verify, sessionId, req, url);
-      const data: SocketData = { connId: `${connPrefix}-${++nextConn}`, sessionId, outcome, joining: null };
+      let outcome = await admit(deps.store, deps.verify, sessionId, req, url);
+      if (outcome.ok && registry.connectionsOf(outcome.member.user.userId) >= deps.limits.maxConnectionsPerUser) {
+        outcome = { ok: false, close: CloseCode.TooManyConnections };
+      }
+      const data: SocketData = {
+        connId: `${connPrefix}-${++nextConn}`,
+        sessionId,
+        outcome,
+        limiter: new SocketRateLimiter(deps.limits),
+        joining: null,
+      };
       if (server.upgrade(req, { data })) return undefined;
       return json(400, { error: "websocket upgrade failed" });
     },
@@ -64,7 +83,14 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       return json(500, { error: "internal error" });
     },
   });
-  return { server, sockets };
+
+  function refuse(status: number, error: string) {
+    deps.metrics.connectionsRefused.inc({ code: String(status) });
+    deps.log.info("upgrade refused", { status, reason: error });
+    return json(status, { error });
+  }
+
+  return { server, registry };
 }
 
 async function readiness({ store, bus }: HttpDeps): Promise<Response> {

@@ -1,34 +1,44 @@
-/** Bun's WebSocket handlers: thin, each hands a parsed frame to the chat domain. */
-import type { ServerWebSocket, WebSocketHandler } from "bun";
+/**
+ * Bun's WebSocket handlers: thin. Each text frame is rate-limited, parsed, then handed to the chat
+ * domain; token refreshes (`auth` frames) are handled here because they change who the socket is
+ * allowed to be for how long, which is the transport's business.
+ */
+import type { WebSocketHandler } from "bun";
 import type { ChatService } from "../chat/chat-service.ts";
 import { CloseCode, CloseReason, ErrorCode } from "../protocol/codes.ts";
-import { errorFrame, parseClientFrame } from "../protocol/frames.ts";
+import { authOkFrame, errorFrame, parseClientFrame, type FrameError } from "../protocol/frames.ts";
+import type { TokenVerifier } from "../auth/tokens.ts";
+import type { Limits } from "../config/config.ts";
 import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import type { UpgradeOutcome } from "./upgrade.ts";
+import type { SocketRateLimiter } from "./rate-limit.ts";
+import type { ChatSocket, SocketRegistry } from "./socket-registry.ts";
 
 export type SocketData = {
   connId: string;
   sessionId: string;
   outcome: UpgradeOutcome;
+  limiter: SocketRateLimiter;
   /** Settles when the socket has joined its room; leaving waits for it. Null: never joined. */
   joining: Promise<void> | null;
 };
-export type ChatSocket = ServerWebSocket<SocketData>;
 
-export type WebSocketLimits = { maxFrameBytes: number; idleTimeoutSeconds: number; backpressureLimitBytes: number };
+export type WebSocketDeps = { chat: ChatService; registry: SocketRegistry; verify: TokenVerifier; limits: Limits; log: Logger; metrics: Metrics };
 
-/** `sockets` is filled with every open socket: shutdown closes them with 1001. */
-export function websocketHandler(
-  chat: ChatService,
-  log: Logger,
-  limits: WebSocketLimits,
-  sockets: Set<ChatSocket>,
-): WebSocketHandler<SocketData> {
+export function websocketHandler({ chat, registry, verify, limits, log, metrics }: WebSocketDeps): WebSocketHandler<SocketData> {
+  const sendError = (ws: ChatSocket, e: FrameError) => {
+    metrics.frameErrors.inc({ code: e.code });
+    ws.send(errorFrame(e));
+  };
+
   return {
     maxPayloadLength: limits.maxFrameBytes,
     idleTimeout: limits.idleTimeoutSeconds,
     sendPings: true,
-    backpressureLimit: limits.backpressureLimitBytes,
+    // The registry closes slow readers with 4100 at the configured limit; this hard cut at 4x
+    // closes at once rather than ever dropping a frame silently.
+    backpressureLimit: limits.backpressureLimitBytes * 4,
     closeOnBackpressureLimit: true,
     perMessageDeflate: false,
 
@@ -36,42 +46,58 @@ export function websocketHandler(
       const { outcome, connId, sessionId } = ws.data;
       if (!outcome.ok) {
         log.info("connection refused", { conn: connId, session_id: sessionId, close_code: outcome.close });
+        metrics.connectionsRefused.inc({ code: String(outcome.close) });
         ws.close(outcome.close, CloseReason[outcome.close]);
         return;
       }
-      log.info("connection opened", { conn: connId, session_id: sessionId, user_id: outcome.member.user.userId });
-      sockets.add(ws);
+      log.info("connection opened", { conn: connId, session_id: sessionId, user_id: outcome.member.user.userId, resume: outcome.afterSeq !== null });
+      metrics.connectionsOpened.inc();
+      registry.add(ws, outcome.member.user.userId);
       ws.data.joining = chat.join(ws, outcome.member, outcome.afterSeq).catch((err) => {
         // The replay could not be read: the client reconnects and resumes from the same point.
         log.warn("join failed", { err, conn: connId });
-        ws.close(CloseCode.TryAgainLater, CloseReason[CloseCode.TryAgainLater]);
+        registry.close(ws, CloseCode.TryAgainLater);
       });
     },
 
     message(ws, raw) {
       const { outcome } = ws.data;
       if (!outcome.ok) return;
-      if (typeof raw !== "string") {
-        ws.send(errorFrame({ code: ErrorCode.BinaryFrame, error: "binary frames are not supported: send JSON text" }));
-        return;
+      const parsed = typeof raw === "string" ? parseClientFrame(raw) : null;
+      const verdict = ws.data.limiter.check(parsed?.ok ? parsed.frame.type : null);
+      if (verdict === "abuse") return registry.close(ws, CloseCode.PolicyViolation);
+      if (verdict === "limited") {
+        const clientId = parsed?.ok ? (parsed.frame as { client_id?: string }).client_id : parsed?.error.client_id;
+        return sendError(ws, { code: ErrorCode.RateLimited, error: "too many frames, slow down", ...(clientId ? { client_id: clientId } : {}) });
       }
-      const parsed = parseClientFrame(raw);
-      if (!parsed.ok) {
-        ws.send(errorFrame(parsed.error));
-        return;
-      }
-      chat.handle(ws, outcome.member, parsed.frame).catch((err) => {
+      if (!parsed) return sendError(ws, { code: ErrorCode.BinaryFrame, error: "binary frames are not supported: send JSON text" });
+      if (!parsed.ok) return sendError(ws, parsed.error);
+      const frame = parsed.frame;
+      const work = frame.type === "auth" ? refresh(ws, frame.token) : chat.handle(ws, outcome.member, frame);
+      work.catch((err) => {
         log.error("frame handling failed", { err, conn: ws.data.connId });
-        ws.send(errorFrame({ code: ErrorCode.InternalError, error: "the frame could not be handled" }));
+        sendError(ws, { code: ErrorCode.InternalError, error: "the frame could not be handled" });
       });
     },
 
     close(ws, code) {
       const { outcome, connId, joining } = ws.data;
       if (!outcome.ok || !joining) return;
-      sockets.delete(ws);
+      registry.remove(ws, outcome.member.user.userId);
       void joining.then(() => chat.leave(ws, outcome.member));
       log.debug("connection closed", { conn: connId, code });
     },
   };
+
+  /** A new token for the same user extends the socket's life; anything else changes nothing. */
+  async function refresh(ws: ChatSocket, token: string) {
+    const { outcome } = ws.data;
+    if (!outcome.ok) return;
+    const checked = await verify(token);
+    if (!checked.ok || checked.userId !== outcome.member.user.userId) {
+      return sendError(ws, { code: ErrorCode.AuthFailed, error: checked.ok ? "the token is for another user" : "the token is invalid or expired" });
+    }
+    outcome.expiresAt = checked.expiresAt;
+    ws.send(authOkFrame(checked.expiresAt));
+  }
 }
