@@ -22,6 +22,7 @@ const TRANSIENT_CODES = new Set([
   "53300", // too_many_connections
   "57014", // query_canceled (statement_timeout)
   "40001", // serialization_failure
+  "40P01", // deadlock_detected (after the writer's own retries)
 ]);
 
 export function isTransient(err: unknown): boolean {

@@ -145,9 +145,13 @@ export class MessageWriter {
       ),
       fresh AS (SELECT * FROM input WHERE id NOT IN (SELECT input_id FROM existing)),
       counts AS (SELECT session_id, count(*) AS n FROM fresh GROUP BY session_id),
+      -- Lock the sessions in id order: instances writing batches that share sessions never deadlock.
+      locked AS MATERIALIZED (
+        SELECT s.id FROM sessions s WHERE s.id IN (SELECT session_id FROM counts) ORDER BY s.id FOR NO KEY UPDATE
+      ),
       bumped AS (
         UPDATE sessions s SET last_seq = s.last_seq + c.n, last_message_at = now()
-        FROM counts c WHERE s.id = c.session_id
+        FROM counts c JOIN locked l ON l.id = c.session_id WHERE s.id = c.session_id
         RETURNING s.id, s.last_seq - c.n AS base
       ),
       inserted AS (

@@ -1,0 +1,80 @@
+/** Each mode: how to describe it, run it once, summarise several runs (medians), print and compare. */
+import type { BenchContext } from "../harness.ts";
+import { medianFigures, ratiosOf } from "../lib/stats.ts";
+import type { Mode, Options } from "../options.ts";
+import { printIdle, printLoad, printMax, printMaxSteps } from "../report.ts";
+import { runCluster, type ClusterRun } from "./cluster.ts";
+import { runIdle, type IdleRun } from "./idle.ts";
+import { runMax, type MaxRun } from "./max.ts";
+import { runRate, type RateRun } from "./rate.ts";
+
+export type ModeSpec = {
+  describe(options: Options): string;
+  run(ctx: BenchContext): Promise<unknown>;
+  /** Prints the medians; returns what the JSON line holds. */
+  report(runs: unknown[]): { results: unknown; ratios: unknown };
+};
+
+const loadLine = (o: Options) => {
+  const sockets = o.pairs * 2;
+  return `${o.pairs} pairs (${sockets} sockets) · ${o.rate} msg/s per participant = ${o.rate * sockets} msg/s offered · ${o.durationS} s measured after ${o.warmupS} s warm-up · grace ${o.graceS} s`;
+};
+
+const rate: ModeSpec = {
+  describe: (o) => `rate · ${loadLine(o)}`,
+  run: runRate,
+  report(runs) {
+    const m = medianFigures(runs as RateRun[]);
+    printLoad({ name: "bare", figures: m.bare }, []);
+    printLoad({ name: "real", figures: m.real }, [{ name: "bare", figures: m.bare }]);
+    return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare) } };
+  },
+};
+
+const cluster: ModeSpec = {
+  describe: (o) => `cluster (inviters on instance A, invitees on B, via Redis) · ${loadLine(o)}`,
+  run: runCluster,
+  report(runs) {
+    const m = medianFigures(runs as ClusterRun[]);
+    printLoad({ name: "bare", figures: m.bare }, []);
+    printLoad({ name: "real", figures: m.real }, [{ name: "bare", figures: m.bare }]);
+    printLoad({ name: "cluster", figures: m.cluster }, [
+      { name: "bare", figures: m.bare },
+      { name: "real", figures: m.real },
+    ]);
+    return {
+      results: m,
+      ratios: { real_vs_bare: ratiosOf(m.real, m.bare), cluster_vs_bare: ratiosOf(m.cluster, m.bare), cluster_vs_real: ratiosOf(m.cluster, m.real) },
+    };
+  },
+};
+
+const max: ModeSpec = {
+  describe: (o) =>
+    `max · ${o.pairs} pairs · total rate from ${o.startRate} msg/s ×${o.stepFactor} per step of ${o.stepS} s (+1 s warm-up) until p99 > ${o.p99LimitMs} ms or any loss/dup/reorder/error · at most ${o.maxSteps} steps`,
+  run: runMax,
+  report(runs) {
+    const all = runs as MaxRun[];
+    const last = all[all.length - 1]!;
+    printMaxSteps("bare", last.bare);
+    printMaxSteps("real", last.real);
+    const m = medianFigures(all.map((r) => ({ bare: r.bare.summary, real: r.real.summary })));
+    printMax({ name: "bare", figures: m.bare }, []);
+    printMax({ name: "real", figures: m.real }, [{ name: "bare", figures: m.bare }]);
+    return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare) } };
+  },
+};
+
+const idle: ModeSpec = {
+  describe: (o) =>
+    `idle · ${Math.floor(o.sockets / 2) * 2} sockets · ${o.connectConcurrency} handshakes in flight · ${o.target ? "no RSS for the --target server" : "RSS measured on a fresh server"}`,
+  run: runIdle,
+  report(runs) {
+    const m = medianFigures(runs as IdleRun[]);
+    printIdle({ name: "bare", figures: m.bare }, []);
+    printIdle({ name: "real", figures: m.real }, [{ name: "bare", figures: m.bare }]);
+    return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare) } };
+  },
+};
+
+export const modes: Record<Mode, ModeSpec> = { rate, max, idle, cluster };

@@ -1,0 +1,97 @@
+/**
+ * --mode max: on the same connected sockets, the total rate grows by --step-factor each step until
+ * a step fails (p99 over the limit, any loss, duplicate, reorder or error frame), the client becomes
+ * the bottleneck, or --max-steps. The highest passing step is the sustainable rate.
+ */
+import type { LoadFigures } from "../figures.ts";
+import { connectAll, measureLoad, rowsCheckOf, withRunningTarget, type BenchContext } from "../harness.ts";
+import type { RowsCheck } from "../provision.ts";
+import type { TargetKind } from "../targets.ts";
+
+const STEP_WARMUP_MS = 1000;
+
+export type MaxStep = { rate_msg_s: number; failure: string | null; figures: LoadFigures };
+
+export type MaxFigures = {
+  /** Offered total rate of the highest passing step; 0 when the first step failed. */
+  max_sustainable_msg_s: number;
+  delivered_msg_s: number;
+  p99_ms: number;
+  server_cpu_pct: number | null;
+  server_rss_mb: number | null;
+  client_cpu_pct: number;
+  /** The step that ended the ramp was limited by the load client, not the server. */
+  client_bound: boolean;
+  steps_passed: number;
+  stopped_because: string;
+  rows: RowsCheck | null;
+};
+
+export type MaxTargetRun = { summary: MaxFigures; steps: MaxStep[] };
+export type MaxRun = { bare: MaxTargetRun; real: MaxTargetRun };
+
+export async function runMax(ctx: BenchContext): Promise<MaxRun> {
+  const bare = await rampTarget(ctx, "bare");
+  const real = await rampTarget(ctx, "real");
+  return { bare, real };
+}
+
+async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTargetRun> {
+  const { options } = ctx;
+  return withRunningTarget(ctx, kind, options.pairs, async (r) => {
+    const connected = await connectAll(ctx, r);
+    const senders = Math.max(1, connected.opened);
+    const steps: MaxStep[] = [];
+    const messageIds: string[] = [];
+    let sent = 0;
+    let stoppedBecause = `reached --max-steps ${options.maxSteps}`;
+    for (let i = 0, rate = options.startRate; i < options.maxSteps; i++, rate *= options.stepFactor) {
+      const request = { ratePerParticipant: rate / senders, warmupMs: STEP_WARMUP_MS, measureMs: options.stepS * 1000, graceMs: options.graceS * 1000 };
+      const measured = await measureLoad(ctx, r, request);
+      messageIds.push(...measured.messageIds);
+      sent += measured.figures.sent;
+      const failure = failureOf(measured.figures, options.p99LimitMs);
+      steps.push({ rate_msg_s: Math.round(rate), failure, figures: measured.figures });
+      console.log(`  ${kind} step ${i + 1}: ${Math.round(rate)} msg/s offered → p99 ${measured.figures.latency_ms.p99} ms${failure ? ` (fails: ${failure})` : ""}`);
+      if (failure) {
+        stoppedBecause = failure;
+        break;
+      }
+      if (measured.figures.client_bound) {
+        stoppedBecause = `client bound (client CPU ${measured.figures.client_cpu_pct}%)`;
+        break;
+      }
+    }
+    const rows = await rowsCheckOf(ctx, r, messageIds, sent);
+    return { summary: summaryOf(steps, stoppedBecause, rows), steps };
+  });
+}
+
+function failureOf(f: LoadFigures, p99LimitMs: number): string | null {
+  const problems: string[] = [];
+  if (f.latency_ms.p99 > p99LimitMs) problems.push(`p99 ${f.latency_ms.p99} ms > ${p99LimitMs} ms`);
+  if (f.lost > 0) problems.push(`${f.lost} lost`);
+  if (f.duplicated > 0) problems.push(`${f.duplicated} duplicated`);
+  if (f.out_of_order > 0) problems.push(`${f.out_of_order} out of order`);
+  if (f.errors > 0) problems.push(`${f.errors} error frames`);
+  if (f.sockets_closed > 0) problems.push(`${f.sockets_closed} sockets closed`);
+  return problems.length > 0 ? problems.join(", ") : null;
+}
+
+function summaryOf(steps: MaxStep[], stoppedBecause: string, rows: RowsCheck | null): MaxFigures {
+  const passed = steps.filter((s) => s.failure === null);
+  const best = passed[passed.length - 1];
+  const last = steps[steps.length - 1];
+  return {
+    max_sustainable_msg_s: best?.figures.offered_msg_s ?? 0,
+    delivered_msg_s: best?.figures.delivered_msg_s ?? 0,
+    p99_ms: best?.figures.latency_ms.p99 ?? 0,
+    server_cpu_pct: best?.figures.server_cpu_pct ?? null,
+    server_rss_mb: best?.figures.server_rss_mb ?? null,
+    client_cpu_pct: best?.figures.client_cpu_pct ?? 0,
+    client_bound: last?.figures.client_bound ?? false,
+    steps_passed: passed.length,
+    stopped_because: stoppedBecause,
+    rows,
+  };
+}

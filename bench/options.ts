@@ -1,0 +1,156 @@
+/** The command line of `bun run bench`, validated into one typed object. */
+import { parseArgs } from "node:util";
+import { isLoopback } from "./lib/net.ts";
+
+export type Mode = "rate" | "max" | "idle" | "cluster";
+
+export type Options = {
+  mode: Mode;
+  pairs: number;
+  /** Messages per second per participant. */
+  rate: number;
+  durationS: number;
+  warmupS: number;
+  graceS: number;
+  runs: number;
+  clientProcs: number;
+  sockets: number;
+  connectConcurrency: number;
+  /** ws://127.0.0.1:PORT of an already running real server, or null to start one. */
+  target: string | null;
+  databaseUrl: string;
+  redisUrl: string;
+  jwtSecret: string;
+  startRate: number;
+  stepFactor: number;
+  stepS: number;
+  maxSteps: number;
+  p99LimitMs: number;
+  keepData: boolean;
+  maxSeconds: number;
+};
+
+/** Signs the bench's tokens; the servers the bench starts get it as JWT_SECRET. */
+export const BENCH_JWT_SECRET = "sendbuddy-chat-bench-secret-not-for-production-0123456789";
+
+export const USAGE = `usage: bun run bench [options]
+
+  --mode rate|max|idle|cluster   what to measure (default rate)
+  --pairs N                      session pairs (default 50)
+  --rate R                       messages/s per participant (default 2)
+  --duration S                   measured seconds (default 10)
+  --warmup S                     warm-up seconds before measuring (default 2)
+  --grace S                      after the last send, wait at most this long for receipts (default 5)
+  --runs N                       repeat the whole measurement, report medians (default 1)
+  --client-procs N               load-client processes (default 1)
+  --sockets N                    idle mode: sockets to open (default 2000)
+  --connect-concurrency N        handshakes in flight (default 100)
+  --target ws://127.0.0.1:PORT   measure a running server (no server CPU/RSS); needs its --jwt-secret
+  --database-url URL             default postgres://postgres@127.0.0.1:5432/test
+  --redis-url URL                cluster mode (default redis://127.0.0.1:6379)
+  --jwt-secret S                 secret of the --target server (default: the bench's own)
+  --start-rate N                 max mode: first total rate, msg/s (default 1000)
+  --step-factor F                max mode: rate multiplier per step (default 1.5)
+  --step-seconds S               max mode: measured seconds per step (default 3)
+  --max-steps N                  max mode: at most this many steps (default 12)
+  --p99-limit MS                 max mode: a step with a higher p99 fails (default 100)
+  --keep-data                    keep the bench's sessions and messages in the database (users are always kept)
+  --max-seconds S                stop everything after this long (default 1200)`;
+
+const spec = {
+  mode: { type: "string", default: "rate" },
+  pairs: { type: "string", default: "50" },
+  rate: { type: "string", default: "2" },
+  duration: { type: "string", default: "10" },
+  warmup: { type: "string", default: "2" },
+  grace: { type: "string", default: "5" },
+  runs: { type: "string", default: "1" },
+  "client-procs": { type: "string", default: "1" },
+  sockets: { type: "string", default: "2000" },
+  "connect-concurrency": { type: "string", default: "100" },
+  target: { type: "string" },
+  "database-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
+  "redis-url": { type: "string", default: "redis://127.0.0.1:6379" },
+  "jwt-secret": { type: "string", default: BENCH_JWT_SECRET },
+  "start-rate": { type: "string", default: "1000" },
+  "step-factor": { type: "string", default: "1.5" },
+  "step-seconds": { type: "string", default: "3" },
+  "max-steps": { type: "string", default: "12" },
+  "p99-limit": { type: "string", default: "100" },
+  "keep-data": { type: "boolean", default: false },
+  "max-seconds": { type: "string", default: "1200" },
+  help: { type: "boolean", default: false },
+} as const;
+
+export class UsageError extends Error {}
+
+export function parseOptions(argv: string[]): Options | "help" {
+  let values;
+  try {
+    values = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return "help";
+  const num = (name: keyof typeof spec, min: number, max: number) => numberOption(name, String(values[name]), min, max);
+  const options: Options = {
+    mode: modeOf(values.mode),
+    pairs: num("pairs", 1, 10_000),
+    rate: num("rate", 0.01, 10_000),
+    durationS: num("duration", 1, 600),
+    warmupS: num("warmup", 0, 120),
+    graceS: num("grace", 0.1, 60),
+    runs: num("runs", 1, 20),
+    clientProcs: num("client-procs", 1, 16),
+    sockets: num("sockets", 2, 15_000),
+    connectConcurrency: num("connect-concurrency", 1, 5000),
+    target: values.target ? localWsUrl(values.target) : null,
+    databaseUrl: localUrl("database-url", values["database-url"], ["postgres:", "postgresql:"]),
+    redisUrl: localUrl("redis-url", values["redis-url"], ["redis:"]),
+    jwtSecret: values["jwt-secret"],
+    startRate: num("start-rate", 1, 1_000_000),
+    stepFactor: num("step-factor", 1.05, 10),
+    stepS: num("step-seconds", 1, 60),
+    maxSteps: num("max-steps", 1, 30),
+    p99LimitMs: num("p99-limit", 1, 60_000),
+    keepData: values["keep-data"],
+    maxSeconds: num("max-seconds", 10, 86_400),
+  };
+  if (options.target && options.mode === "cluster") throw new UsageError("--target cannot be used with --mode cluster (it starts its own two instances)");
+  if (options.jwtSecret.length < 32) throw new UsageError("--jwt-secret must be at least 32 characters");
+  return options;
+}
+
+function modeOf(value: string): Mode {
+  if (value === "rate" || value === "max" || value === "idle" || value === "cluster") return value;
+  throw new UsageError(`--mode must be rate, max, idle or cluster (got "${value}")`);
+}
+
+function numberOption(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) throw new UsageError(`--${name} must be a number from ${min} to ${max} (got "${raw}")`);
+  return value;
+}
+
+/** The bench targets this machine only. */
+function localWsUrl(raw: string): string {
+  const url = parseUrl("target", raw);
+  if (url.protocol !== "ws:" || !isLoopback(url.hostname) || !url.port) throw new UsageError("--target must look like ws://127.0.0.1:PORT");
+  return `ws://127.0.0.1:${url.port}`;
+}
+
+function localUrl(name: string, raw: string, protocols: string[]): string {
+  const url = parseUrl(name, raw);
+  if (!protocols.includes(url.protocol) || !isLoopback(url.hostname)) {
+    throw new UsageError(`--${name} must be a ${protocols[0]}// URL on 127.0.0.1 (the bench only talks to this machine)`);
+  }
+  return raw;
+}
+
+function parseUrl(name: string, raw: string): URL {
+  try {
+    return new URL(raw);
+  } catch {
+    throw new UsageError(`--${name} is not a URL: "${raw}"`);
+  }
+}
