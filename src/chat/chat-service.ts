@@ -7,7 +7,7 @@ import type { Bus, Envelope, Participant, Presence, SessionInfo, Store } from ".
 import { Room } from "./room.ts";
 import { replayInto } from "./resume.ts";
 import { ErrorCode } from "../protocol/codes.ts";
-import { errorFrame, messageFrame, presenceFrame, readFrame, typingFrame, type ClientFrame } from "../protocol/frames.ts";
+import { errorFrame, messageFrame, presenceFrame, readFrame, typingFrame, type ClientFrame, type MessageView } from "../protocol/frames.ts";
 import { isTransient } from "../store/errors.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -28,6 +28,8 @@ export type Member = {
   session: SessionInfo;
   /** The other participant(s) of the session: typing and presence go to them only. */
   others: Participant[];
+  /** The socket has received, or will receive, every message with a greater seq (set on joining). */
+  seenFrom: number;
 };
 
 export const roomTopic = (sessionId: string) => `s:${sessionId}`;
@@ -51,6 +53,7 @@ export class ChatService {
   constructor(ports: ChatPorts) {
     ({ store: this.store, bus: this.bus, presence: this.presence, fanout: this.fanout, log: this.log, metrics: this.metrics } = ports);
     this.bus.onEnvelope((e) => this.receive(e));
+    this.store.onLateCommit((appended) => this.broadcast(appended.message));
     this.bus.onResync(() => void this.resyncAll());
     this.presence.onLapsed((sessionId, userId) => this.announcePresence(sessionId, userId, false));
     this.presence.onRevived((sessionId, userId) => this.announcePresence(sessionId, userId, true));
@@ -58,7 +61,7 @@ export class ChatService {
 
   static member(user: Participant, session: SessionInfo): Member {
     const others = [session.inviter, session.invitee].filter((p) => p.userId !== user.userId);
-    return { user, session, others };
+    return { user, session, others, seenFrom: Number.POSITIVE_INFINITY };
   }
 
   /**
@@ -69,7 +72,12 @@ export class ChatService {
     const sessionId = m.session.sessionId;
     conn.subscribe(userTopic(sessionId, m.user.userId));
     // Live only: subscribed before any await, so nothing committed from now on is missed.
-    if (afterSeq === null) conn.subscribe(roomTopic(sessionId));
+    if (afterSeq === null) {
+      conn.subscribe(roomTopic(sessionId));
+      m.seenFrom = this.rooms.get(sessionId)?.lastSeq ?? m.session.lastSeq;
+    } else {
+      m.seenFrom = afterSeq;
+    }
     const room = this.rooms.get(sessionId) ?? (await this.openRoom(m.session));
     const firstOfUser = room.addSocket(m.user.userId);
     if (afterSeq !== null) {
@@ -119,16 +127,26 @@ export class ChatService {
       return;
     }
     this.metrics.persistSeconds.observe((performance.now() - started) / 1000);
-    const frame = messageFrame(appended.message);
-    if (appended.duplicate) {
-      // A retry of a message already stored: the sender learns its fate; nobody else sees it twice.
-      conn.send(frame);
-      return;
-    }
+    if (appended.duplicate) return this.answerRetry(conn, m, appended.message);
     this.metrics.messagesPersisted.inc();
-    this.rooms.get(sessionId)?.deliver(appended.message.seq, frame);
-    this.bus.publish({ kind: "message", sessionId, seq: appended.message.seq, frame });
+    this.broadcast(appended.message);
     this.metrics.messageSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  private broadcast(message: MessageView) {
+    const frame = messageFrame(message);
+    this.rooms.get(message.session_id)?.deliver(message.seq, frame);
+    this.bus.publish({ kind: "message", sessionId: message.session_id, seq: message.seq, frame });
+  }
+
+  /**
+   * A retry of a message already stored: only the sender learns its fate, and only if this socket
+   * has not received the original broadcast already (which is the acknowledgement).
+   */
+  private answerRetry(conn: Connection, m: Member, original: MessageView) {
+    const room = this.rooms.get(m.session.sessionId);
+    const alreadyReceived = original.seq > m.seenFrom && room !== undefined && room.lastSeq >= original.seq;
+    if (!alreadyReceived) conn.send(messageFrame(original));
   }
 
   private typing(m: Member, isTyping: boolean) {
@@ -152,7 +170,8 @@ export class ChatService {
 
   private storeFailure(err: unknown, what: string, clientId?: string | null): string {
     const unavailable = isTransient(err);
-    if (!unavailable) this.log.error(what, { err });
+    if (unavailable) this.log.debug(what, { err, cause: (err as Error).cause });
+    else this.log.error(what, { err });
     this.metrics.frameErrors.inc({ code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError });
     return errorFrame({
       code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError,

@@ -47,6 +47,11 @@ export interface Store {
    * A message whose clientId was already stored is not stored again: the original comes back.
    */
   append(message: NewMessage): Promise<Appended>;
+  /**
+   * A message whose `append` had already failed with a timeout was committed after all: it must
+   * still be delivered.
+   */
+  onLateCommit(handler: (appended: Appended) => void): void;
   /** Messages with seq > afterSeq, oldest first, at most `limit`. */
   messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]>;
   /**

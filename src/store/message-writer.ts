@@ -2,13 +2,24 @@
  * Group commit: messages that arrive while a write is in flight go into the next single statement.
  * At low load a message is written at once (no timer). Each batch is one transaction that assigns
  * the per-session seq, bumps `sessions.last_seq` and `last_message_at`, and inserts the rows.
+ *
+ * Every message has a deadline. A caller still waiting at its deadline gets UnavailableError; if its
+ * message was still queued it is dropped (never written), and if its batch was already sent and
+ * commits later anyway, `onLateCommit` hands the stored message over so it is still delivered.
  */
 import type { Sql } from "postgres";
 import type { Appended, NewMessage } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { isTransient, UnavailableError } from "./errors.ts";
 
-type Pending = { msg: NewMessage; resolve: (a: Appended) => void; reject: (e: unknown) => void };
+type Pending = {
+  msg: NewMessage;
+  resolve: (a: Appended) => void;
+  reject: (e: unknown) => void;
+  deadline: number;
+  /** The caller was answered (timed out): a late result is handed to onLateCommit instead. */
+  abandoned: boolean;
+};
 
 type Row = { input_id: string; id: string; seq: number; content: string; created_at: string; duplicate: boolean };
 
@@ -18,22 +29,30 @@ const DEADLOCK = "40P01";
 
 export type WriterOptions = {
   maxBatch: number;
-  /** A batch not answered within this time fails with UnavailableError (its outcome is then unknown). */
+  /** A message not committed within this time fails with UnavailableError. */
   timeoutMs: number;
   /** Messages waiting beyond this are refused at once: memory stays bounded while the database is slow. */
   maxPending: number;
   onBatch?: (rows: number) => void;
+  /** A message whose caller had timed out was committed after all. */
+  onLateCommit?: (appended: Appended) => void;
 };
 
 export class MessageWriter {
   private queue: Pending[] = [];
+  private inFlight: Pending[] = [];
+  /** Bumped when a hung batch is left behind, so that its late end does not touch the writer's state. */
+  private generation = 0;
   private writing = false;
   private scheduled = false;
+  private readonly deadlineTimer: Timer;
 
   constructor(
     private readonly sql: Sql,
     private readonly options: WriterOptions,
-  ) {}
+  ) {
+    this.deadlineTimer = setInterval(() => this.expire(), Math.max(20, Math.min(250, options.timeoutMs / 4)));
+  }
 
   get pending(): number {
     return this.queue.length;
@@ -42,7 +61,7 @@ export class MessageWriter {
   append(msg: NewMessage): Promise<Appended> {
     if (this.queue.length >= this.options.maxPending) return Promise.reject(new UnavailableError("too many messages waiting for the database"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ msg, resolve, reject });
+      this.queue.push({ msg, resolve, reject, deadline: performance.now() + this.options.timeoutMs, abandoned: false });
       this.schedule();
     });
   }
@@ -50,6 +69,29 @@ export class MessageWriter {
   /** Resolves when everything queued so far is written or failed (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.queue.length > 0 || this.writing) await Bun.sleep(5);
+  }
+
+  stop(): void {
+    clearInterval(this.deadlineTimer);
+  }
+
+  /** Answers the callers whose deadline passed; queued ones are dropped, in-flight ones may commit late. */
+  private expire() {
+    const now = performance.now();
+    const timedOut = () => new UnavailableError("database write timed out");
+    for (const p of this.inFlight) {
+      if (p.abandoned || p.deadline > now) continue;
+      p.abandoned = true;
+      p.reject(timedOut());
+    }
+    // Nobody waits for the batch any more: stop waiting for it (a connection that went silent may
+    // hold it for minutes; postgres.js' cancel() would wedge a reconnecting connection). If it
+    // commits anyway, onLateCommit delivers it; seqs follow commit order, so batches written
+    // meanwhile keep their order too.
+    if (this.inFlight.length > 0 && this.inFlight.every((p) => p.abandoned)) this.leaveBehind();
+    let expired = 0;
+    while (expired < this.queue.length && this.queue[expired]!.deadline <= now) this.queue[expired++]!.reject(timedOut());
+    if (expired > 0) this.queue.splice(0, expired);
   }
 
   private schedule() {
@@ -65,13 +107,21 @@ export class MessageWriter {
   private async flush() {
     if (this.writing || this.queue.length === 0) return;
     this.writing = true;
+    const generation = this.generation;
     const batch = this.takeBatch();
+    this.inFlight = batch;
     try {
       await this.writeWithFallback(batch);
     } finally {
-      this.writing = false;
-      if (this.queue.length > 0) this.schedule();
+      if (generation === this.generation) this.leaveBehind();
     }
+  }
+
+  private leaveBehind() {
+    this.generation++;
+    this.inFlight = [];
+    this.writing = false;
+    if (this.queue.length > 0) this.schedule();
   }
 
   /** A retried client_id twice in one batch would defeat the duplicate check: the second waits. */
@@ -94,11 +144,11 @@ export class MessageWriter {
 
   private async writeWithFallback(batch: Pending[]) {
     try {
-      settle(batch, await this.writeRetryingDeadlocks(batch));
+      this.settle(batch, await this.writeRetryingDeadlocks(batch));
     } catch (err) {
       if (isTransient(err) || batch.length === 1) {
         const failure = isTransient(err) ? new UnavailableError("database unavailable", err) : err;
-        for (const p of batch) p.reject(failure);
+        for (const p of batch) if (!p.abandoned) p.reject(failure);
         return;
       }
       // One bad row (e.g. a user deleted meanwhile) must not fail the others: write them one by one.
@@ -110,20 +160,25 @@ export class MessageWriter {
     this.options.onBatch?.(batch.length);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.withTimeout(this.write(batch));
+        return await this.write(batch);
       } catch (err) {
         if ((err as { code?: string }).code !== DEADLOCK || attempt >= 3) throw err;
       }
     }
   }
 
-  /** statement_timeout bounds the query on the server; this bounds a connection that went silent. */
-  private withTimeout<T>(work: Promise<T>): Promise<T> {
-    let timer: Timer | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new UnavailableError("database write timed out")), this.options.timeoutMs + 1000);
-    });
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  private settle(batch: Pending[], rows: Row[]) {
+    const byInput = new Map(rows.map((r) => [r.input_id, r]));
+    for (const p of batch) {
+      const row = byInput.get(p.msg.id);
+      if (!row) {
+        if (!p.abandoned) p.reject(new Error("session no longer exists"));
+      } else if (p.abandoned) {
+        if (!row.duplicate) this.options.onLateCommit?.(toAppended(p, row));
+      } else {
+        p.resolve(toAppended(p, row));
+      }
+    }
   }
 
   private write(batch: Pending[]): Promise<Row[]> {
@@ -167,24 +222,16 @@ export class MessageWriter {
   }
 }
 
-function settle(batch: Pending[], rows: Row[]) {
-  const byInput = new Map(rows.map((r) => [r.input_id, r]));
-  for (const p of batch) {
-    const row = byInput.get(p.msg.id);
-    if (!row) {
-      p.reject(new Error("session no longer exists"));
-      continue;
-    }
-    const message: MessageView = {
-      message_id: row.id,
-      session_id: p.msg.sessionId,
-      seq: row.seq,
-      content: row.content,
-      sender_id: p.msg.senderId,
-      sender_name: p.msg.senderName,
-      created_at: row.created_at,
-    };
-    if (p.msg.clientId) message.client_id = p.msg.clientId;
-    p.resolve({ message, duplicate: row.duplicate });
-  }
+function toAppended(p: Pending, row: Row): Appended {
+  const message: MessageView = {
+    message_id: row.id,
+    session_id: p.msg.sessionId,
+    seq: row.seq,
+    content: row.content,
+    sender_id: p.msg.senderId,
+    sender_name: p.msg.senderName,
+    created_at: row.created_at,
+  };
+  if (p.msg.clientId) message.client_id = p.msg.clientId;
+  return { message, duplicate: row.duplicate };
 }

@@ -1,8 +1,9 @@
 /** The Store on PostgreSQL through postgres.js: the same code for a real server and for PGlite. */
-import postgres, { type Sql } from "postgres";
+import postgres, { type PendingQuery, type Row, type Sql } from "postgres";
 import type { Appended, Authorization, HistoryPage, HistoryQuery, NewMessage, Store, UnreadRow } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { ISO_UTC, MessageWriter, type WriterOptions } from "./message-writer.ts";
+import { UnavailableError } from "./errors.ts";
 
 export type PostgresOptions = { url: string; poolMax: number; statementTimeoutMs?: number };
 
@@ -11,6 +12,8 @@ export function connect({ url, poolMax, statementTimeoutMs }: PostgresOptions): 
     max: poolMax,
     onnotice: () => {},
     connect_timeout: 5,
+    // Seconds before reconnecting; postgres.js' default grows to 20 s, too long to notice a database that is back.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     ...(statementTimeoutMs ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
     // seq and counts are bigint: numbers well below 2^53, so plain numbers are safe.
     types: { bigint: { to: 20, from: [20], parse: (x: string) => Number(x), serialize: (x: number) => String(x) } },
@@ -29,23 +32,36 @@ type AuthRow = {
 
 export class PostgresStore implements Store {
   readonly writer: MessageWriter;
+  private lateCommitHandler: (appended: Appended) => void = () => {};
+  private readonly timeoutMs: number;
 
   constructor(
     readonly sql: Sql,
     writer: Partial<WriterOptions> = {},
   ) {
-    this.writer = new MessageWriter(sql, { maxBatch: 500, timeoutMs: 5000, maxPending: 20_000, ...writer });
+    this.timeoutMs = writer.timeoutMs ?? 5000;
+    this.writer = new MessageWriter(sql, {
+      maxBatch: 500,
+      timeoutMs: 5000,
+      maxPending: 20_000,
+      ...writer,
+      onLateCommit: (appended) => this.lateCommitHandler(appended),
+    });
+  }
+
+  onLateCommit(handler: (appended: Appended) => void): void {
+    this.lateCommitHandler = handler;
   }
 
   async authorize(sessionId: string, userId: string): Promise<Authorization> {
-    const [row] = await this.sql<AuthRow[]>`
+    const [row] = await this.bounded(this.sql<AuthRow[]>`
       SELECT (SELECT display_name FROM users WHERE id = ${userId}) AS user_name,
              s.id AS session_id, s.last_seq, s.inviter_id, iu.display_name AS inviter_name,
              s.invitee_id, eu.display_name AS invitee_name
       FROM (VALUES (1)) AS one
       LEFT JOIN sessions s ON s.id = ${sessionId}
       LEFT JOIN users iu ON iu.id = s.inviter_id
-      LEFT JOIN users eu ON eu.id = s.invitee_id`;
+      LEFT JOIN users eu ON eu.id = s.invitee_id`);
     if (!row || row.user_name === null) return { ok: false, reason: "user_not_found" };
     if (row.session_id === null) return { ok: false, reason: "no_session" };
     if (row.inviter_id !== userId && row.invitee_id !== userId) return { ok: false, reason: "not_participant" };
@@ -66,19 +82,19 @@ export class PostgresStore implements Store {
   }
 
   messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]> {
-    return this.sql<MessageView[]>`
+    return this.bounded(this.sql<MessageView[]>`
       SELECT m.id AS message_id, m.session_id, m.seq, m.content, m.sender_id, u.display_name AS sender_name,
              to_char(m.created_at AT TIME ZONE 'UTC', ${this.sql.unsafe(ISO_UTC)}) AS created_at, m.client_id
       FROM messages m JOIN users u ON u.id = m.sender_id
       WHERE m.session_id = ${sessionId} AND m.seq > ${afterSeq}
-      ORDER BY m.seq LIMIT ${limit}`.then((rows) => rows.map(withoutNullClientId));
+      ORDER BY m.seq LIMIT ${limit}`).then((rows) => rows.map(withoutNullClientId));
   }
 
   async history(sessionId: string, userId: string, q: HistoryQuery): Promise<HistoryPage> {
     const sql = this.sql;
     const newestFirst = q.after === null;
     const cursor = q.before !== null ? sql`AND m.seq < ${q.before}` : q.after !== null ? sql`AND m.seq > ${q.after}` : sql``;
-    const [row] = await sql<{ user_ok: boolean; session_ok: boolean; allowed: boolean; last_seq: number; messages: MessageView[] }[]>`
+    const [row] = await this.bounded(sql<{ user_ok: boolean; session_ok: boolean; allowed: boolean; last_seq: number; messages: MessageView[] }[]>`
       WITH access AS (
         SELECT EXISTS (SELECT 1 FROM users WHERE id = ${userId}) AS user_ok, s.id IS NOT NULL AS session_ok,
                coalesce(${userId}::uuid IN (s.inviter_id, s.invitee_id), false) AS allowed, coalesce(s.last_seq, 0) AS last_seq
@@ -91,7 +107,7 @@ export class PostgresStore implements Store {
         WHERE m.session_id = ${sessionId} AND (SELECT allowed FROM access) ${cursor}
         ORDER BY m.seq ${sql.unsafe(newestFirst ? "DESC" : "ASC")} LIMIT ${q.limit + 1}
       )
-      SELECT a.*, coalesce((SELECT json_agg(p ORDER BY p.seq) FROM page p), '[]'::json) AS messages FROM access a`;
+      SELECT a.*, coalesce((SELECT json_agg(p ORDER BY p.seq) FROM page p), '[]'::json) AS messages FROM access a`);
     if (!row!.user_ok) return { ok: false, reason: "user_not_found" };
     if (!row!.session_ok) return { ok: false, reason: "no_session" };
     if (!row!.allowed) return { ok: false, reason: "not_participant" };
@@ -103,17 +119,17 @@ export class PostgresStore implements Store {
   }
 
   async markRead(sessionId: string, userId: string, seq: number): Promise<number | null> {
-    const [row] = await this.sql<{ last_read_seq: number }[]>`
+    const [row] = await this.bounded(this.sql<{ last_read_seq: number }[]>`
       INSERT INTO session_reads AS r (session_id, user_id, last_read_seq)
       SELECT s.id, ${userId}, LEAST(${seq}::bigint, s.last_seq) FROM sessions s WHERE s.id = ${sessionId}
       ON CONFLICT (session_id, user_id) DO UPDATE SET last_read_seq = EXCLUDED.last_read_seq, updated_at = now()
         WHERE r.last_read_seq < EXCLUDED.last_read_seq
-      RETURNING last_read_seq`;
+      RETURNING last_read_seq`);
     return row ? row.last_read_seq : null;
   }
 
   async unread(userId: string): Promise<UnreadRow[] | null> {
-    const rows = await this.sql<(UnreadRow & { user_ok: boolean })[]>`
+    const rows = await this.bounded(this.sql<(UnreadRow & { user_ok: boolean })[]>`
       SELECT u.id IS NOT NULL AS user_ok, s.id AS session_id, s.last_seq, coalesce(r.last_read_seq, 0) AS last_read_seq,
              (SELECT count(*) FROM messages m
                WHERE m.session_id = s.id AND m.seq > coalesce(r.last_read_seq, 0) AND m.sender_id <> ${userId})::int AS unread
@@ -121,7 +137,7 @@ export class PostgresStore implements Store {
       LEFT JOIN users u ON u.id = ${userId}
       LEFT JOIN sessions s ON u.id IS NOT NULL AND (s.inviter_id = ${userId} OR s.invitee_id = ${userId})
       LEFT JOIN session_reads r ON r.session_id = s.id AND r.user_id = ${userId}
-      ORDER BY s.last_message_at DESC NULLS LAST, s.created_at DESC`;
+      ORDER BY s.last_message_at DESC NULLS LAST, s.created_at DESC`);
     if (!rows[0]?.user_ok) return null;
     return rows.filter((r) => r.session_id !== null).map(({ user_ok: _, ...r }) => r);
   }
@@ -132,11 +148,21 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.sql`SELECT 1`;
+    await this.bounded(this.sql`SELECT 1`);
+  }
+
+  /**
+   * Every query answers within the timeout: a database that is down or silent must never hang a
+   * connection attempt or an HTTP request. The query itself is left to finish or fail: postgres.js'
+   * `cancel()` on a query that waits for a reconnecting connection wedges that connection.
+   */
+  private bounded<T extends readonly (object | undefined)[]>(query: PendingQuery<T>): Promise<T> {
+    return boundedQuery(query, this.timeoutMs);
   }
 
   async close(): Promise<void> {
     await this.writer.drain();
+    this.writer.stop();
     await this.sql.end({ timeout: 5 });
   }
 }
@@ -145,4 +171,12 @@ export class PostgresStore implements Store {
 function withoutNullClientId(row: MessageView): MessageView {
   if (row.client_id == null) delete row.client_id;
   return row;
+}
+
+export function boundedQuery<T extends readonly (object | undefined)[]>(query: PendingQuery<T>, timeoutMs: number): Promise<T> {
+  let timer: Timer | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError("database did not answer in time")), timeoutMs);
+  });
+  return Promise.race([query, deadline]).finally(() => clearTimeout(timer));
 }
