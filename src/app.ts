@@ -114,9 +114,10 @@ async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
       http.registry.closeAll(CloseCode.GoingAway);
       http.registry.stop();
       await http.server.stop(true);
+      // Writes that arrived while sockets were closing commit and are published before the bus goes.
+      await store.close();
       await presence.close();
       await bus.close();
-      await store.close();
       await embedded?.stop();
     })());
 

@@ -65,6 +65,8 @@ async function serve(config: Config, log: Logger): Promise<number> {
   if (config.env === "development" && !config.databaseUrl) {
     console.log("\n" + wscatLines(app.wsUrl, await provisionDemo(app.store.sql, config.jwt.secret)) + "\n");
   }
+  // A stray rejection (e.g. a driver's background reconnect) is logged, never fatal to every socket.
+  process.on("unhandledRejection", (err) => log.error("unhandled rejection", { err }));
   const shutdown = (signal: string) => {
     log.info("shutting down", { signal });
     const deadline = setTimeout(() => {

@@ -1,0 +1,113 @@
+/**
+ * SIGTERM on a real server process: new upgrades refused, in-flight writes finished, sockets closed
+ * with 1001, clean exit within the deadline; and a rolling restart of one of two instances loses no
+ * acknowledged message.
+ */
+import { beforeAll, expect, test } from "bun:test";
+import { join as joinPath } from "node:path";
+import { Client, SECRET, createPair, db, describeWithRedis, env, join, sessionUrl, settle, useServers, type Frame } from "./helpers.ts";
+import type { App } from "../src/app.ts";
+
+const servers = useServers();
+const MAIN = joinPath(import.meta.dir, "..", "src", "main.ts");
+
+type Child = { proc: Bun.Subprocess<"ignore", "pipe", "pipe">; port: number; output: () => string };
+
+async function spawnServer(extra: Record<string, string> = {}): Promise<Child> {
+  const proc = Bun.spawn(["bun", MAIN, "serve"], {
+    env: { ...process.env, NODE_ENV: "test", PORT: "0", HOST: "127.0.0.1", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, LOG_LEVEL: "info", MESSAGE_RATE_PER_SECOND: "100000", MESSAGE_BURST: "100000", ...extra },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const decoder = new TextDecoder();
+  for (const stream of [proc.stdout, proc.stderr]) void (async () => { for await (const chunk of stream) text += decoder.decode(chunk); })();
+  for (let i = 0; i < 300; i++) {
+    const match = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(text);
+    if (match) return { proc, port: Number(match[1]), output: () => text };
+    await Bun.sleep(50);
+  }
+  proc.kill("SIGKILL");
+  throw new Error(`server did not start: ${text}`);
+}
+
+const at = (child: Child) => ({ wsUrl: `ws://127.0.0.1:${child.port}`, httpUrl: `http://127.0.0.1:${child.port}` }) as App;
+
+test("SIGTERM: sockets get 1001 with a reason to resume, acknowledged messages are stored, the process exits 0", async () => {
+  const child = await spawnServer({ SHUTDOWN_TIMEOUT_MS: "5000" });
+  const pair = await createPair();
+  const a = await Client.open(sessionUrl(at(child), pair.sessionId, pair.inviter.token));
+  const b = await Client.open(sessionUrl(at(child), pair.sessionId, pair.invitee.token));
+  for (let i = 0; i < 200; i++) a.send({ type: "message", content: `m${i}`, client_id: crypto.randomUUID() });
+  await a.next("message", 10);
+  const started = Date.now();
+  child.proc.kill("SIGTERM");
+  expect(await a.closed).toEqual({ code: 1001, reason: "server shutting down, reconnect and resume" });
+  expect((await b.closed).code).toBe(1001);
+  expect(await child.proc.exited).toBe(0);
+  expect(Date.now() - started).toBeLessThan(5000);
+  // Every acknowledged message is in PostgreSQL; what the database has is gap-free.
+  const acked = a.of("message").map((m) => m.message_id as string);
+  const rows = await db`SELECT id, seq FROM messages WHERE session_id = ${pair.sessionId} ORDER BY seq`;
+  const stored = new Set(rows.map((r) => r.id));
+  for (const id of acked) expect(stored.has(id)).toBe(true);
+  expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
+  expect(child.output()).toContain('"msg":"stopped"');
+  // Refused after shutdown began: nothing listens any more.
+  expect(await fetch(`${at(child).httpUrl}/healthz`).then(() => "answered", () => "refused")).toBe("refused");
+}, 20_000);
+
+describeWithRedis("rolling restart", () => {
+  let stable: App;
+  beforeAll(async () => {
+    stable = await servers.start({ redisUrl: env.redisUrl });
+  });
+
+  test("restarting one of two instances loses and duplicates nothing that was acknowledged", async () => {
+    const restarting = await spawnServer({ REDIS_URL: env.redisUrl! });
+    const pair = await createPair();
+    const receiver = await join(stable, pair.sessionId, pair.invitee.token);
+    let sender = await Client.open(sessionUrl(at(restarting), pair.sessionId, pair.inviter.token));
+    const pending = new Map<string, string>(); // client_id -> content, until acknowledged
+    const acked = new Set<string>();
+    let lastSeq = 0;
+    const track = (c: Client) =>
+      c.ws.addEventListener("message", (e) => {
+        const f = JSON.parse(String(e.data)) as Frame;
+        if (f.type !== "message") return;
+        lastSeq = Math.max(lastSeq, f.seq as number);
+        if (f.client_id && pending.delete(f.client_id as string)) acked.add(f.client_id as string);
+      });
+    track(sender);
+
+    let n = 0;
+    const send = (c: Client) => {
+      const id = crypto.randomUUID();
+      pending.set(id, `msg ${n++}`);
+      c.send({ type: "message", content: pending.get(id), client_id: id });
+    };
+    for (let i = 0; i < 100; i++) send(sender);
+    await sender.next("message", 20);
+    restarting.proc.kill("SIGTERM");
+    for (let i = 0; i < 50; i++) send(sender); // some of these race the shutdown
+    expect((await sender.closed).code).toBe(1001);
+    expect(await restarting.proc.exited).toBe(0);
+
+    // The client reconnects to the other instance, resumes after what it saw, and retries the rest.
+    sender = new Client(sessionUrl(stable, pair.sessionId, pair.inviter.token, `&after=${lastSeq}`));
+    track(sender);
+    await sender.opened;
+    await sender.next("resumed");
+    for (const [id, content] of pending) sender.send({ type: "message", content, client_id: id });
+    for (let i = 0; i < 50; i++) send(sender);
+    await sender.until(() => pending.size === 0, "every message acknowledged", 10_000);
+    expect(acked.size).toBe(200);
+
+    await receiver.until((f) => f.filter((x) => x.type === "message").length >= 200, "200 messages on the receiver", 10_000);
+    await settle(300);
+    const seqs = receiver.of("message").map((m) => m.seq);
+    expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const [row] = await db`SELECT count(*)::int AS n, count(DISTINCT client_id)::int AS ids FROM messages WHERE session_id = ${pair.sessionId}`;
+    expect(row).toEqual({ n: 200, ids: 200 });
+  }, 30_000);
+});
