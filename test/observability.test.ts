@@ -1,0 +1,77 @@
+/** /healthz, /readyz and /metrics: what an operator and a load balancer read. */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { Client, createPair, createUser, describeWithRedis, env, join, sessionUrl, useServers } from "./helpers.ts";
+import type { App } from "../src/app.ts";
+
+const servers = useServers();
+
+async function metrics(app: App): Promise<Map<string, number>> {
+  const res = await fetch(`${app.httpUrl}/metrics`);
+  expect(res.headers.get("content-type")).toContain("text/plain");
+  const values = new Map<string, number>();
+  for (const line of (await res.text()).split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    values.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return values;
+}
+
+describe("metrics", () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await servers.start();
+  });
+
+  test("counters and histograms follow what happens", async () => {
+    const before = await metrics(app);
+    const pair = await createPair();
+    const a = await join(app, pair.sessionId, pair.inviter.token);
+    const b = await join(app, pair.sessionId, pair.invitee.token);
+    a.send({ type: "message", content: "counted" });
+    a.send({ type: "message", content: "" });
+    await b.next("message");
+    await a.next("error");
+    const stranger = await createUser();
+    await new Client(sessionUrl(app, pair.sessionId, stranger.token)).closed;
+    const after = await metrics(app);
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    expect(delta("chat_messages_received_total")).toBe(1);
+    expect(delta("chat_messages_persisted_total")).toBe(1);
+    expect(delta("chat_messages_delivered_total")).toBe(1);
+    expect(delta('chat_frame_errors_total{code="empty_content"}')).toBe(1);
+    expect(delta('chat_connections_refused_total{code="4004"}')).toBe(1);
+    expect(delta("chat_connections_opened_total")).toBe(2);
+    expect(after.get("chat_open_sockets")).toBe(2);
+    expect(after.get("chat_rooms")).toBeGreaterThanOrEqual(1);
+    expect(delta("chat_persist_seconds_count")).toBe(1);
+    expect(delta("chat_message_seconds_count")).toBe(1);
+    expect(after.get('chat_persist_seconds_bucket{le="+Inf"}')).toBe(after.get("chat_persist_seconds_count"));
+    expect(after.get("chat_redis_up")).toBe(-1);
+    expect(after.get("chat_db_pool_max")).toBe(2);
+    expect(after.has("chat_db_writes_pending")).toBe(true);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("the exposition format is valid Prometheus text: HELP and TYPE before every metric", async () => {
+    const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
+    const names = new Set<string>();
+    for (const line of text.trim().split("\n")) {
+      if (line.startsWith("# TYPE ")) names.add(line.split(" ")[2]!);
+      else if (!line.startsWith("#")) {
+        expect(line).toMatch(/^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$/);
+        const base = line.split(/[{ ]/)[0]!.replace(/_(bucket|sum|count)$/, "");
+        expect(names.has(base) || names.has(line.split(/[{ ]/)[0]!)).toBe(true);
+      }
+    }
+  });
+});
+
+describeWithRedis("readiness with Redis", () => {
+  test("/readyz reports PostgreSQL and Redis; /healthz only the process", async () => {
+    const app = await servers.start({ redisUrl: env.redisUrl });
+    expect(await (await fetch(`${app.httpUrl}/readyz`)).json()).toEqual({ status: "ok", database: "up", redis: "up" });
+    expect(await (await fetch(`${app.httpUrl}/healthz`)).json()).toEqual({ status: "ok" });
+    expect((await metrics(app)).get("chat_redis_up")).toBe(1);
+  });
+});
