@@ -1,26 +1,22 @@
-/** Presence of a single instance: who has a socket here is who is online. */
+/**
+ * Presence of a single instance: who has a socket here is who is online. The chat service calls
+ * arrive/depart on a user's first and last local socket, so there is nothing to count here.
+ */
 import type { Presence } from "../chat/ports.ts";
 
 export class LocalPresence implements Presence {
-  private readonly sessions = new Map<string, Set<string>>();
+  constructor(private readonly usersHere: (sessionId: string) => string[]) {}
 
-  async arrive(sessionId: string, userId: string): Promise<boolean> {
-    const users = this.sessions.get(sessionId) ?? new Set();
-    this.sessions.set(sessionId, users);
-    const was = users.has(userId);
-    users.add(userId);
-    return !was;
+  async arrive(): Promise<boolean> {
+    return true;
   }
 
-  async depart(sessionId: string, userId: string): Promise<boolean> {
-    const users = this.sessions.get(sessionId);
-    const was = users?.delete(userId) ?? false;
-    if (users?.size === 0) this.sessions.delete(sessionId);
-    return was;
+  async depart(): Promise<boolean> {
+    return true;
   }
 
   async online(sessionId: string): Promise<Set<string>> {
-    return new Set(this.sessions.get(sessionId));
+    return new Set(this.usersHere(sessionId));
   }
 
   onLapsed(): void {}

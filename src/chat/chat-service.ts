@@ -32,9 +32,13 @@ export type Member = {
   seenFrom: number;
 };
 
-export const roomTopic = (sessionId: string) => `s:${sessionId}`;
-/** Frames for one participant only, on every one of their sockets. */
-export const userTopic = (sessionId: string, userId: string) => `s:${sessionId}:u:${userId}`;
+/**
+ * Each socket subscribes to one Bun topic: its participant's in its session. A frame for the whole
+ * room is published to both participants' topics (a session has two); a frame for "the others" to
+ * the other's only, so it never reaches any socket of the sender. One subscription per socket keeps
+ * idle sockets small.
+ */
+export const userTopic = (sessionId: string, userId: string) => `s:${sessionId}:${userId}`;
 
 export type ChatPorts = { store: Store; bus: Bus; presence: Presence; fanout: Fanout; log: Logger; metrics: Metrics };
 
@@ -70,10 +74,10 @@ export class ChatService {
    */
   async join(conn: Connection, m: Member, afterSeq: number | null): Promise<void> {
     const sessionId = m.session.sessionId;
-    conn.subscribe(userTopic(sessionId, m.user.userId));
+    const topic = userTopic(sessionId, m.user.userId);
     // Live only: subscribed before any await, so nothing committed from now on is missed.
     if (afterSeq === null) {
-      conn.subscribe(roomTopic(sessionId));
+      conn.subscribe(topic);
       m.seenFrom = this.rooms.get(sessionId)?.lastSeq ?? m.session.lastSeq;
     } else {
       m.seenFrom = afterSeq;
@@ -81,7 +85,7 @@ export class ChatService {
     const room = this.rooms.get(sessionId) ?? (await this.openRoom(m.session));
     const firstOfUser = room.addSocket(m.user.userId);
     if (afterSeq !== null) {
-      await replayInto(conn, room, afterSeq, (after, limit) => this.store.messagesAfter(sessionId, after, limit), () => conn.subscribe(roomTopic(sessionId)));
+      await replayInto(conn, room, afterSeq, (after, limit) => this.store.messagesAfter(sessionId, after, limit), () => conn.subscribe(topic));
     }
     if (firstOfUser) await this.arrive(m);
     await this.sendPresenceSnapshot(conn, m);
@@ -89,7 +93,6 @@ export class ChatService {
 
   leave(conn: Connection, m: Member): void {
     const sessionId = m.session.sessionId;
-    conn.unsubscribe(roomTopic(sessionId));
     conn.unsubscribe(userTopic(sessionId, m.user.userId));
     const room = this.rooms.get(sessionId);
     if (!room) return;
@@ -113,6 +116,11 @@ export class ChatService {
 
   get roomCount(): number {
     return this.rooms.size;
+  }
+
+  /** Users with a socket in the session on this instance: all of its presence when there is no bus. */
+  usersHere(sessionId: string): string[] {
+    return this.rooms.get(sessionId)?.users() ?? [];
   }
 
   private async sendMessage(conn: Connection, m: Member, content: string, clientId: string | null) {
@@ -192,10 +200,10 @@ export class ChatService {
   }
 
   private async openRoom(session: SessionInfo): Promise<Room> {
-    const topic = roomTopic(session.sessionId);
+    const topics = [userTopic(session.sessionId, session.inviter.userId), userTopic(session.sessionId, session.invitee.userId)];
     const room = new Room(session, {
       publish: (frame) => {
-        this.fanout(topic, frame);
+        for (const topic of topics) this.fanout(topic, frame);
         this.metrics.messagesDelivered.inc();
       },
       fetchAfter: (after, limit) => this.store.messagesAfter(session.sessionId, after, limit),
@@ -208,8 +216,8 @@ export class ChatService {
     } catch (err) {
       this.log.warn("bus join failed; the room catches up when the bus is back", { err });
     }
-    // Whatever another instance committed before our subscription was active.
-    await room.catchUp();
+    // Whatever another instance committed before our subscription was active (alone, there is none).
+    if (this.bus.status() !== "local") await room.catchUp();
     return room;
   }
 

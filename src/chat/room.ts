@@ -28,7 +28,8 @@ export class Room {
   lastSeq: number;
   private socketsByUser = new Map<string, number>();
   private socketCount = 0;
-  private held = new Map<number, string>();
+  /** Early messages waiting for the missing ones; allocated only when a gap is seen. */
+  private held: Map<number, string> | null = null;
   private gapTimer: Timer | null = null;
   private fetching: Promise<void> | null = null;
 
@@ -64,8 +65,9 @@ export class Room {
   }
 
   deliver(seq: number, frame: string): void {
-    if (seq <= this.lastSeq || this.held.has(seq)) return;
+    if (seq <= this.lastSeq || this.held?.has(seq)) return;
     if (seq !== this.lastSeq + 1) {
+      this.held ??= new Map();
       this.held.set(seq, frame);
       if (this.held.size > MAX_HELD) void this.catchUp();
       else this.armGapTimer();
@@ -80,7 +82,7 @@ export class Room {
   catchUp(): Promise<void> {
     this.fetching ??= this.fetchUntilCurrent().finally(() => {
       this.fetching = null;
-      if (this.held.size > 0) this.armGapTimer();
+      if (this.held?.size) this.armGapTimer();
     });
     return this.fetching;
   }
@@ -88,19 +90,25 @@ export class Room {
   dispose(): void {
     if (this.gapTimer) clearTimeout(this.gapTimer);
     this.gapTimer = null;
-    this.held.clear();
+    this.held = null;
+  }
+
+  users(): string[] {
+    return [...this.socketsByUser.keys()];
   }
 
   private releaseHeld() {
-    for (let next = this.held.get(this.lastSeq + 1); next !== undefined; next = this.held.get(this.lastSeq + 1)) {
-      this.held.delete(this.lastSeq + 1);
+    const held = this.held;
+    if (!held) return;
+    for (let next = held.get(this.lastSeq + 1); next !== undefined; next = held.get(this.lastSeq + 1)) {
+      held.delete(this.lastSeq + 1);
       this.deps.publish(next);
       this.lastSeq++;
     }
-    if (this.held.size === 0 && this.gapTimer) {
-      clearTimeout(this.gapTimer);
-      this.gapTimer = null;
-    }
+    if (held.size > 0) return;
+    this.held = null;
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
   }
 
   private armGapTimer() {
@@ -115,7 +123,7 @@ export class Room {
     try {
       for (;;) {
         const page = await this.deps.fetchAfter(this.lastSeq, FETCH_LIMIT);
-        for (const m of page) this.deliver(m.seq, this.held.get(m.seq) ?? this.deps.frameOf(m));
+        for (const m of page) this.deliver(m.seq, this.held?.get(m.seq) ?? this.deps.frameOf(m));
         if (page.length < FETCH_LIMIT) return;
       }
     } catch (err) {

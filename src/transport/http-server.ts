@@ -10,7 +10,6 @@ import { CloseCode } from "../protocol/codes.ts";
 import { admit, sessionIdOf } from "./upgrade.ts";
 import { apiRoute } from "./api-routes.ts";
 import { originAllowed } from "./origin.ts";
-import { SocketRateLimiter } from "./rate-limit.ts";
 import { SocketRegistry } from "./socket-registry.ts";
 import { websocketHandler, type SocketData } from "./websocket.ts";
 
@@ -71,7 +70,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         connId: `${connPrefix}-${++nextConn}`,
         sessionId,
         outcome,
-        limiter: new SocketRateLimiter(deps.limits),
+        limiter: null,
         joining: null,
       };
       if (server.upgrade(req, { data })) return undefined;

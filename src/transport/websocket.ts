@@ -12,14 +12,15 @@ import type { Limits } from "../config/config.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { UpgradeOutcome } from "./upgrade.ts";
-import type { SocketRateLimiter } from "./rate-limit.ts";
+import { SocketRateLimiter } from "./rate-limit.ts";
 import type { ChatSocket, SocketRegistry } from "./socket-registry.ts";
 
 export type SocketData = {
   connId: string;
   sessionId: string;
   outcome: UpgradeOutcome;
-  limiter: SocketRateLimiter;
+  /** Created on the first frame: idle sockets stay small. */
+  limiter: SocketRateLimiter | null;
   /** Settles when the socket has joined its room; leaving waits for it. Null: never joined. */
   joining: Promise<void> | null;
 };
@@ -64,6 +65,7 @@ export function websocketHandler({ chat, registry, verify, limits, log, metrics 
       const { outcome } = ws.data;
       if (!outcome.ok) return;
       const parsed = typeof raw === "string" ? parseClientFrame(raw) : null;
+      ws.data.limiter ??= new SocketRateLimiter(limits);
       const verdict = ws.data.limiter.check(parsed?.ok ? parsed.frame.type : null);
       if (verdict === "abuse") return registry.close(ws, CloseCode.PolicyViolation);
       if (verdict === "limited") {
