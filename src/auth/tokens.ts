@@ -14,14 +14,18 @@ export type TokenCheck = { ok: true; userId: string; expiresAt: number } | { ok:
 
 export type TokenVerifier = (token: string) => Promise<TokenCheck>;
 
-type Key = Uint8Array | KeyObject | JWTVerifyGetKey;
+type Key = CryptoKey | KeyObject | JWTVerifyGetKey;
+
+/** The HS256 secret as a CryptoKey, imported once: jose would import a raw secret on every call. */
+const hmacKey = (secret: string) =>
+  crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
 
 export function createVerifier(jwt: JwtConfig): TokenVerifier {
-  const key: Key = jwt.jwksUrl
+  const key: Key | Promise<CryptoKey> = jwt.jwksUrl
     ? createRemoteJWKSet(new URL(jwt.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5000 })
     : jwt.publicKeyPem
       ? createPublicKey(jwt.publicKeyPem)
-      : new TextEncoder().encode(jwt.secret);
+      : hmacKey(jwt.secret);
   const options: JWTVerifyOptions = {
     algorithms: jwt.algorithms,
     clockTolerance: jwt.clockSkewSeconds,
@@ -31,7 +35,7 @@ export function createVerifier(jwt: JwtConfig): TokenVerifier {
   };
   return async (token) => {
     try {
-      const { payload } = await jwtVerify(token, key as Uint8Array, options);
+      const { payload } = await jwtVerify(token, (await key) as CryptoKey, options);
       if (payload.token_type !== "access") return { ok: false, reason: "not_access" };
       const userId = payload.user_id;
       if (typeof userId !== "string" || !UUID.test(userId)) return { ok: false, reason: "invalid" };
