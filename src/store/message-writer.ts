@@ -29,6 +29,8 @@ const DEADLOCK = "40P01";
 
 export type WriterOptions = {
   maxBatch: number;
+  /** Batches in flight at once, on different sessions: PostgreSQL can use more than one core. */
+  concurrency: number;
   /** A message not committed within this time fails with UnavailableError. */
   timeoutMs: number;
   /** Messages waiting beyond this are refused at once: memory stays bounded while the database is slow. */
@@ -38,12 +40,13 @@ export type WriterOptions = {
   onLateCommit?: (appended: Appended) => void;
 };
 
+type Batch = { items: Pending[]; sessions: Set<string>; done: boolean };
+
 export class MessageWriter {
   private queue: Pending[] = [];
-  private inFlight: Pending[] = [];
-  /** Bumped when a hung batch is left behind, so that its late end does not touch the writer's state. */
-  private generation = 0;
-  private writing = false;
+  private readonly inFlight = new Set<Batch>();
+  /** Sessions with a batch in flight: a session is in at most one batch at a time, so its order holds. */
+  private readonly busy = new Set<string>();
   private scheduled = false;
   private readonly deadlineTimer: Timer;
 
@@ -68,7 +71,7 @@ export class MessageWriter {
 
   /** Resolves when everything queued so far is written or failed (graceful shutdown). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.writing) await Bun.sleep(5);
+    while (this.queue.length > 0 || this.inFlight.size > 0) await Bun.sleep(5);
   }
 
   stop(): void {
@@ -79,67 +82,79 @@ export class MessageWriter {
   private expire() {
     const now = performance.now();
     const timedOut = () => new UnavailableError("database write timed out");
-    for (const p of this.inFlight) {
-      if (p.abandoned || p.deadline > now) continue;
-      p.abandoned = true;
-      p.reject(timedOut());
+    for (const batch of this.inFlight) {
+      for (const p of batch.items) {
+        if (p.abandoned || p.deadline > now) continue;
+        p.abandoned = true;
+        p.reject(timedOut());
+      }
+      // Nobody waits for the batch any more: stop waiting for it (a connection that went silent may
+      // hold it for minutes; postgres.js' cancel() would wedge a reconnecting connection). If it
+      // commits anyway, onLateCommit delivers it; seqs follow commit order, so batches written
+      // meanwhile keep their order too.
+      if (batch.items.every((p) => p.abandoned)) this.finish(batch);
     }
-    // Nobody waits for the batch any more: stop waiting for it (a connection that went silent may
-    // hold it for minutes; postgres.js' cancel() would wedge a reconnecting connection). If it
-    // commits anyway, onLateCommit delivers it; seqs follow commit order, so batches written
-    // meanwhile keep their order too.
-    if (this.inFlight.length > 0 && this.inFlight.every((p) => p.abandoned)) this.leaveBehind();
     let expired = 0;
     while (expired < this.queue.length && this.queue[expired]!.deadline <= now) this.queue[expired++]!.reject(timedOut());
     if (expired > 0) this.queue.splice(0, expired);
   }
 
   private schedule() {
-    if (this.writing || this.scheduled) return;
+    if (this.scheduled || this.queue.length === 0 || this.inFlight.size >= this.options.concurrency) return;
     this.scheduled = true;
     // setImmediate, not a timer: frames that arrived in the same event-loop turn share a batch.
     setImmediate(() => {
       this.scheduled = false;
-      void this.flush();
+      while (this.inFlight.size < this.options.concurrency) {
+        const batch = this.takeBatch();
+        if (!batch) break;
+        void this.run(batch);
+      }
     });
   }
 
-  private async flush() {
-    if (this.writing || this.queue.length === 0) return;
-    this.writing = true;
-    const generation = this.generation;
-    const batch = this.takeBatch();
-    this.inFlight = batch;
+  private async run(batch: Batch) {
+    this.inFlight.add(batch);
+    for (const s of batch.sessions) this.busy.add(s);
     try {
-      await this.writeWithFallback(batch);
+      await this.writeWithFallback(batch.items);
     } finally {
-      if (generation === this.generation) this.leaveBehind();
+      this.finish(batch);
     }
   }
 
-  private leaveBehind() {
-    this.generation++;
-    this.inFlight = [];
-    this.writing = false;
-    if (this.queue.length > 0) this.schedule();
+  private finish(batch: Batch) {
+    if (batch.done) return;
+    batch.done = true;
+    this.inFlight.delete(batch);
+    for (const s of batch.sessions) this.busy.delete(s);
+    this.schedule();
   }
 
-  /** A retried client_id twice in one batch would defeat the duplicate check: the second waits. */
-  private takeBatch(): Pending[] {
-    const batch: Pending[] = [];
-    const later: Pending[] = [];
+  /**
+   * The oldest messages of sessions not already being written, in order. A retried client_id twice
+   * in one batch would defeat the duplicate check: the second waits, with the rest of its session.
+   */
+  private takeBatch(): Batch | null {
+    const items: Pending[] = [];
+    const sessions = new Set<string>();
+    const blocked = new Set<string>();
     const keys = new Set<string>();
-    while (this.queue.length > 0 && batch.length < this.options.maxBatch) {
-      const p = this.queue.shift()!;
-      const key = p.msg.clientId ? `${p.msg.sessionId}/${p.msg.senderId}/${p.msg.clientId}` : null;
-      if (key && keys.has(key)) later.push(p);
-      else {
-        if (key) keys.add(key);
-        batch.push(p);
+    const rest: Pending[] = [];
+    for (const p of this.queue) {
+      const session = p.msg.sessionId;
+      const key = p.msg.clientId ? `${session}/${p.msg.senderId}/${p.msg.clientId}` : null;
+      if (items.length >= this.options.maxBatch || this.busy.has(session) || blocked.has(session) || (key && keys.has(key))) {
+        blocked.add(session);
+        rest.push(p);
+        continue;
       }
+      if (key) keys.add(key);
+      sessions.add(session);
+      items.push(p);
     }
-    this.queue.unshift(...later);
-    return batch;
+    this.queue = rest;
+    return items.length > 0 ? { items, sessions, done: false } : null;
   }
 
   private async writeWithFallback(batch: Pending[]) {
@@ -184,6 +199,7 @@ export class MessageWriter {
   private write(batch: Pending[]): Promise<Row[]> {
     const m = batch.map((p) => p.msg);
     const sql = this.sql;
+    const sessionIds = sql.array([...new Set(m.map((x) => x.sessionId))], 2950);
     return sql<Row[]>`
       WITH input AS (
         SELECT * FROM unnest(
@@ -201,12 +217,14 @@ export class MessageWriter {
       fresh AS (SELECT * FROM input WHERE id NOT IN (SELECT input_id FROM existing)),
       counts AS (SELECT session_id, count(*) AS n FROM fresh GROUP BY session_id),
       -- Lock the sessions in id order: instances writing batches that share sessions never deadlock.
+      -- "= ANY(array)" lets the planner probe the primary key instead of scanning every session.
       locked AS MATERIALIZED (
-        SELECT s.id FROM sessions s WHERE s.id IN (SELECT session_id FROM counts) ORDER BY s.id FOR NO KEY UPDATE
+        SELECT s.id FROM sessions s WHERE s.id = ANY(${sessionIds}::uuid[]) ORDER BY s.id FOR NO KEY UPDATE
       ),
       bumped AS (
         UPDATE sessions s SET last_seq = s.last_seq + c.n, last_message_at = now()
-        FROM counts c JOIN locked l ON l.id = c.session_id WHERE s.id = c.session_id
+        FROM counts c JOIN locked l ON l.id = c.session_id
+        WHERE s.id = c.session_id AND s.id = ANY(${sessionIds}::uuid[])
         RETURNING s.id, s.last_seq - c.n AS base
       ),
       inserted AS (

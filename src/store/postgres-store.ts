@@ -42,6 +42,7 @@ export class PostgresStore implements Store {
     this.timeoutMs = writer.timeoutMs ?? 5000;
     this.writer = new MessageWriter(sql, {
       maxBatch: 500,
+      concurrency: 2,
       timeoutMs: 5000,
       maxPending: 20_000,
       ...writer,
