@@ -7,6 +7,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+// Embedded as files so that `bun build --compile` carries them: PGlite cannot find them by itself
+// inside the single binary.
+import pgliteWasm from "@electric-sql/pglite/pglite.wasm" with { type: "file" };
+import initdbWasm from "@electric-sql/pglite/initdb.wasm" with { type: "file" };
+import pgliteData from "@electric-sql/pglite/pglite.data" with { type: "file" };
 
 export type EmbeddedPostgres = { url: string; stop(): Promise<void> };
 
@@ -17,7 +22,12 @@ export type EmbeddedPostgres = { url: string; stop(): Promise<void> };
  */
 export async function startEmbeddedPostgres(dir: string, maxConnections = 1): Promise<EmbeddedPostgres> {
   const releaseLock = dir.startsWith("memory://") ? () => {} : lockDataDir(dir);
-  const db = await PGlite.create(dir);
+  const [pgliteWasmModule, initdbWasmModule, fsBundle] = await Promise.all([
+    WebAssembly.compile(await Bun.file(pgliteWasm).arrayBuffer()),
+    WebAssembly.compile(await Bun.file(initdbWasm).arrayBuffer()),
+    Bun.file(pgliteData).arrayBuffer().then((bytes) => new Blob([bytes])),
+  ]);
+  const db = await PGlite.create(dir, { pgliteWasmModule, initdbWasmModule, fsBundle });
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections });
   await server.start();
   return {
