@@ -17,6 +17,8 @@ export interface Connection {
   send(frame: string): void;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
+  /** Bytes queued for this socket and not yet sent. */
+  getBufferedAmount(): number;
 }
 
 /** Local delivery to every socket subscribed to a topic (Bun's `server.publish`). */

@@ -10,7 +10,10 @@ import { messageFrame, resumedFrame, type MessageView } from "../protocol/frames
 
 /** At most this many messages are replayed; older missed ones are paged through the history API. */
 export const RESUME_LIMIT = 1000;
-const PAGE = 250;
+const PAGE = 100;
+/** A replay waits for the socket to drain below this between pages: a slow link is not cut for it. */
+const DRAIN_BELOW_BYTES = 256 * 1024;
+const DRAIN_WAIT_MS = 10_000;
 
 type FetchAfter = (afterSeq: number, limit: number) => Promise<MessageView[]>;
 
@@ -26,6 +29,7 @@ export async function replayInto(conn: Connection, room: Room, after: number, fe
   let first: number | null = null;
   let replayed = 0;
   while (cursor < room.lastSeq) {
+    await drained(conn);
     const page = await fetchAfter(cursor, PAGE);
     const start = cursor;
     for (const m of page) {
@@ -39,4 +43,10 @@ export async function replayInto(conn: Connection, room: Room, after: number, fe
   }
   subscribe();
   conn.send(resumedFrame({ after, replayed, first_seq: first, last_seq: cursor, complete }));
+}
+
+/** Up to 1000 messages of up to 8 KB each: sent in pages, each once the previous one left. */
+async function drained(conn: Connection) {
+  const deadline = Date.now() + DRAIN_WAIT_MS;
+  while (conn.getBufferedAmount() > DRAIN_BELOW_BYTES && Date.now() < deadline) await Bun.sleep(5);
 }
