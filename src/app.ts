@@ -103,6 +103,7 @@ async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
     clockSkewSeconds: config.jwt.clockSkewSeconds,
     accepting: () => accepting,
     devRoute: config.env === "development" ? (req, url, srv) => demoRoute(req, url, srv, sql, config.jwt.secret) : undefined,
+    demoPage: config.demoPage,
   });
   server = http.server;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;

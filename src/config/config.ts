@@ -64,6 +64,7 @@ const EnvSchema = v.object({
   SHUTDOWN_TIMEOUT_MS: v.optional(integer("SHUTDOWN_TIMEOUT_MS", 0, 600_000), "10000"),
   PRESENCE_TTL_SECONDS: v.optional(integer("PRESENCE_TTL_SECONDS", 1, 3600), "30"),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error", "silent"], "LOG_LEVEL must be debug, info, warn, error or silent"), "info"),
+  DEMO_PAGE: v.optional(v.picklist(["on", "off"], "DEMO_PAGE must be on or off")),
 });
 
 export type JwtConfig = {
@@ -116,6 +117,8 @@ export type Config = {
   shutdownTimeoutMs: number;
   /** With Redis: a dead instance's users go offline within ttl + ttl/3. */
   presenceTtlMs: number;
+  /** Serve the demo chat page at /demo; default: only when env is development. */
+  demoPage: boolean;
 };
 
 export class ConfigError extends Error {
@@ -180,5 +183,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     presenceTtlMs: e.PRESENCE_TTL_SECONDS * 1000,
+    demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development",
   };
 }

@@ -12,6 +12,7 @@ import { apiRoute } from "./api-routes.ts";
 import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
 import { websocketHandler, type SocketData } from "./websocket.ts";
+import { demoRoutes } from "../demo/routes.ts";
 
 export type HttpDeps = {
   host: string;
@@ -29,6 +30,8 @@ export type HttpDeps = {
   accepting: () => boolean;
   /** Development-only routes (the demo); null answers 404. */
   devRoute?: (req: Request, url: URL, server: Server<SocketData>) => Promise<Response | null>;
+  /** Serve the demo chat page at /demo (DEMO_PAGE). */
+  demoPage?: boolean;
 };
 
 export type HttpServer = { server: Server<SocketData>; registry: SocketRegistry };
@@ -45,6 +48,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     hostname: deps.host,
     port: deps.port,
     development: false,
+    routes: deps.demoPage ? demoRoutes : {},
     // Never share the port silently with another process (a second instance must fail, not split traffic).
     reusePort: false,
     websocket: websocketHandler({ chat: deps.chat, registry, verify: deps.verify, limits: deps.limits, log: deps.log, metrics: deps.metrics }),

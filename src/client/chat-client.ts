@@ -1,0 +1,492 @@
+/**
+ * A framework-free client for one chat session, for browsers and Bun (global WebSocket and fetch
+ * only). It keeps the connection alive and the conversation exact:
+ *  - every connection resumes with `after=<last seq seen>`, and messages are de-duplicated by seq;
+ *  - `send()` resolves on the broadcast that carries its `client_id` (sent only after the commit); an
+ *    unacknowledged message is sent again, with the same `client_id`, after reconnecting;
+ *  - reconnection follows the close codes, with jittered exponential backoff;
+ *  - the token is refreshed in-band before it expires.
+ */
+import { Emitter } from "./emitter.ts";
+import { newClientId } from "./client-id.ts";
+import { contentProblem } from "./content.ts";
+import { planAfterClose, reconnectDelay, backoffDelay, type BackoffOptions } from "./reconnect-policy.ts";
+import { TokenKeeper, jwtExpiresAt, type TokenSource } from "./token.ts";
+import { TypingSignal } from "./typing-signal.ts";
+import {
+  ChatError,
+  type ChatMessage,
+  type ConnectionState,
+  type ErrorFrame,
+  type HistoryPage,
+  type HistoryQuery,
+  type PresenceEvent,
+  type ReadEvent,
+  type ResumedEvent,
+  type ServerFrame,
+  type TypingEvent,
+} from "./types.ts";
+
+export type ChatClientOptions = {
+  /**
+   * The service's http(s) URL (a path prefix is kept). A function is called before every connection,
+   * e.g. to rotate between instances. Default in a browser: the page's origin.
+   */
+  baseUrl?: string | (() => string);
+  sessionId: string;
+  /** Returns an access token; called at the start, before the current one expires, and after a 4003. */
+  getToken: TokenSource;
+  /** Refresh this long before `exp` (at most half the token's remaining life). Default 60 s. */
+  tokenRefreshMarginMs?: number;
+  backoff?: BackoffOptions;
+  /** A connection that has not finished joining within this time is dropped and retried. Default 15 s. */
+  joinTimeoutMs?: number;
+  /** Typing debounce: `true` at most once per `repeatMs`, `false` after `idleMs` idle. Defaults 2 s, 3 s. */
+  typing?: { repeatMs?: number; idleMs?: number };
+};
+
+export type ChatEvents = {
+  /** Each message once, in seq order: replayed ones after a reconnection, live ones, the client's own. */
+  message: ChatMessage;
+  typing: TypingEvent;
+  presence: PresenceEvent;
+  read: ReadEvent;
+  /** A (re)connection finished its replay. `complete: false` leaves a gap to page through `history()`. */
+  resumed: ResumedEvent;
+  state: ConnectionState;
+  /** Refused frames not tied to a send, token failures, and the final refusal before "closed". */
+  error: ChatError;
+};
+
+type Pending = {
+  clientId: string;
+  content: string;
+  promise: Promise<ChatMessage>;
+  resolve: (m: ChatMessage) => void;
+  reject: (e: ChatError) => void;
+  /** The socket it was last sent on: sent again only on a newer one. */
+  sentOn: WebSocket | null;
+  retries: number;
+  retryTimer: ReturnType<typeof setTimeout> | null;
+};
+
+/** Error codes after which the same message is sent again (same client_id) after a delay. */
+const RETRYABLE_SEND_ERRORS = new Set(["unavailable", "rate_limited"]);
+const MAX_SEND_RETRIES = 5;
+/** Unacknowledged messages on the wire at once; the rest wait (keeps a big backlog under the rate limit). */
+const MAX_IN_FLIGHT = 20;
+/** A connection that lasted this long was healthy: the backoff starts over after it drops. */
+const STABLE_CONNECTION_MS = 10_000;
+/** 4003 twice in a row, even with a token fresh from getToken: reconnecting cannot help. */
+const MAX_INVALID_TOKEN_CLOSES = 2;
+const REFRESH_RETRY_MS = 5_000;
+
+export class ChatClient extends Emitter<ChatEvents> {
+  private readonly tokens: TokenKeeper;
+  private readonly typingSignal: TypingSignal;
+  private readonly pending = new Map<string, Pending>();
+  private readonly ready = deferred<void>();
+  private ws: WebSocket | null = null;
+  private currentState: ConnectionState = "closed";
+  private everOpen = false;
+  private started = false;
+  /** close() was called or the server refused for good. */
+  private stopped = false;
+  private seq: number | null = null;
+  private failures = 0;
+  private invalidTokenCloses = 0;
+  private openedAt = 0;
+  private socketExpiresAt: number | null = null;
+  private readWanted = 0;
+  private readSent = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  private joinTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly options: ChatClientOptions) {
+    super();
+    this.tokens = new TokenKeeper(options.getToken, options.tokenRefreshMarginMs ?? 60_000);
+    this.typingSignal = new TypingSignal((isTyping) => this.sendFrame({ type: "typing", is_typing: isTyping }), options.typing?.repeatMs, options.typing?.idleMs);
+    this.ready.promise.catch(() => {}); // rejected by close() even if nobody awaits connect()
+    globalThis.addEventListener?.("online", this.networkBack);
+  }
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The highest message seq seen (or the starting point), null before the first connection. */
+  get lastSeq(): number | null {
+    return this.seq;
+  }
+
+  /** Messages sent but not acknowledged yet. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Starts connecting; resolves once joined (replay done), rejects if refused for good or closed.
+   * `after`: the last seq the application already has (e.g. from `history()`). Without it the
+   * client asks the history API for the session's current end, so no message is missed from now on.
+   */
+  connect(options: { after?: number } = {}): Promise<void> {
+    if (this.stopped) return Promise.reject(new ChatError("closed", "the client was closed"));
+    if (options.after !== undefined) this.seq = Math.max(this.seq ?? 0, options.after);
+    if (!this.started) {
+      this.started = true;
+      this.setState("connecting");
+      void this.attempt();
+    }
+    return this.ready.promise;
+  }
+
+  /** Closes the connection for good; pending sends are rejected with code "closed". */
+  close(): void {
+    if (this.stopped) return;
+    this.finish(new ChatError("closed", "the client was closed"), { report: false });
+  }
+
+  /**
+   * Sends a message. Resolves with the stored message once the server acknowledged it (the
+   * broadcast carrying its `client_id`); survives reconnections (sent again with the same
+   * `client_id`, stored once). Rejects with a ChatError on a refusal (`content_too_long`, …), after
+   * repeated `unavailable`/`rate_limited`, or when the client is closed.
+   */
+  send(content: string, options: { clientId?: string } = {}): Promise<ChatMessage> {
+    if (this.stopped) return Promise.reject(new ChatError("closed", "the client was closed"));
+    const problem = contentProblem(content);
+    if (problem) return Promise.reject(new ChatError(problem, `the message cannot be sent: ${problem.replaceAll("_", " ")}`, { field: "content" }));
+    const clientId = options.clientId ?? newClientId();
+    const existing = this.pending.get(clientId);
+    if (existing) return existing.promise;
+
+    this.typingSignal.stop();
+    const { promise, resolve, reject } = deferred<ChatMessage>();
+    this.pending.set(clientId, { clientId, content, promise, resolve, reject, sentOn: null, retries: 0, retryTimer: null });
+    this.pump();
+    return promise;
+  }
+
+  /** Call on every keystroke with true, and with false when the input is cleared; debounced. */
+  typing(isTyping: boolean): void {
+    if (isTyping) this.typingSignal.keystroke();
+    else this.typingSignal.stop();
+  }
+
+  /** Records that the user has seen every message up to `seq` (only forward; sent when connected). */
+  markRead(seq: number): void {
+    if (!Number.isSafeInteger(seq) || seq <= this.readWanted) return;
+    this.readWanted = seq;
+    this.flushReadMark();
+  }
+
+  /** One page of the session's messages, oldest first: the newest page, or `before`/`after` a seq. */
+  async history(query: HistoryQuery = {}): Promise<HistoryPage> {
+    const params = new URLSearchParams();
+    for (const key of ["before", "after", "limit"] as const) if (query[key] !== undefined) params.set(key, String(query[key]));
+    const url = this.httpUrl(`api/sessions/${encodeURIComponent(this.options.sessionId)}/messages?${params}`);
+    let res = await this.authorizedGet(url, await this.tokens.current());
+    if (res.status === 401) res = await this.authorizedGet(url, await this.tokens.fresh());
+    if (!res.ok) {
+      const body = (await res.json().catch(() => null)) as { error?: string } | null;
+      throw new ChatError("http", body?.error ?? `history request failed with ${res.status}`, { status: res.status });
+    }
+    return (await res.json()) as HistoryPage;
+  }
+
+  // ---- connection lifecycle ----
+
+  /** The browser says the network is back: do not sit out the rest of a long backoff. */
+  private readonly networkBack = () => {
+    if (!this.reconnectTimer || this.stopped) return;
+    clearTimeout(this.reconnectTimer);
+    void this.attempt();
+  };
+
+  private async attempt(): Promise<void> {
+    this.reconnectTimer = null;
+    let url: string;
+    let token: string;
+    try {
+      token = await this.tokens.current();
+      const after = this.seq ?? (await this.currentEnd());
+      this.seq ??= after;
+      url = this.wsUrl(token, after);
+    } catch (err) {
+      if (this.stopped) return;
+      const chatError = err instanceof ChatError ? err : new ChatError("token", `getToken failed: ${String(err)}`);
+      if (chatError.code === "token") this.emit("error", chatError);
+      return this.lost(chatError.details.closeCode ?? 1006, chatError.message, chatError);
+    }
+    if (this.stopped) return;
+
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    this.socketExpiresAt = jwtExpiresAt(token);
+    ws.onmessage = (e) => {
+      if (this.ws === ws) this.receive(String(e.data));
+    };
+    ws.onclose = (e) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.lost(e.code, e.reason);
+    };
+    this.joinTimer = setTimeout(() => this.abandon(ws, "timed out joining"), this.options.joinTimeoutMs ?? 15_000);
+  }
+
+  /** The session's last seq, so that even the first connection resumes: nothing falls between. */
+  private async currentEnd(): Promise<number> {
+    let page: HistoryPage;
+    try {
+      page = await this.history({ limit: 1 });
+    } catch (err) {
+      // The HTTP answers mean what the WebSocket close codes mean.
+      const status = err instanceof ChatError ? err.details.status : undefined;
+      const closeCode = status === 401 ? 4003 : status === 403 || status === 404 ? 4004 : 1013;
+      throw new ChatError("closed", err instanceof Error ? err.message : String(err), { closeCode, ...(status ? { status } : {}) });
+    }
+    return page.cursors.after ?? page.last_seq;
+  }
+
+  private abandon(ws: WebSocket, reason: string) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    ws.close();
+    this.lost(1006, reason);
+  }
+
+  /** The connection ended (or could not be made): decide between reconnecting and giving up. */
+  private lost(code: number, reason: string, cause?: ChatError) {
+    const wasOpen = this.currentState === "open";
+    this.clearConnectionTimers();
+    this.typingSignal.reset();
+    for (const p of this.pending.values()) p.sentOn = null;
+    if (this.stopped) return;
+
+    const plan = planAfterClose(code);
+    const refusal = () => cause ?? new ChatError("closed", reason || `connection refused (${code})`, { closeCode: code });
+    if (code === 4003 && ++this.invalidTokenCloses >= MAX_INVALID_TOKEN_CLOSES) return this.finish(refusal());
+    if (!plan.reconnect) return this.finish(refusal());
+    if (plan.refreshToken) this.tokens.invalidate();
+
+    if (wasOpen && Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.failures = 0;
+    const delay = reconnectDelay(plan, this.failures++, this.options.backoff);
+    this.setState(this.everOpen ? "reconnecting" : "connecting");
+    this.reconnectTimer = setTimeout(() => void this.attempt(), delay);
+  }
+
+  /** Joined and caught up: from here on sends go out at once. */
+  private joined(r: ResumedEvent) {
+    if (this.joinTimer) clearTimeout(this.joinTimer);
+    this.joinTimer = null;
+    this.openedAt = Date.now();
+    this.invalidTokenCloses = 0;
+    this.everOpen = true;
+    this.emit("resumed", r);
+    this.setState("open");
+    this.ready.resolve();
+    this.pump();
+    this.readSent = 0; // a mark sent just before the drop may be lost; one that does not move is ignored
+    this.flushReadMark();
+    this.scheduleRefresh();
+  }
+
+  private finish(error: ChatError, { report = true } = {}) {
+    this.stopped = true;
+    globalThis.removeEventListener?.("online", this.networkBack);
+    this.clearConnectionTimers();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.typingSignal.reset();
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, "client closed");
+    this.setState("closed");
+    if (report) this.emit("error", error);
+    for (const p of this.pending.values()) {
+      if (p.retryTimer) clearTimeout(p.retryTimer);
+      p.reject(error);
+    }
+    this.pending.clear();
+    this.ready.reject(error);
+  }
+
+  private clearConnectionTimers() {
+    for (const t of [this.joinTimer, this.refreshTimer]) if (t) clearTimeout(t);
+    this.joinTimer = this.refreshTimer = null;
+  }
+
+  private setState(state: ConnectionState) {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emit("state", state);
+  }
+
+  // ---- frames ----
+
+  private receive(text: string) {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(text) as ServerFrame;
+    } catch {
+      return;
+    }
+    switch (frame.type) {
+      case "message": {
+        const { type: _, ...message } = frame;
+        return this.received(message);
+      }
+      case "resumed": {
+        const { type: _, ...resumed } = frame;
+        return this.joined(resumed);
+      }
+      case "typing": {
+        const { type: _, ...typing } = frame;
+        return this.emit("typing", typing);
+      }
+      case "presence": {
+        const { type: _, ...presence } = frame;
+        return this.emit("presence", presence);
+      }
+      case "read": {
+        const { type: _, ...read } = frame;
+        return this.emit("read", read);
+      }
+      case "error": {
+        const { type: _, ...error } = frame;
+        return this.refused(error);
+      }
+      case "auth":
+        this.socketExpiresAt = Date.parse(frame.expires_at);
+        return this.scheduleRefresh();
+    }
+  }
+
+  private received(message: ChatMessage) {
+    // A retry can bring back a message already seen: it still acknowledges, but is shown once.
+    if (this.seq === null || message.seq > this.seq) {
+      this.seq = message.seq;
+      this.emit("message", message);
+    }
+    const p = message.client_id === undefined ? undefined : this.pending.get(message.client_id);
+    if (!p) return;
+    this.pending.delete(p.clientId);
+    if (p.retryTimer) clearTimeout(p.retryTimer);
+    p.resolve(message);
+    this.pump();
+  }
+
+  private refused(frame: ErrorFrame) {
+    const error = new ChatError(frame.code, frame.error, {
+      ...(frame.field ? { field: frame.field } : {}),
+      ...(frame.client_id ? { clientId: frame.client_id } : {}),
+    });
+    const p = frame.client_id === undefined ? undefined : this.pending.get(frame.client_id);
+    if (!p) {
+      if (frame.code === "auth_failed") this.scheduleRefresh(REFRESH_RETRY_MS);
+      return this.emit("error", error);
+    }
+    if (RETRYABLE_SEND_ERRORS.has(frame.code) && p.retries < MAX_SEND_RETRIES) {
+      p.sentOn = null;
+      p.retryTimer = setTimeout(() => {
+        p.retryTimer = null;
+        this.pump();
+      }, backoffDelay(p.retries++, this.options.backoff));
+      return;
+    }
+    this.pending.delete(p.clientId);
+    p.reject(error);
+    this.pump();
+  }
+
+  /** Sends the pending messages not yet sent on this socket, oldest first, within the in-flight window. */
+  private pump() {
+    const ws = this.ws;
+    if (!ws || this.currentState !== "open") return;
+    let inFlight = 0;
+    for (const p of this.pending.values()) if (p.sentOn === ws) inFlight++;
+    for (const p of this.pending.values()) {
+      if (inFlight >= MAX_IN_FLIGHT) return;
+      if (p.sentOn === ws || p.retryTimer) continue;
+      ws.send(JSON.stringify({ type: "message", content: p.content, client_id: p.clientId }));
+      p.sentOn = ws;
+      inFlight++;
+    }
+  }
+
+  private flushReadMark() {
+    if (this.readWanted > this.readSent && this.sendFrame({ type: "read", seq: this.readWanted })) this.readSent = this.readWanted;
+  }
+
+  /** Sends a frame when joined; false (nothing sent) otherwise. */
+  private sendFrame(frame: object): boolean {
+    if (!this.ws || this.currentState !== "open") return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  // ---- in-band token refresh ----
+
+  private scheduleRefresh(delayMs?: number) {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    const expiresAt = this.socketExpiresAt;
+    if (!this.ws || expiresAt === null || !Number.isFinite(expiresAt)) return;
+    const delay = delayMs ?? this.tokens.refreshAt(expiresAt) - Date.now();
+    this.refreshTimer = setTimeout(() => void this.refreshInBand(), Math.max(0, delay));
+  }
+
+  private async refreshInBand() {
+    const ws = this.ws;
+    const expiring = this.socketExpiresAt;
+    let token: string;
+    try {
+      token = await this.tokens.fresh();
+    } catch (err) {
+      this.emit("error", new ChatError("token", `getToken failed: ${String(err)}`));
+      if (this.ws === ws) this.scheduleRefresh(REFRESH_RETRY_MS);
+      return;
+    }
+    if (this.ws !== ws || !this.sendFrame({ type: "auth", token })) return;
+    const expiresAt = jwtExpiresAt(token);
+    // getToken gave back the same token (or an older one): ask again later rather than in a loop.
+    if (expiresAt !== null && expiring !== null && expiresAt <= expiring) this.scheduleRefresh(REFRESH_RETRY_MS);
+    // Otherwise the server's `auth` answer schedules the next refresh.
+  }
+
+  // ---- URLs ----
+
+  private base(): string {
+    const configured = typeof this.options.baseUrl === "function" ? this.options.baseUrl() : this.options.baseUrl;
+    const base = configured ?? (globalThis as { location?: { origin: string } }).location?.origin;
+    if (!base) throw new ChatError("closed", "baseUrl is required outside a browser", { closeCode: 4000 });
+    return base.endsWith("/") ? base : `${base}/`;
+  }
+
+  private httpUrl(path: string): string {
+    return new URL(path, this.base()).toString();
+  }
+
+  private wsUrl(token: string, after: number): string {
+    const url = new URL(`ws/sessions/${encodeURIComponent(this.options.sessionId)}/`, this.base());
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("token", token);
+    url.searchParams.set("after", String(after));
+    return url.toString();
+  }
+
+  private authorizedGet(url: string, token: string): Promise<Response> {
+    return fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  }
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: ChatError) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}

@@ -1,0 +1,5 @@
+/** The chat client: `new ChatClient({ sessionId, getToken })`. See README.md, section "Client". */
+export { ChatClient, type ChatClientOptions, type ChatEvents } from "./chat-client.ts";
+export { ChatError } from "./types.ts";
+export type { ChatMessage, ConnectionState, HistoryPage, HistoryQuery, PresenceEvent, ReadEvent, ResumedEvent, TypingEvent } from "./types.ts";
+export type { BackoffOptions } from "./reconnect-policy.ts";

@@ -1,0 +1,172 @@
+/**
+ * The demo page end to end: the real server (a child process, as `bun run dev` runs it) and two
+ * pages in headless Chromium (Debian's package), one as each demo climber.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, copyFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Subprocess } from "bun";
+import { env } from "./helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ROOT = join(import.meta.dir, "..");
+const shots = mkdtempSync(join(tmpdir(), "demo-shots-"));
+const profile = mkdtempSync(join(tmpdir(), "demo-chromium-"));
+/** Makes this run's messages recognisable in a database that keeps earlier runs' demo history. */
+const tag = crypto.randomUUID().slice(0, 6);
+
+let server: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+let context: BrowserContext | null = null;
+let baseUrl = "";
+
+/** Starts `bun src/main.ts serve` in development on a free port, on the suite's database. */
+async function startServer(): Promise<string> {
+  const child = Bun.spawn(["bun", "src/main.ts", "serve"], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: "development", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", DATABASE_URL: env.databaseUrl, DATABASE_POOL_MAX: "2", REDIS_URL: "" },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  server = child;
+  const output: string[] = [];
+  void drain(child.stderr, output);
+  const url = new Promise<string>((resolve) => void drain(child.stdout, output, resolve));
+  const started = await Promise.race([url, child.exited.then(() => null), Bun.sleep(20_000).then(() => null)]);
+  if (!started) throw new Error(`the server did not start:\n${output.join("\n").slice(-2000)}`);
+  return started;
+}
+
+/** Reads a stream to its end (a full pipe would block the server), noticing the "listening" line. */
+async function drain(stream: ReadableStream<Uint8Array>, output: string[], onListening?: (url: string) => void) {
+  let buffer = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    buffer += decoder.decode(chunk, { stream: true });
+    const lines = buffer.split("\n");
+    buffer = lines.pop()!;
+    for (const line of lines) {
+      if (output.length < 200) output.push(line);
+      if (onListening && line.includes('"msg":"listening"')) onListening(JSON.parse(line).url);
+    }
+  }
+}
+
+async function screenshot(page: Page, name: string) {
+  const file = join(shots, `${name}.png`);
+  await page.bringToFront(); // a background tab does not run its CSS transitions
+  await Bun.sleep(350);
+  await page.screenshot({ path: file });
+  copyFileSync(file, `/tmp/demo-${name}.png`);
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
+  [baseUrl, context] = await Promise.all([
+    startServer(),
+    chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+      viewport: { width: 1024, height: 760 },
+      timeout: 20_000,
+    }),
+  ]);
+  context.setDefaultTimeout(8_000);
+}, 30_000);
+
+afterAll(async () => {
+  await context?.close().catch(() => {});
+  if (server) {
+    server.kill("SIGTERM");
+    await Promise.race([server.exited, Bun.sleep(5000)]);
+    if (server.exitCode === null) server.kill("SIGKILL");
+  }
+  rmSync(profile, { recursive: true, force: true });
+  console.log(`[browser test] screenshots in ${shots} and /tmp/demo-*.png`);
+}, 15_000);
+
+const connected = (page: Page) => page.waitForSelector('body[data-connection="open"]');
+const bubble = (page: Page, side: "own" | "theirs", text: string) => page.locator(`.msg.${side}`, { hasText: text });
+
+test("two climbers chat on the demo page: messages both ways, typing, presence, read marks, history after a reload", async () => {
+  const alex = await context!.newPage();
+  const sam = await context!.newPage();
+  for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
+
+  // Alex picks a user on the page; Sam arrives through ?as=sam.
+  await alex.goto(`${baseUrl}/demo`);
+  await screenshot(alex, "picker");
+  await alex.getByRole("button", { name: /Alex/ }).click();
+  await sam.goto(`${baseUrl}/demo?as=sam`);
+  await Promise.all([connected(alex), connected(sam)]);
+  await eventually(alex.locator("#peer-status")).toHaveText("online");
+  await eventually(sam.locator("#peer-status")).toHaveText("online");
+
+  // Typing shows on the other page, and hides when Alex clears the box.
+  await alex.locator("#input").fill("Hey");
+  await sam.locator("#typing").waitFor({ state: "visible" });
+  await eventually(sam.locator("#peer-status")).toHaveText("typing…");
+  await alex.locator("#input").fill("");
+  await sam.locator("#typing").waitFor({ state: "hidden" });
+
+  // Alex → Sam, with Enter.
+  await alex.locator("#input").fill(`Hi Sam! Up for the north face on Saturday? (${tag})`);
+  await sam.locator("#typing").waitFor({ state: "visible" });
+  await alex.locator("#input").press("Enter");
+  await bubble(sam, "theirs", `north face on Saturday? (${tag})`).waitFor();
+  await sam.locator("#typing").waitFor({ state: "hidden" });
+  await eventually(alex.locator("#input")).toHaveValue("");
+  await bubble(alex, "own", `(${tag})`).locator('.status[data-state="seen"], .status[data-state="sent"]').waitFor();
+
+  // Sam → Alex, with the button; Sam has seen Alex's message, so Alex's gets the seen mark.
+  await sam.locator("#input").fill(`Absolutely. 7 am at the car park, I'll bring the rope 🧗 (${tag})`);
+  await sam.locator("#send").click();
+  await bubble(alex, "theirs", `bring the rope 🧗 (${tag})`).waitFor();
+  await bubble(alex, "own", `north face on Saturday? (${tag})`).locator('.status[data-state="seen"]').waitFor();
+  await alex.locator("#input").fill(`Perfect, see you there! (${tag})`);
+  await alex.locator("#input").press("Enter");
+  await bubble(sam, "theirs", `see you there! (${tag})`).waitFor();
+  await sam.locator("#input").fill("Let me check the forecast");
+  await alex.locator("#typing").waitFor({ state: "visible" });
+  await screenshot(alex, "alex");
+  await screenshot(sam, "sam");
+
+  // A reload keeps the conversation: the history comes from the API, then live again.
+  await alex.reload();
+  await connected(alex);
+  for (const text of [`north face on Saturday? (${tag})`, `see you there! (${tag})`]) await bubble(alex, "own", text).waitFor();
+  await bubble(alex, "theirs", `bring the rope 🧗 (${tag})`).waitFor();
+  expect(await alex.locator(".msg", { hasText: `(${tag})` }).count()).toBe(3);
+  await eventually(alex.locator("#peer-status")).toHaveText(/online|typing…/);
+
+  // Responsive: the same conversation on a phone-sized window.
+  await sam.setViewportSize({ width: 390, height: 760 });
+  await sam.locator("#input").fill("");
+  await screenshot(sam, "sam-mobile");
+}, 45_000);
+
+/** bun:test's expect has no auto-waiting: a small polling stand-in for locator assertions. */
+function eventually(locator: ReturnType<Page["locator"]>) {
+  return {
+    async toHaveText(expected: string | RegExp) {
+      await pollUntil(async () => {
+        const text = (await locator.textContent())?.trim() ?? "";
+        return typeof expected === "string" ? text === expected : expected.test(text);
+      }, `${locator} to have text ${expected}`);
+    },
+    async toHaveValue(expected: string) {
+      await pollUntil(async () => (await locator.inputValue()) === expected, `${locator} to have value ${expected}`);
+    },
+  };
+}
+
+async function pollUntil(check: () => Promise<boolean>, what: string, timeoutMs = 8_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
