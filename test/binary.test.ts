@@ -19,7 +19,11 @@ beforeAll(async () => {
   if (code !== 0) throw new Error(`bun run build failed: ${err}`);
   console.log(`[binary] ${(statSync(binary).size / 1024 / 1024).toFixed(1)} MB`);
 }, 120_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const children = new Set<Bun.Subprocess>();
+afterAll(() => {
+  for (const child of children) child.kill("SIGKILL"); // only those a failed test left running
+  rmSync(dir, { recursive: true, force: true });
+});
 
 /** Starts the binary; resolves once it logs that it listens, with its port and start-up time. */
 async function start(extra: Record<string, string>) {
@@ -30,6 +34,8 @@ async function start(extra: Record<string, string>) {
     stdout: "pipe",
     stderr: "pipe",
   });
+  children.add(proc);
+  void proc.exited.then(() => children.delete(proc));
   let text = "";
   const decoder = new TextDecoder();
   for (const stream of [proc.stdout, proc.stderr]) void (async () => { for await (const chunk of stream) text += decoder.decode(chunk); })();

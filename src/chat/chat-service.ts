@@ -85,6 +85,7 @@ export class ChatService {
       m.seenFrom = afterSeq;
     }
     const room = this.rooms.get(sessionId) ?? (await this.openRoom(m.session));
+    room.adopt(m);
     const firstOfUser = room.addSocket(m.user.userId);
     if (afterSeq !== null) {
       await replayInto(conn, room, afterSeq, (after, limit) => this.store.messagesAfter(sessionId, after, limit), () => conn.subscribe(topic));

@@ -5,7 +5,7 @@
  * once and in seq order, holding early ones back until the gap is filled.
  */
 import type { MessageView } from "../protocol/frames.ts";
-import type { SessionInfo } from "./ports.ts";
+import type { Participant, SessionInfo } from "./ports.ts";
 
 export type RoomDeps = {
   /** Delivers a serialised frame to every local socket of the session. */
@@ -30,6 +30,8 @@ export class Room {
   private socketCount = 0;
   /** Early messages waiting for the missing ones; allocated only when a gap is seen. */
   private held: Map<number, string> | null = null;
+  private othersOfInviter: Participant[] | null = null;
+  private othersOfInvitee: Participant[] | null = null;
   private gapTimer: Timer | null = null;
   private fetching: Promise<void> | null = null;
 
@@ -42,6 +44,19 @@ export class Room {
 
   get sockets(): number {
     return this.socketCount;
+  }
+
+  /**
+   * Points a socket's member at the room's copies of the session and its participants, so that
+   * thousands of idle sockets do not each keep their own (memory per socket is a target).
+   */
+  adopt(m: { user: Participant; session: SessionInfo; others: Participant[] }): void {
+    const { inviter, invitee } = this.session;
+    const me = m.user.userId === inviter.userId ? inviter : invitee;
+    me.displayName = m.user.displayName; // the newest connection read the freshest name
+    m.session = this.session;
+    m.user = me;
+    m.others = me === inviter ? (this.othersOfInviter ??= [invitee]) : (this.othersOfInvitee ??= [inviter]);
   }
 
   /** True when it is the user's first socket here. */
