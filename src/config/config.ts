@@ -84,7 +84,7 @@ export type JwtConfig = {
 export type Limits = {
   maxFrameBytes: number;
   idleTimeoutSeconds: number;
-  /** Outgoing bytes queued for a slow reader before it is closed with 4100; the hard cut is 4x. */
+  /** Outgoing bytes queued for a slow reader before its connection is cut. */
   backpressureLimitBytes: number;
   messageRatePerSecond: number;
   messageBurst: number;

@@ -28,8 +28,6 @@ export const CloseCode = {
   InvalidToken: 4003,
   /** The user is neither the session's inviter nor its invitee, or the session does not exist. */
   NotParticipant: 4004,
-  /** The socket could not keep up with its messages: reconnect and resume with `after`. */
-  SlowReader: 4100,
   /** The user has too many open connections on this instance: close one, reconnect later. */
   TooManyConnections: 4101,
 } as const;
@@ -46,7 +44,6 @@ export const CloseReason: Record<CloseCode, string> = {
   [CloseCode.UserNotFound]: "user not found",
   [CloseCode.InvalidToken]: "invalid or expired token",
   [CloseCode.NotParticipant]: "not a participant of this session",
-  [CloseCode.SlowReader]: "too slow to keep up, reconnect and resume",
   [CloseCode.TooManyConnections]: "too many connections for this user",
 };
 

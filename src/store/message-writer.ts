@@ -11,6 +11,7 @@ import type { Sql } from "postgres";
 import type { Appended, NewMessage } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { isTransient, UnavailableError } from "./errors.ts";
+import { pgArray } from "./pg-array.ts";
 
 type Pending = {
   msg: NewMessage;
@@ -199,15 +200,15 @@ export class MessageWriter {
   private write(batch: Pending[]): Promise<Row[]> {
     const m = batch.map((p) => p.msg);
     const sql = this.sql;
-    const sessionIds = sql.array([...new Set(m.map((x) => x.sessionId))], 2950);
+    const sessionIds = pgArray([...new Set(m.map((x) => x.sessionId))]);
     return sql<Row[]>`
       WITH input AS (
         SELECT * FROM unnest(
-          ${sql.array(m.map((x) => x.id), 2950)}::uuid[],
-          ${sql.array(m.map((x) => x.sessionId), 2950)}::uuid[],
-          ${sql.array(m.map((x) => x.senderId), 2950)}::uuid[],
-          ${sql.array(m.map((x) => x.content), 25)}::text[],
-          ${sql.array(m.map((x) => x.clientId), 2950)}::uuid[]
+          ${pgArray(m.map((x) => x.id))}::uuid[],
+          ${pgArray(m.map((x) => x.sessionId))}::uuid[],
+          ${pgArray(m.map((x) => x.senderId))}::uuid[],
+          ${pgArray(m.map((x) => x.content))}::text[],
+          ${pgArray(m.map((x) => x.clientId))}::uuid[]
         ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, ord)
       ),
       existing AS (

@@ -4,6 +4,8 @@ import type { Appended, Authorization, HistoryPage, HistoryQuery, NewMessage, St
 import type { MessageView } from "../protocol/frames.ts";
 import { ISO_UTC, MessageWriter, type WriterOptions } from "./message-writer.ts";
 import { UnavailableError } from "./errors.ts";
+import { Coalescer } from "./coalescer.ts";
+import { pgArray } from "./pg-array.ts";
 
 export type PostgresOptions = { url: string; poolMax: number; statementTimeoutMs?: number };
 
@@ -55,15 +57,8 @@ export class PostgresStore implements Store {
   }
 
   async authorize(sessionId: string, userId: string): Promise<Authorization> {
-    const [row] = await this.bounded(this.sql<AuthRow[]>`
-      SELECT (SELECT display_name FROM users WHERE id = ${userId}) AS user_name,
-             s.id AS session_id, s.last_seq, s.inviter_id, iu.display_name AS inviter_name,
-             s.invitee_id, eu.display_name AS invitee_name
-      FROM (VALUES (1)) AS one
-      LEFT JOIN sessions s ON s.id = ${sessionId}
-      LEFT JOIN users iu ON iu.id = s.inviter_id
-      LEFT JOIN users eu ON eu.id = s.invitee_id`);
-    if (!row || row.user_name === null) return { ok: false, reason: "user_not_found" };
+    const row = await this.authorizations.get({ sessionId, userId });
+    if (row.user_name === null) return { ok: false, reason: "user_not_found" };
     if (row.session_id === null) return { ok: false, reason: "no_session" };
     if (row.inviter_id !== userId && row.invitee_id !== userId) return { ok: false, reason: "not_participant" };
     return {
@@ -77,6 +72,25 @@ export class PostgresStore implements Store {
       },
     };
   }
+
+  /** User and participant check for many connections in one query; LATERAL keeps it to key lookups. */
+  private readonly authorizations = new Coalescer<{ sessionId: string; userId: string }, AuthRow>((keys) =>
+    this.bounded(this.sql<AuthRow[]>`
+      SELECT a.* FROM unnest(
+        ${pgArray(keys.map((k) => k.sessionId))}::uuid[],
+        ${pgArray(keys.map((k) => k.userId))}::uuid[]
+      ) WITH ORDINALITY AS r(session_id, user_id, ord)
+      CROSS JOIN LATERAL (
+        SELECT (SELECT display_name FROM users WHERE id = r.user_id) AS user_name,
+               s.id AS session_id, s.last_seq, s.inviter_id, iu.display_name AS inviter_name,
+               s.invitee_id, eu.display_name AS invitee_name
+        FROM (VALUES (1)) AS one
+        LEFT JOIN sessions s ON s.id = r.session_id
+        LEFT JOIN users iu ON iu.id = s.inviter_id
+        LEFT JOIN users eu ON eu.id = s.invitee_id
+      ) a
+      ORDER BY r.ord`),
+  );
 
   append(message: NewMessage): Promise<Appended> {
     return this.writer.append(message);

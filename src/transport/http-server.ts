@@ -41,7 +41,7 @@ const json = (status: number, body: unknown) => Response.json(body, { status });
 export function startHttpServer(deps: HttpDeps): HttpServer {
   let nextConn = 0;
   const connPrefix = crypto.randomUUID().slice(0, 8);
-  const registry = new SocketRegistry(deps.limits.backpressureLimitBytes, deps.clockSkewSeconds * 1000, deps.metrics);
+  const registry = new SocketRegistry(deps.clockSkewSeconds * 1000, deps.metrics);
   deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.sockets.size);
 
   const server = Bun.serve<SocketData>({

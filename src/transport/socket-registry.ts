@@ -1,6 +1,8 @@
 /**
  * Every open socket of this instance: connection counts per user, and a sweep each second that
- * closes sockets whose token expired (4003, unless refreshed in-band) and slow readers (4100).
+ * closes sockets whose token expired (4003, unless refreshed in-band). Slow readers are Bun's job
+ * (closeOnBackpressureLimit): asking each socket for its buffered amount here would cost a native
+ * call per socket per second.
  */
 import type { ServerWebSocket } from "bun";
 import { CloseCode, CloseReason } from "../protocol/codes.ts";
@@ -17,7 +19,6 @@ export class SocketRegistry {
   private readonly timer: Timer;
 
   constructor(
-    private readonly slowReaderBytes: number,
     private readonly clockSkewMs: number,
     private readonly metrics: Metrics,
   ) {
@@ -58,7 +59,6 @@ export class SocketRegistry {
     for (const ws of this.sockets) {
       const { outcome } = ws.data;
       if (outcome.ok && now > outcome.expiresAt + this.clockSkewMs) this.close(ws, CloseCode.InvalidToken);
-      else if (ws.getBufferedAmount() > this.slowReaderBytes) this.close(ws, CloseCode.SlowReader);
     }
   }
 }

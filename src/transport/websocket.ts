@@ -37,9 +37,9 @@ export function websocketHandler({ chat, registry, verify, limits, log, metrics 
     maxPayloadLength: limits.maxFrameBytes,
     idleTimeout: limits.idleTimeoutSeconds,
     sendPings: true,
-    // The registry closes slow readers with 4100 at the configured limit; this hard cut at 4x
-    // closes at once rather than ever dropping a frame silently.
-    backpressureLimit: limits.backpressureLimitBytes * 4,
+    // A reader that falls this far behind is cut at once (the client sees 1006 and resumes with
+    // `after`): never a frame dropped silently, never memory growing without bound.
+    backpressureLimit: limits.backpressureLimitBytes,
     closeOnBackpressureLimit: true,
     perMessageDeflate: false,
 
