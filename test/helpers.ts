@@ -1,5 +1,5 @@
 /** Real servers on ephemeral ports, real WebSocket clients, real databases: the suite's toolkit. */
-import { afterAll, describe } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { loadConfig, type Config } from "../src/config/config.ts";
 import { startApp, type App } from "../src/app.ts";
 import { createLogger } from "../src/observability/log.ts";
@@ -51,13 +51,19 @@ export function useServers() {
   };
 }
 
-/** Runs the group only where Redis is reachable (never skipped in CI: test/setup.ts fails first). */
-export function describeWithRedis(name: string, body: () => void) {
-  if (env.redisUrl) return describe(name, body);
-  env.skipped.push(name);
-  // Justified skip: a bare machine has no Redis; CI=true makes setup.ts fail rather than skip.
-  return describe.skip(name, body);
+/**
+ * Runs the group only where what it needs is on this machine (Redis, Chromium). A bare machine skips
+ * it and test/setup.ts lists it loudly at the end; with CI=true a missing one fails the run instead.
+ */
+export function describeWhen(available: boolean, name: string, howToEnable: string, body: () => void) {
+  if (available) return describe(name, body);
+  if (env.inCI) return describe(name, () => test(`${name}: required in CI`, () => expect(`missing: ${howToEnable}`).toBe("available")));
+  env.skipped.push(`${name} (${howToEnable})`);
+  return describe.skip(name, body); // justified: see above; never skipped in CI
 }
+
+export const describeWithRedis = (name: string, body: () => void) =>
+  describeWhen(env.redisUrl !== null, name, "start Redis (`docker compose up -d redis` or `redis-server`) or set REDIS_URL", body);
 
 export type TestUser = { id: string; name: string; token: string };
 export type Pair = { sessionId: string; inviter: TestUser; invitee: TestUser };

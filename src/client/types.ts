@@ -1,22 +1,11 @@
 /**
- * The frames the client receives, as plain types. They mirror `src/protocol/frames.ts` (the server's
- * side) but are declared here so that this folder can be copied into a frontend on its own.
+ * The frames the client receives, as plain types. A stored message is the server's own type
+ * (`src/protocol/frames.ts`, imported for its type only: nothing of the server is bundled).
  */
+import type { MessageView } from "../protocol/frames.ts";
 
 /** A stored message, as a live broadcast, a replay and a history page show it. */
-export type ChatMessage = {
-  message_id: string;
-  session_id: string;
-  /** 1, 2, 3… per session, without holes, in the order the messages were stored. */
-  seq: number;
-  content: string;
-  sender_id: string;
-  sender_name: string;
-  /** ISO 8601 UTC with microseconds. */
-  created_at: string;
-  /** Present when the sender gave one: the acknowledgement of its pending send. */
-  client_id?: string;
-};
+export type ChatMessage = MessageView;
 
 export type TypingEvent = { sender_id: string; sender_name: string; is_typing: boolean };
 export type PresenceEvent = { user_id: string; display_name: string; online: boolean };
