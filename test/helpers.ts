@@ -240,3 +240,50 @@ export class RawSocket {
     }
   }
 }
+
+/** A server running as its own process (`bun src/main.ts serve`, or the compiled binary). */
+export type ServerProcess = {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  port: number;
+  /** Where helpers such as sessionUrl() expect an App. */
+  at: App;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
+  /** Waits until it printed `text`. */
+  printed(text: string, timeoutMs?: number): Promise<void>;
+};
+
+export const MAIN = `${import.meta.dir}/../src/main.ts`;
+
+/**
+ * Starts a server process on a free port and resolves once it logged that it listens. Its output is
+ * drained all along (a full pipe would block it). `command` defaults to `bun src/main.ts serve`.
+ */
+export async function spawnServer(environment: Record<string, string>, command = ["bun", MAIN, "serve"], cwd?: string): Promise<ServerProcess> {
+  const proc = Bun.spawn(command, {
+    cwd,
+    env: { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...environment },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const decoder = new TextDecoder();
+  for (const stream of [proc.stdout, proc.stderr]) void (async () => { for await (const chunk of stream) text += decoder.decode(chunk); })();
+  const printed = async (wanted: string | RegExp, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(typeof wanted === "string" ? text.includes(wanted) : wanted.test(text))) {
+      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`the server never printed ${wanted}:\n${text.slice(-2000)}`);
+      await Bun.sleep(25);
+    }
+  };
+  try {
+    await printed(/"url":"http:\/\/127\.0\.0\.1:\d+"/);
+  } catch (err) {
+    proc.kill("SIGKILL");
+    throw err;
+  }
+  const port = Number(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(text)![1]);
+  const at = { wsUrl: `ws://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${port}` } as App;
+  return { proc, port, at, output: () => text, printed: (t, ms) => printed(t, ms) };
+}

@@ -1,7 +1,6 @@
 /** Presence: join snapshot, first/last socket announcements, tabs, two instances, a killed instance. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { join as joinPath } from "node:path";
-import { Client, SECRET, createPair, describeWithRedis, env, join, sessionUrl, settle, useServers } from "./helpers.ts";
+import { Client, SECRET, createPair, describeWithRedis, env, join, sessionUrl, settle, spawnServer, useServers } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -72,16 +71,11 @@ describeWithRedis("across instances", () => {
     const pair = await createPair();
     const onA = await join(a, pair.sessionId, pair.inviter.token);
     await onA.next("presence", 1);
-    const child = Bun.spawn(["bun", joinPath(import.meta.dir, "..", "src", "main.ts"), "serve"], {
-      env: { ...process.env, NODE_ENV: "test", PORT: "0", HOST: "127.0.0.1", DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl!, JWT_SECRET: SECRET, PRESENCE_TTL_SECONDS: "1", LOG_LEVEL: "info" },
-      stdout: "pipe",
-      stderr: "ignore",
-    });
-    const port = await listeningPort(child.stdout);
-    const onChild = await Client.open(sessionUrl({ wsUrl: `ws://127.0.0.1:${port}` } as App, pair.sessionId, pair.invitee.token));
+    const child = await spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl!, JWT_SECRET: SECRET, PRESENCE_TTL_SECONDS: "1" });
+    const onChild = await Client.open(sessionUrl(child.at, pair.sessionId, pair.invitee.token));
     expect(await onA.next("presence", 2)).toMatchObject({ user_id: pair.invitee.id, online: true });
-    child.kill("SIGKILL");
-    await child.exited;
+    child.proc.kill("SIGKILL");
+    await child.proc.exited;
     const killedAt = Date.now();
     expect(await onA.next("presence", 3, 5000)).toMatchObject({ user_id: pair.invitee.id, online: false });
     // TTL 1 s on the dead instance; instance A (TTL 1.5 s) reaps every 0.5 s.
@@ -89,18 +83,3 @@ describeWithRedis("across instances", () => {
     await onChild.closed;
   }, 20_000);
 });
-
-/** Reads the port from the child's "listening" log line, and keeps draining its output afterwards. */
-async function listeningPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
-  let text = "";
-  const decoder = new TextDecoder();
-  void (async () => {
-    for await (const chunk of stdout) text += decoder.decode(chunk);
-  })();
-  for (let i = 0; i < 300; i++) {
-    const match = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(text);
-    if (match) return Number(match[1]);
-    await Bun.sleep(50);
-  }
-  throw new Error(`child did not start listening: ${text}`);
-}

@@ -1,8 +1,7 @@
 /** Tokens on live sockets, in-band refresh, origins, public-key and JWKS verification, and logs. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join as joinPath } from "node:path";
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from "jose";
-import { Client, SECRET, createPair, env, join, sessionUrl, settle, useServers, type Pair } from "./helpers.ts";
+import { Client, SECRET, createPair, env, join, sessionUrl, settle, spawnServer, useServers, type Pair } from "./helpers.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
 
@@ -129,31 +128,20 @@ describe("public-key and JWKS verification", () => {
 describe("logs", () => {
   test("tokens and query strings never appear in the logs, even at debug level", async () => {
     const pair = await createPair();
-    const child = Bun.spawn(["bun", joinPath(import.meta.dir, "..", "src", "main.ts"), "serve"], {
-      env: { ...process.env, NODE_ENV: "test", PORT: "0", HOST: "127.0.0.1", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, LOG_LEVEL: "debug" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    let out = "";
-    const decoder = new TextDecoder();
-    for (const stream of [child.stdout, child.stderr]) void (async () => { for await (const chunk of stream) out += decoder.decode(chunk); })();
-    let port = 0;
-    for (let i = 0; i < 200 && !port; i++) {
-      port = Number(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)?.[1] ?? 0);
-      await Bun.sleep(50);
-    }
-    const base = { wsUrl: `ws://127.0.0.1:${port}` } as App;
+    const child = await spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, LOG_LEVEL: "debug" });
+    const base = child.at;
     const good = await Client.open(sessionUrl(base, pair.sessionId, pair.inviter.token, "&after=0"));
     good.send({ type: "auth", token: pair.invitee.token });
     good.send({ type: "message", content: "hello" });
     await good.next("message");
     const badToken = pair.invitee.token.slice(0, -4) + "AAAA";
     await new Client(sessionUrl(base, pair.sessionId, badToken)).closed;
-    await fetch(`http://127.0.0.1:${port}/api/sessions/${pair.sessionId}/messages?limit=oops`, { headers: { authorization: `Bearer ${badToken}` } });
+    await fetch(`${base.httpUrl}/api/sessions/${pair.sessionId}/messages?limit=oops`, { headers: { authorization: `Bearer ${badToken}` } });
     await good.close();
-    child.kill("SIGTERM");
-    await child.exited;
+    child.proc.kill("SIGTERM");
+    await child.proc.exited;
     await settle(100);
+    const out = child.output();
     const lines = out.split("\n").filter((l) => l.startsWith("{"));
     expect(lines.length).toBeGreaterThan(3);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();

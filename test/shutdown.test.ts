@@ -4,40 +4,20 @@
  * acknowledged message.
  */
 import { beforeAll, expect, test } from "bun:test";
-import { join as joinPath } from "node:path";
-import { Client, SECRET, createPair, db, describeWithRedis, env, join, sessionUrl, settle, useServers, type Frame } from "./helpers.ts";
+import { Client, SECRET, createPair, db, describeWithRedis, env, join, sessionUrl, settle, spawnServer, useServers, type Frame } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
-const MAIN = joinPath(import.meta.dir, "..", "src", "main.ts");
 
-type Child = { proc: Bun.Subprocess<"ignore", "pipe", "pipe">; port: number; output: () => string };
-
-async function spawnServer(extra: Record<string, string> = {}): Promise<Child> {
-  const proc = Bun.spawn(["bun", MAIN, "serve"], {
-    env: { ...process.env, NODE_ENV: "test", PORT: "0", HOST: "127.0.0.1", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, LOG_LEVEL: "info", MESSAGE_RATE_PER_SECOND: "100000", MESSAGE_BURST: "100000", ...extra },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let text = "";
-  const decoder = new TextDecoder();
-  for (const stream of [proc.stdout, proc.stderr]) void (async () => { for await (const chunk of stream) text += decoder.decode(chunk); })();
-  for (let i = 0; i < 300; i++) {
-    const match = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(text);
-    if (match) return { proc, port: Number(match[1]), output: () => text };
-    await Bun.sleep(50);
-  }
-  proc.kill("SIGKILL");
-  throw new Error(`server did not start: ${text}`);
-}
-
-const at = (child: Child) => ({ wsUrl: `ws://127.0.0.1:${child.port}`, httpUrl: `http://127.0.0.1:${child.port}` }) as App;
+/** A real server process with the suite's database and the per-socket rate limits lifted. */
+const spawn = (extra: Record<string, string> = {}) =>
+  spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, MESSAGE_RATE_PER_SECOND: "100000", MESSAGE_BURST: "100000", ...extra });
 
 test("SIGTERM: sockets get 1001 with a reason to resume, acknowledged messages are stored, the process exits 0", async () => {
-  const child = await spawnServer({ SHUTDOWN_TIMEOUT_MS: "5000" });
+  const child = await spawn({ SHUTDOWN_TIMEOUT_MS: "5000" });
   const pair = await createPair();
-  const a = await Client.open(sessionUrl(at(child), pair.sessionId, pair.inviter.token));
-  const b = await Client.open(sessionUrl(at(child), pair.sessionId, pair.invitee.token));
+  const a = await Client.open(sessionUrl(child.at, pair.sessionId, pair.inviter.token));
+  const b = await Client.open(sessionUrl(child.at, pair.sessionId, pair.invitee.token));
   for (let i = 0; i < 200; i++) a.send({ type: "message", content: `m${i}`, client_id: crypto.randomUUID() });
   await a.next("message", 10);
   const started = Date.now();
@@ -54,7 +34,7 @@ test("SIGTERM: sockets get 1001 with a reason to resume, acknowledged messages a
   expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
   expect(child.output()).toContain('"msg":"stopped"');
   // Refused after shutdown began: nothing listens any more.
-  expect(await fetch(`${at(child).httpUrl}/healthz`).then(() => "answered", () => "refused")).toBe("refused");
+  expect(await fetch(`${child.at.httpUrl}/healthz`).then(() => "answered", () => "refused")).toBe("refused");
 }, 20_000);
 
 describeWithRedis("rolling restart", () => {
@@ -64,10 +44,10 @@ describeWithRedis("rolling restart", () => {
   });
 
   test("restarting one of two instances loses and duplicates nothing that was acknowledged", async () => {
-    const restarting = await spawnServer({ REDIS_URL: env.redisUrl! });
+    const restarting = await spawn({ REDIS_URL: env.redisUrl! });
     const pair = await createPair();
     const receiver = await join(stable, pair.sessionId, pair.invitee.token);
-    let sender = await Client.open(sessionUrl(at(restarting), pair.sessionId, pair.inviter.token));
+    let sender = await Client.open(sessionUrl(restarting.at, pair.sessionId, pair.inviter.token));
     const pending = new Map<string, string>(); // client_id -> content, until acknowledged
     const acked = new Set<string>();
     let lastSeq = 0;
