@@ -76,3 +76,22 @@ test("malformed read frames get invalid_field", async () => {
   await a.until((f) => f.filter((x) => x.type === "error").length === 5);
   for (const e of a.of("error")) expect(e).toMatchObject({ code: "invalid_field", field: "seq" });
 });
+
+test("a joining socket learns how far each participant has read", async () => {
+  const pair = await createPair();
+  const { a, b } = await withMessages(pair, 4, 2);
+  b.send({ type: "read", seq: 3 });
+  a.send({ type: "read", seq: 6 });
+  await a.until((f) => f.filter((x) => x.type === "read").length === 2, "both read marks");
+  const later = await join(app, pair.sessionId, pair.invitee.token);
+  await later.until((f) => f.filter((x) => x.type === "read").length === 2, "the read snapshot");
+  expect(later.of("read").sort((x, y) => (x.seq as number) - (y.seq as number))).toEqual([
+    { type: "read", user_id: pair.invitee.id, seq: 3 },
+    { type: "read", user_id: pair.inviter.id, seq: 6 },
+  ]);
+  const fresh = await createPair();
+  const nobodyRead = await join(app, fresh.sessionId, fresh.inviter.token);
+  await nobodyRead.next("presence", 1);
+  await settle();
+  expect(nobodyRead.of("read")).toHaveLength(0);
+});

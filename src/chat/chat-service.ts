@@ -77,6 +77,7 @@ export class ChatService {
   async join(conn: Connection, m: Member, afterSeq: number | null): Promise<void> {
     const sessionId = m.session.sessionId;
     const topic = userTopic(sessionId, m.user.userId);
+    const { readMarks } = m.session; // as this connection read them, before the room's copy replaces it
     // Live only: subscribed before any await, so nothing committed from now on is missed.
     if (afterSeq === null) {
       conn.subscribe(topic);
@@ -92,6 +93,7 @@ export class ChatService {
     }
     if (firstOfUser) await this.arrive(m);
     await this.sendPresenceSnapshot(conn, m);
+    this.sendReadSnapshot(conn, m.session, readMarks);
   }
 
   leave(conn: Connection, m: Member): void {
@@ -249,6 +251,12 @@ export class ChatService {
     for (const p of [m.session.inviter, m.session.invitee]) {
       conn.send(presenceFrame({ user_id: p.userId, display_name: p.displayName, online: online.has(p.userId) || p.userId === m.user.userId }));
     }
+  }
+
+  /** A joining socket learns how far each participant has read, as `read` frames. */
+  private sendReadSnapshot(conn: Connection, session: SessionInfo, marks: SessionInfo["readMarks"]) {
+    if (marks.inviter > 0) conn.send(readFrame({ user_id: session.inviter.userId, seq: marks.inviter }));
+    if (marks.invitee > 0) conn.send(readFrame({ user_id: session.invitee.userId, seq: marks.invitee }));
   }
 
   private async resyncAll() {

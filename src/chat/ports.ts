@@ -12,6 +12,8 @@ export type SessionInfo = {
   invitee: Participant;
   /** Highest message seq of the session when it was read. */
   lastSeq: number;
+  /** How far each participant had read then (0: nothing yet). */
+  readMarks: { inviter: number; invitee: number };
 };
 
 export type Authorization =

@@ -30,6 +30,8 @@ type AuthRow = {
   inviter_name: string;
   invitee_id: string;
   invitee_name: string;
+  inviter_read: number;
+  invitee_read: number;
 };
 
 export class PostgresStore implements Store {
@@ -69,6 +71,7 @@ export class PostgresStore implements Store {
         inviter: { userId: row.inviter_id, displayName: row.inviter_name },
         invitee: { userId: row.invitee_id, displayName: row.invitee_name },
         lastSeq: row.last_seq,
+        readMarks: { inviter: row.inviter_read, invitee: row.invitee_read },
       },
     };
   }
@@ -83,7 +86,9 @@ export class PostgresStore implements Store {
       CROSS JOIN LATERAL (
         SELECT (SELECT display_name FROM users WHERE id = r.user_id) AS user_name,
                s.id AS session_id, s.last_seq, s.inviter_id, iu.display_name AS inviter_name,
-               s.invitee_id, eu.display_name AS invitee_name
+               s.invitee_id, eu.display_name AS invitee_name,
+               coalesce((SELECT last_read_seq FROM session_reads WHERE session_id = s.id AND user_id = s.inviter_id), 0) AS inviter_read,
+               coalesce((SELECT last_read_seq FROM session_reads WHERE session_id = s.id AND user_id = s.invitee_id), 0) AS invitee_read
         FROM (VALUES (1)) AS one
         LEFT JOIN sessions s ON s.id = r.session_id
         LEFT JOIN users iu ON iu.id = s.inviter_id
