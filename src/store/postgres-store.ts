@@ -193,7 +193,7 @@ function withoutNullClientId(row: MessageView): MessageView {
   return row;
 }
 
-export function boundedQuery<T extends readonly (object | undefined)[]>(query: PendingQuery<T>, timeoutMs: number): Promise<T> {
+function boundedQuery<T extends readonly (object | undefined)[]>(query: PendingQuery<T>, timeoutMs: number): Promise<T> {
   let timer: Timer | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new UnavailableError("database did not answer in time")), timeoutMs);
