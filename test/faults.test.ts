@@ -3,7 +3,7 @@
  * resumes by itself when the database returns. Nothing is ever half-written.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createPair, db, env, join, settle, useServers, type Pair } from "./helpers.ts";
+import { createPair, db, env, join, settle, useServers, type Pair, joinBoth } from "./helpers.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 import type { App } from "../src/app.ts";
 
@@ -33,8 +33,7 @@ async function consistent(pair: Pair) {
 describe("PostgreSQL unreachable", () => {
   test("a send gets `unavailable` with its client_id, the socket stays open, and sends work again after", async () => {
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     a.send({ type: "message", content: "before" });
     await b.next("message");
 

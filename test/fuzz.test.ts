@@ -7,7 +7,7 @@
  * FUZZ_SEED=<seed> replays a run exactly.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, createUser, db, join, RawSocket, sessionUrl, settle, useServers, type Frame, type Pair, type TestUser } from "./helpers.ts";
+import { Client, createPair, createUser, db, join, RawSocket, sessionUrl, settle, useServers, type Frame, type Pair, type TestUser, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20260113);
@@ -260,8 +260,7 @@ describe("valid-looking frames with wrong fields", () => {
 
   test("unicode edge cases that are valid messages are stored and delivered exactly as sent", async () => {
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     const contents = [
       "🧗‍♀️🏳️‍🌈🇫🇷👍🏽",
       "\u202eright-to-left override\u202c",
@@ -399,8 +398,7 @@ describe("afterwards", () => {
     expect(ready.status).toBe(200);
 
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     const clientId = crypto.randomUUID();
     a.send({ type: "message", content: "Still standing?", client_id: clientId });
     const got = await b.next("message");

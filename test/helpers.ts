@@ -159,6 +159,13 @@ export async function join(app: App, sessionId: string, token: string): Promise<
   return c;
 }
 
+/** Both participants of a pair in their room: `a` the inviter, `b` the invitee. */
+export async function joinBoth(app: App, pair: Pair): Promise<{ a: Client; b: Client }> {
+  const a = await join(app, pair.sessionId, pair.inviter.token);
+  const b = await join(app, pair.sessionId, pair.invitee.token);
+  return { a, b };
+}
+
 /** Resolves after the current burst of network events settled: for asserting that nothing more arrives. */
 export const settle = (ms = 150) => Bun.sleep(ms);
 

@@ -1,6 +1,6 @@
 /** client_id: acknowledged sends, and retries that never store or broadcast twice. */
 import { beforeAll, expect, test } from "bun:test";
-import { createPair, db, join, settle, useServers } from "./helpers.ts";
+import { createPair, db, join, settle, useServers, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -13,8 +13,7 @@ const rowsWith = async (clientId: string) => (await db`SELECT id FROM messages W
 
 test("the broadcast carries the sender's client_id back", async () => {
   const pair = await createPair();
-  const a = await join(app, pair.sessionId, pair.inviter.token);
-  const b = await join(app, pair.sessionId, pair.invitee.token);
+  const { a, b } = await joinBoth(app, pair);
   const clientId = crypto.randomUUID();
   a.send({ type: "message", content: "ack me", client_id: clientId });
   expect((await a.next("message")).client_id).toBe(clientId);
@@ -42,8 +41,7 @@ test("a retry after a forced disconnect stores nothing and returns the original 
 
 test("the same client_id three times in a burst: one row, one broadcast, one copy on each socket", async () => {
   const pair = await createPair();
-  const a = await join(app, pair.sessionId, pair.inviter.token);
-  const b = await join(app, pair.sessionId, pair.invitee.token);
+  const { a, b } = await joinBoth(app, pair);
   const clientId = crypto.randomUUID();
   for (let i = 0; i < 3; i++) a.send({ type: "message", content: "thrice", client_id: clientId });
   a.send({ type: "message", content: "next" });
@@ -70,8 +68,7 @@ test("a retry on a socket that already got the acknowledgement changes nothing a
 
 test("client_id is scoped to the sender: the other participant's equal id is another message", async () => {
   const pair = await createPair();
-  const a = await join(app, pair.sessionId, pair.inviter.token);
-  const b = await join(app, pair.sessionId, pair.invitee.token);
+  const { a, b } = await joinBoth(app, pair);
   const clientId = crypto.randomUUID();
   a.send({ type: "message", content: "from a", client_id: clientId });
   await b.next("message");

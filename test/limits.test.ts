@@ -6,7 +6,7 @@
  * frame) are hand-built WebSocket clients over raw TCP (RawSocket).
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, db, join, RawSocket, sessionUrl, settle, useServers, type Frame } from "./helpers.ts";
+import { Client, createPair, db, join, RawSocket, sessionUrl, settle, useServers, type Frame, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -54,8 +54,7 @@ describe("frame size (MAX_FRAME_BYTES=2048)", () => {
 
   test("a 4096-byte frame closes its socket with 1009; the other participant is still served", async () => {
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     a.send("x".repeat(4096));
     // uWS closes it with its own reason, not the server's "frame too large".
     expect(await a.closed).toEqual({ code: 1009, reason: "Received too big message" });
@@ -97,8 +96,7 @@ describe("message rate (MESSAGE_RATE_PER_SECOND=2, MESSAGE_BURST=5, RATE_LIMIT_S
 
   test("a burst of 5 is stored; later frames get rate_limited with their client_id and store nothing; a second later sends pass", async () => {
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     const ids = Array.from({ length: 8 }, () => crypto.randomUUID());
     for (const id of ids) a.send({ type: "message", content: `burst ${id}`, client_id: id });
     a.send({ type: "message", content: "no client_id 1" });
@@ -161,8 +159,7 @@ describe("typing rate (TYPING_RATE_PER_SECOND=1, TYPING_BURST=3)", () => {
   test("excess typing frames get rate_limited; the other participant gets only the allowed ones; messages are unaffected", async () => {
     const app = await servers.start({}, { TYPING_RATE_PER_SECOND: "1", TYPING_BURST: "3" });
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     for (let i = 0; i < 8; i++) a.send({ type: "typing", is_typing: i % 2 === 0 });
     await a.until((f) => count(f, "error") === 5, "5 errors");
     expect(a.of("error").every((e) => e.code === "rate_limited" && !("client_id" in e))).toBe(true);

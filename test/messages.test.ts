@@ -1,6 +1,6 @@
 /** Messages and typing on one instance: fields, echo, persistence, the 2000 limit, tabs, isolation. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, db, join, settle, useServers } from "./helpers.ts";
+import { Client, createPair, db, join, settle, useServers, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -14,8 +14,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 describe("message", () => {
   test("is stored with last_message_at in one go, then broadcast to everyone, the sender once", async () => {
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     a.send({ type: "message", content: "Let's climb tomorrow!" });
     const got = await b.next("message");
     await a.next("message");
@@ -49,8 +48,7 @@ describe("message", () => {
 
   test("seq grows by one per message and both sides see the same order", async () => {
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     for (let i = 0; i < 50; i++) (i % 2 ? a : b).send({ type: "message", content: `m${i}` });
     await a.until((f) => f.filter((x) => x.type === "message").length === 50, "50 messages");
     await b.until((f) => f.filter((x) => x.type === "message").length === 50, "50 messages");

@@ -1,6 +1,6 @@
 /** /healthz, /readyz and /metrics: what an operator and a load balancer read. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, createUser, describeWithRedis, env, join, sessionUrl, useServers } from "./helpers.ts";
+import { Client, createPair, createUser, describeWithRedis, env, join, sessionUrl, useServers, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -26,8 +26,7 @@ describe("metrics", () => {
   test("counters and histograms follow what happens", async () => {
     const before = await metrics(app);
     const pair = await createPair();
-    const a = await join(app, pair.sessionId, pair.inviter.token);
-    const b = await join(app, pair.sessionId, pair.invitee.token);
+    const { a, b } = await joinBoth(app, pair);
     a.send({ type: "message", content: "counted" });
     a.send({ type: "message", content: "" });
     await b.next("message");

@@ -1,6 +1,6 @@
 /** Read marks: never backwards, told to the room, and unread counts per session. */
 import { beforeAll, expect, test } from "bun:test";
-import { createPair, createUser, db, join, settle, useServers, type Pair } from "./helpers.ts";
+import { createPair, createUser, db, join, settle, useServers, type Pair, joinBoth } from "./helpers.ts";
 import { upsertSession } from "../src/store/directory.ts";
 import type { App } from "../src/app.ts";
 
@@ -16,8 +16,7 @@ async function unread(token: string) {
 }
 
 async function withMessages(pair: Pair, fromInviter: number, fromInvitee: number) {
-  const a = await join(app, pair.sessionId, pair.inviter.token);
-  const b = await join(app, pair.sessionId, pair.invitee.token);
+  const { a, b } = await joinBoth(app, pair);
   for (let i = 0; i < fromInviter; i++) a.send({ type: "message", content: `a${i}` });
   for (let i = 0; i < fromInvitee; i++) b.send({ type: "message", content: `b${i}` });
   const total = fromInviter + fromInvitee;
