@@ -81,6 +81,26 @@ describeWithRedis("two instances through Redis", () => {
     await Promise.all([laptopOnA, phoneOnB, other, otherOnB].map((c) => c.close()));
   });
 
+  test("a retry on another instance is answered there with the original, to the retrying socket only", async () => {
+    const pair = await createPair();
+    const senderOnA = await join(a, pair.sessionId, pair.inviter.token);
+    const otherOnA = await join(a, pair.sessionId, pair.invitee.token);
+    const senderOnB = await join(b, pair.sessionId, pair.inviter.token);
+    const clientId = crypto.randomUUID();
+    senderOnA.send({ type: "message", content: "sent on A", client_id: clientId });
+    const original = await senderOnB.next("message");
+    senderOnB.send({ type: "message", content: "sent on A", client_id: clientId });
+    expect(await senderOnB.next("message", 1)).toEqual(original);
+    senderOnB.send({ type: "message", content: "sent on A", client_id: clientId });
+    expect(await senderOnB.next("message", 2)).toEqual(original);
+    await settle(300);
+    expect(senderOnA.of("message")).toEqual([original]);
+    expect(otherOnA.of("message")).toEqual([original]);
+    const [row] = await db`SELECT count(*)::int AS n FROM messages WHERE client_id = ${clientId}`;
+    expect(row!.n).toBe(1);
+    await Promise.all([senderOnA, otherOnA, senderOnB].map((c) => c.close()));
+  });
+
   test("an instance subscribes to a session's channel only while it has sockets in it", async () => {
     const pair = await createPair();
     const channel = `chat:{${pair.sessionId}}`;

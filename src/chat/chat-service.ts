@@ -153,13 +153,15 @@ export class ChatService {
   }
 
   /**
-   * A retry of a message already stored: only the sender learns its fate, and only if this socket
-   * has not received the original broadcast already (which is the acknowledgement).
+   * A retry of a message already stored: the original goes back to the retrying socket, every time
+   * (receivers de-duplicate by seq). Never ahead of a message the room has not delivered yet, or the
+   * client would skip that one as already seen.
    */
   private answerRetry(conn: Connection, m: Member, original: MessageView) {
+    const frame = messageFrame(original);
     const room = this.rooms.get(m.session.sessionId);
-    const alreadyReceived = original.seq > m.seenFrom && room !== undefined && room.lastSeq >= original.seq;
-    if (!alreadyReceived) conn.send(messageFrame(original));
+    if (room) room.afterDelivered(original.seq, () => conn.send(frame));
+    else conn.send(frame);
   }
 
   private typing(m: Member, isTyping: boolean) {

@@ -33,6 +33,8 @@ export class Room {
   private othersOfInviter: Participant[] | null = null;
   private othersOfInvitee: Participant[] | null = null;
   private gapTimer: Timer | null = null;
+  /** Work to run once a seq is delivered here (answers to retries); allocated only when needed. */
+  private waiting: { seq: number; run: () => void }[] | null = null;
   private fetching: Promise<void> | null = null;
 
   constructor(
@@ -79,6 +81,13 @@ export class Room {
     return true;
   }
 
+  /** Runs `run` once `seq` was delivered to the local sockets (at once if it already was). */
+  afterDelivered(seq: number, run: () => void): void {
+    if (seq <= this.lastSeq) return run();
+    (this.waiting ??= []).push({ seq, run });
+    this.armGapTimer(); // if its broadcast was lost, the store has it
+  }
+
   deliver(seq: number, frame: string): void {
     if (seq <= this.lastSeq || this.held?.has(seq)) return;
     if (seq !== this.lastSeq + 1) {
@@ -91,13 +100,14 @@ export class Room {
     this.deps.publish(frame);
     this.lastSeq = seq;
     this.releaseHeld();
+    if (this.waiting) this.runWaiting();
   }
 
   /** Delivers from the store whatever was committed after lastSeq (after a bus outage, or a gap). */
   catchUp(): Promise<void> {
     this.fetching ??= this.fetchUntilCurrent().finally(() => {
       this.fetching = null;
-      if (this.held?.size) this.armGapTimer();
+      if (this.held?.size || this.waiting) this.armGapTimer();
     });
     return this.fetching;
   }
@@ -106,6 +116,7 @@ export class Room {
     if (this.gapTimer) clearTimeout(this.gapTimer);
     this.gapTimer = null;
     this.held = null;
+    this.waiting = null;
   }
 
   users(): string[] {
@@ -122,8 +133,18 @@ export class Room {
     }
     if (held.size > 0) return;
     this.held = null;
-    if (this.gapTimer) clearTimeout(this.gapTimer);
-    this.gapTimer = null;
+    if (this.gapTimer && !this.waiting) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = null;
+    }
+  }
+
+  private runWaiting() {
+    const due = this.waiting!.filter((w) => w.seq <= this.lastSeq);
+    if (due.length === 0) return;
+    const left = this.waiting!.filter((w) => w.seq > this.lastSeq);
+    this.waiting = left.length > 0 ? left : null;
+    for (const w of due) w.run();
   }
 
   private armGapTimer() {

@@ -76,6 +76,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         outcome,
         limiter: null,
         joining: null,
+        joined: false,
       };
       if (server.upgrade(req, { data })) return undefined;
       return json(400, { error: "websocket upgrade failed" });

@@ -23,6 +23,8 @@ export type SocketData = {
   limiter: SocketRateLimiter | null;
   /** Settles when the socket has joined its room; leaving waits for it. Null: never joined. */
   joining: Promise<void> | null;
+  /** True once `joining` settled: frames that arrive before wait for it, so nothing overtakes a replay. */
+  joined: boolean;
 };
 
 export type WebSocketDeps = { chat: ChatService; registry: SocketRegistry; verify: TokenVerifier; limits: Limits; log: Logger; metrics: Metrics };
@@ -54,11 +56,16 @@ export function websocketHandler({ chat, registry, verify, limits, log, metrics 
       log.info("connection opened", { conn: connId, session_id: sessionId, user_id: outcome.member.user.userId, resume: outcome.afterSeq !== null });
       metrics.connectionsOpened.inc();
       registry.add(ws, outcome.member.user.userId);
-      ws.data.joining = chat.join(ws, outcome.member, outcome.afterSeq).catch((err) => {
-        // The replay could not be read: the client reconnects and resumes from the same point.
-        log.warn("join failed", { err, conn: connId });
-        registry.close(ws, CloseCode.TryAgainLater);
-      });
+      ws.data.joining = chat
+        .join(ws, outcome.member, outcome.afterSeq)
+        .catch((err) => {
+          // The replay could not be read: the client reconnects and resumes from the same point.
+          log.warn("join failed", { err, conn: connId });
+          registry.close(ws, CloseCode.TryAgainLater);
+        })
+        .then(() => {
+          ws.data.joined = true;
+        });
     },
 
     message(ws, raw) {
@@ -75,7 +82,8 @@ export function websocketHandler({ chat, registry, verify, limits, log, metrics 
       if (!parsed) return sendError(ws, { code: ErrorCode.BinaryFrame, error: "binary frames are not supported: send JSON text" });
       if (!parsed.ok) return sendError(ws, parsed.error);
       const frame = parsed.frame;
-      const work = frame.type === "auth" ? refresh(ws, frame.token) : chat.handle(ws, outcome.member, frame);
+      const handle = () => (frame.type === "auth" ? refresh(ws, frame.token) : chat.handle(ws, outcome.member, frame));
+      const work = ws.data.joined ? handle() : ws.data.joining!.then(handle);
       work.catch((err) => {
         log.error("frame handling failed", { err, conn: ws.data.connId });
         sendError(ws, { code: ErrorCode.InternalError, error: "the frame could not be handled" });
