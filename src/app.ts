@@ -82,10 +82,9 @@ async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
     await bus.ready().catch(() => log.warn("redis not reachable at start-up: running degraded until it is"));
   }
   let server: Server<SocketData> | null = null;
-  let chat: ChatService | null = null;
   const presence: Presence =
-    bus instanceof RedisBus ? new RedisPresence(bus.commands, bus.origin, config.presenceTtlMs, log) : new LocalPresence((sessionId) => chat!.usersHere(sessionId));
-  chat = new ChatService({ store, bus, presence, metrics, log, fanout: (topic, frame) => server?.publish(topic, frame) });
+    bus instanceof RedisBus ? new RedisPresence(bus.commands, bus.origin, config.presenceTtlMs, log) : new LocalPresence();
+  const chat = new ChatService({ store, bus, presence, metrics, log, fanout: (topic, frame) => server?.publish(topic, frame) });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
 
   let accepting = true;

@@ -3,6 +3,7 @@
  * receiver never parses the frame. The channel names the session.
  *   message:  "<origin> m <seq> <sent-at ms>\n<frame>"
  *   direct:   "<origin> d <userId> <sent-at ms>\n<frame>"
+ *   presence: "<origin> p <userId> <sent-at ms>\n<1|0> <version>" (each receiver builds its own frame)
  */
 import type { Envelope } from "../chat/ports.ts";
 
@@ -17,7 +18,14 @@ export function sessionOf(channel: string): string | null {
 }
 
 export function encode(origin: string, e: Envelope, sentAt = Date.now()): string {
-  return e.kind === "message" ? `${origin} m ${e.seq} ${sentAt}\n${e.frame}` : `${origin} d ${e.toUserId} ${sentAt}\n${e.frame}`;
+  switch (e.kind) {
+    case "message":
+      return `${origin} m ${e.seq} ${sentAt}\n${e.frame}`;
+    case "direct":
+      return `${origin} d ${e.toUserId} ${sentAt}\n${e.frame}`;
+    case "presence":
+      return `${origin} p ${e.userId} ${sentAt}\n${e.online ? 1 : 0} ${e.version}`;
+  }
 }
 
 export function decode(sessionId: string, payload: string): { origin: string; envelope: Envelope } | null {
@@ -32,5 +40,10 @@ export function decode(sessionId: string, payload: string): { origin: string; en
     return Number.isSafeInteger(seq) ? { origin, envelope: { kind: "message", sessionId, seq, frame, sentAt } } : null;
   }
   if (kind === "d") return { origin, envelope: { kind: "direct", sessionId, toUserId: arg, frame, sentAt } };
+  if (kind === "p") {
+    const [online, version] = frame.split(" ").map(Number);
+    if ((online !== 0 && online !== 1) || !Number.isSafeInteger(version)) return null;
+    return { origin, envelope: { kind: "presence", sessionId, userId: arg, online: online === 1, version: version!, sentAt } };
+  }
   return null;
 }

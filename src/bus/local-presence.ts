@@ -1,25 +1,36 @@
 /**
  * Presence of a single instance: who has a socket here is who is online. The chat service calls
- * arrive/depart on a user's first and last local socket, so there is nothing to count here.
+ * arrive/depart at a user's first and last local socket, so each call is a change.
  */
-import type { Presence } from "../chat/ports.ts";
+import type { Presence, PresenceChange, PresenceState } from "../chat/ports.ts";
 
 export class LocalPresence implements Presence {
-  constructor(private readonly usersHere: (sessionId: string) => string[]) {}
+  /** Online users per session; offline ones are dropped (absent reads as offline). */
+  private readonly sessions = new Map<string, Map<string, PresenceState>>();
+  private version = 0;
 
-  async arrive(): Promise<boolean> {
-    return true;
+  async arrive(sessionId: string, userId: string): Promise<PresenceChange> {
+    return this.change(sessionId, userId, true);
   }
 
-  async depart(): Promise<boolean> {
-    return true;
+  async depart(sessionId: string, userId: string): Promise<PresenceChange> {
+    return this.change(sessionId, userId, false);
   }
 
-  async online(sessionId: string): Promise<Set<string>> {
-    return new Set(this.usersHere(sessionId));
+  async states(sessionId: string): Promise<Map<string, PresenceState>> {
+    return new Map(this.sessions.get(sessionId));
   }
 
-  onLapsed(): void {}
-  onRevived(): void {}
+  onChange(): void {}
   async close(): Promise<void> {}
+
+  private change(sessionId: string, userId: string, online: boolean): PresenceChange {
+    const state = { online, version: ++this.version };
+    const users = this.sessions.get(sessionId) ?? new Map<string, PresenceState>();
+    if (online) users.set(userId, state);
+    else users.delete(userId);
+    if (users.size > 0) this.sessions.set(sessionId, users);
+    else this.sessions.delete(sessionId);
+    return { sessionId, userId, ...state };
+  }
 }

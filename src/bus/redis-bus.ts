@@ -125,9 +125,9 @@ export class RedisBus implements Bus {
     }
   }
 
-  /** Messages are kept for replay (receivers drop what they already have); typing is ephemeral. */
+  /** Messages and presence changes are kept for replay (receivers drop what they already have); typing is ephemeral. */
   private keep(envelope: Envelope, args: string[]) {
-    if (envelope.kind !== "message" || this.closing) return;
+    if (envelope.kind === "direct" || this.closing) return;
     if (this.unsent.length >= MAX_UNSENT) this.unsent.shift(); // receivers recover the rest from the store
     this.unsent.push(args);
   }

@@ -3,7 +3,7 @@
  * message is, who sees typing, read marks and presence, how a reconnecting socket resumes. No Bun,
  * no SQL, no Redis here.
  */
-import type { Bus, Envelope, Participant, Presence, SessionInfo, Store } from "./ports.ts";
+import type { Bus, Envelope, Participant, Presence, PresenceChange, PresenceState, SessionInfo, Store } from "./ports.ts";
 import { Room } from "./room.ts";
 import { replayInto } from "./resume.ts";
 import { ErrorCode } from "../protocol/codes.ts";
@@ -61,8 +61,7 @@ export class ChatService {
     this.bus.onEnvelope((e) => this.receive(e));
     this.store.onLateCommit((appended) => this.broadcast(appended.message));
     this.bus.onResync(() => void this.resyncAll());
-    this.presence.onLapsed((sessionId, userId) => this.announcePresence(sessionId, userId, false));
-    this.presence.onRevived((sessionId, userId) => this.announcePresence(sessionId, userId, true));
+    this.presence.onChange((change) => this.presenceChanged(change));
   }
 
   static member(user: Participant, session: SessionInfo): Member {
@@ -85,14 +84,16 @@ export class ChatService {
     } else {
       m.seenFrom = afterSeq;
     }
-    const room = this.rooms.get(sessionId) ?? (await this.openRoom(m.session));
+    // Counted in its room before any await: the room cannot be disposed under a joining socket, and
+    // presence hears of arrivals and departures in the order they happen here.
+    const room = this.rooms.get(sessionId) ?? this.openRoom(m.session);
     room.adopt(m);
-    const firstOfUser = room.addSocket(m.user.userId);
+    if (room.addSocket(m.user.userId)) this.decidePresence(this.presence.arrive(sessionId, m.user.userId));
+    await room.ready;
     if (afterSeq !== null) {
       await replayInto(conn, room, afterSeq, (after, limit) => this.store.messagesAfter(sessionId, after, limit), () => conn.subscribe(topic));
     }
-    if (firstOfUser) await this.arrive(m);
-    await this.sendPresenceSnapshot(conn, m);
+    await this.sendPresenceSnapshot(conn, m, room);
     this.sendReadSnapshot(conn, m.session, readMarks);
   }
 
@@ -101,7 +102,7 @@ export class ChatService {
     conn.unsubscribe(userTopic(sessionId, m.user.userId));
     const room = this.rooms.get(sessionId);
     if (!room) return;
-    if (room.removeSocket(m.user.userId)) void this.depart(m);
+    if (room.removeSocket(m.user.userId)) this.decidePresence(this.presence.depart(sessionId, m.user.userId));
     if (room.sockets > 0) return;
     room.dispose();
     this.rooms.delete(sessionId);
@@ -121,11 +122,6 @@ export class ChatService {
 
   get roomCount(): number {
     return this.rooms.size;
-  }
-
-  /** Users with a socket in the session on this instance: all of its presence when there is no bus. */
-  usersHere(sessionId: string): string[] {
-    return this.rooms.get(sessionId)?.users() ?? [];
   }
 
   private async sendMessage(conn: Connection, m: Member, content: string, clientId: string | null) {
@@ -203,10 +199,12 @@ export class ChatService {
   private receive(e: Envelope) {
     if (e.sentAt) this.metrics.bridgeLagSeconds.observe(Math.max(0, Date.now() - e.sentAt) / 1000);
     if (e.kind === "message") this.rooms.get(e.sessionId)?.deliver(e.seq, e.frame);
+    else if (e.kind === "presence") this.applyPresence(e);
     else this.fanout(userTopic(e.sessionId, e.toUserId), e.frame);
   }
 
-  private async openRoom(session: SessionInfo): Promise<Room> {
+  /** A room is in the map from its first socket on; `ready` settles once it receives what other instances publish. */
+  private openRoom(session: SessionInfo): Room {
     const topics = [userTopic(session.sessionId, session.inviter.userId), userTopic(session.sessionId, session.invitee.userId)];
     const room = new Room(session, {
       publish: (frame) => {
@@ -218,40 +216,48 @@ export class ChatService {
       onError: (err) => this.log.warn("catch-up from the store failed; retrying", { err, session_id: session.sessionId }),
     });
     this.rooms.set(session.sessionId, room);
+    room.ready = this.connectRoom(room);
+    return room;
+  }
+
+  private async connectRoom(room: Room) {
     try {
-      await this.bus.join(session.sessionId);
+      await this.bus.join(room.session.sessionId);
     } catch (err) {
       this.log.warn("bus join failed; the room catches up when the bus is back", { err });
     }
     // Whatever another instance committed before our subscription was active (alone, there is none).
     if (this.bus.status() !== "local") await room.catchUp();
-    return room;
   }
 
-  private async arrive(m: Member) {
-    const cameOnline = await this.presence.arrive(m.session.sessionId, m.user.userId).catch(() => false);
-    if (cameOnline) this.announcePresence(m.session.sessionId, m.user.userId, true);
+  /** Presence decisions are made in the presence store; a failed call is settled later by its heartbeat or reaper. */
+  private decidePresence(decision: Promise<PresenceChange | null>) {
+    decision.then((change) => change && this.presenceChanged(change)).catch((err) => this.log.debug("presence update failed", { err }));
   }
 
-  private async depart(m: Member) {
-    const wentOffline = await this.presence.depart(m.session.sessionId, m.user.userId).catch(() => false);
-    if (wentOffline) this.announcePresence(m.session.sessionId, m.user.userId, false);
+  /** Told to every instance, this one included, even when no socket of the session is left here. */
+  private presenceChanged(change: PresenceChange) {
+    this.bus.publish({ kind: "presence", ...change });
+    this.applyPresence(change);
   }
 
-  private announcePresence(sessionId: string, userId: string, online: boolean) {
-    const session = this.rooms.get(sessionId)?.session;
-    if (!session) return;
-    const who = [session.inviter, session.invitee].find((p) => p.userId === userId);
+  /** The other participants' local sockets hear a change only if it is newer than what their room showed and differs from it. */
+  private applyPresence({ sessionId, userId, online, version }: PresenceChange) {
+    const room = this.rooms.get(sessionId);
+    if (!room?.notePresence(userId, { online, version })) return;
+    const { inviter, invitee } = room.session;
+    const who = [inviter, invitee].find((p) => p.userId === userId);
     if (!who) return;
     const frame = presenceFrame({ user_id: userId, display_name: who.displayName, online });
-    for (const p of [session.inviter, session.invitee]) if (p.userId !== userId) this.direct(sessionId, p.userId, frame);
+    for (const p of [inviter, invitee]) if (p.userId !== userId) this.fanout(userTopic(sessionId, p.userId), frame);
   }
 
-  /** A joining socket learns who is online now, itself included. */
-  private async sendPresenceSnapshot(conn: Connection, m: Member) {
-    const online = await this.presence.online(m.session.sessionId).catch(() => new Set([m.user.userId]));
+  /** A joining socket learns who is online now (itself included), as its room shows it. */
+  private async sendPresenceSnapshot(conn: Connection, m: Member, room: Room) {
+    const stored = await this.presence.states(m.session.sessionId).catch(() => null);
     for (const p of [m.session.inviter, m.session.invitee]) {
-      conn.send(presenceFrame({ user_id: p.userId, display_name: p.displayName, online: online.has(p.userId) || p.userId === m.user.userId }));
+      const online = p.userId === m.user.userId || room.presenceOf(p.userId, stored?.get(p.userId));
+      conn.send(presenceFrame({ user_id: p.userId, display_name: p.displayName, online }));
     }
   }
 
@@ -261,7 +267,13 @@ export class ChatService {
     if (marks.invitee > 0) conn.send(readFrame({ user_id: session.invitee.userId, seq: marks.invitee }));
   }
 
+  /** After a bus outage: messages and presence changes published meanwhile were lost; the stores have them. */
   private async resyncAll() {
-    await Promise.all([...this.rooms.values()].map((room) => room.catchUp()));
+    await Promise.all([...this.rooms.values()].map((room) => Promise.all([room.catchUp(), this.resyncPresence(room.session.sessionId)])));
+  }
+
+  private async resyncPresence(sessionId: string) {
+    const stored = await this.presence.states(sessionId).catch(() => new Map<string, PresenceState>());
+    for (const [userId, state] of stored) this.applyPresence({ sessionId, userId, ...state });
   }
 }

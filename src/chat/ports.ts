@@ -1,6 +1,6 @@
 /**
- * The two ports the chat domain is written against. `store/` and `bus/` implement them; the
- * composition root (src/app.ts) picks the implementations.
+ * The three ports the chat domain is written against: Store, Bus and Presence. `store/` and `bus/`
+ * implement them; the composition root (src/app.ts) picks the implementations.
  */
 import type { MessageView } from "../protocol/frames.ts";
 
@@ -73,6 +73,7 @@ export interface Store {
 export type Envelope = (
   | { kind: "message"; sessionId: string; seq: number; frame: string }
   | { kind: "direct"; sessionId: string; toUserId: string; frame: string }
+  | ({ kind: "presence" } & PresenceChange)
 ) & {
   /** When the origin instance published it (ms), for the bridge-lag metric; set by the bus. */
   sentAt?: number;
@@ -94,18 +95,26 @@ export interface Bus {
 }
 
 /**
- * Who is online in a session, across instances. The chat service calls `arrive` on a user's first
- * local socket in a session and `depart` after the last; entries of an instance that died lapse
- * after a bounded time and are reported through `onLapsed`.
+ * A user's presence in a session as last decided. Versions only grow (per session and user), so
+ * wherever changes arrive and in whatever order, the newest one wins and stale ones are dropped.
+ */
+export type PresenceState = { online: boolean; version: number };
+export type PresenceChange = PresenceState & { sessionId: string; userId: string };
+
+/**
+ * Who is online in a session, across instances. The chat service calls `arrive` at a user's first
+ * local socket in a session and `depart` after the last, synchronously at those transitions, so an
+ * instance's calls reach the presence store in the order its sockets came and went. Entries of an
+ * instance that died lapse after a bounded time.
  */
 export interface Presence {
-  /** True when the user was offline on every instance before. */
-  arrive(sessionId: string, userId: string): Promise<boolean>;
-  /** True when the user is now offline on every instance. */
-  depart(sessionId: string, userId: string): Promise<boolean>;
-  online(sessionId: string): Promise<Set<string>>;
-  onLapsed(handler: (sessionId: string, userId: string) => void): void;
-  /** Called when a user counts as online again after an outage removed their entry. */
-  onRevived(handler: (sessionId: string, userId: string) => void): void;
+  /** The change when the user was offline on every instance before; null otherwise. */
+  arrive(sessionId: string, userId: string): Promise<PresenceChange | null>;
+  /** The change when the user is now offline on every instance; null otherwise. */
+  depart(sessionId: string, userId: string): Promise<PresenceChange | null>;
+  /** The last decided state of the session's users (a user never seen is absent: offline). */
+  states(sessionId: string): Promise<Map<string, PresenceState>>;
+  /** Changes decided outside arrive/depart: a dead instance's users lapsing, ours revived after an outage. */
+  onChange(handler: (change: PresenceChange) => void): void;
   close(): Promise<void>;
 }

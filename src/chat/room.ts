@@ -5,7 +5,7 @@
  * once and in seq order, holding early ones back until the gap is filled.
  */
 import type { MessageView } from "../protocol/frames.ts";
-import type { Participant, SessionInfo } from "./ports.ts";
+import type { Participant, PresenceState, SessionInfo } from "./ports.ts";
 
 export type RoomDeps = {
   /** Delivers a serialised frame to every local socket of the session. */
@@ -26,6 +26,8 @@ const MAX_HELD = 1000;
 export class Room {
   /** Highest seq delivered to this room's local sockets. */
   lastSeq: number;
+  /** Settles once the room receives what other instances publish (set by whoever opens it). */
+  ready: Promise<void> = Promise.resolve();
   private socketsByUser = new Map<string, number>();
   private socketCount = 0;
   /** Early messages waiting for the missing ones; allocated only when a gap is seen. */
@@ -36,6 +38,8 @@ export class Room {
   /** Work to run once a seq is delivered here (answers to retries); allocated only when needed. */
   private waiting: { seq: number; run: () => void }[] | null = null;
   private fetching: Promise<void> | null = null;
+  /** Each participant's presence as this room's sockets were shown it. */
+  private presence: Map<string, PresenceState> | null = null;
 
   constructor(
     readonly session: SessionInfo,
@@ -119,8 +123,29 @@ export class Room {
     this.waiting = null;
   }
 
-  users(): string[] {
-    return [...this.socketsByUser.keys()];
+  /**
+   * Records a presence change; true when the room's sockets must hear it: it is newer than what
+   * they were shown, and says something else.
+   */
+  notePresence(userId: string, next: PresenceState): boolean {
+    const known = (this.presence ??= new Map()).get(userId);
+    if (known && next.version <= known.version) return false;
+    this.presence.set(userId, next);
+    return known === undefined || known.online !== next.online;
+  }
+
+  /**
+   * What a joining socket is shown for a participant: the newer of the room's state and the stored
+   * one. A newer stored state is not taken over: its change is on its way and will be announced to
+   * the room's other sockets when it arrives.
+   */
+  presenceOf(userId: string, stored: PresenceState | undefined): boolean {
+    const known = (this.presence ??= new Map()).get(userId);
+    if (!known) {
+      this.presence.set(userId, stored ?? { online: false, version: 0 });
+      return stored?.online ?? false;
+    }
+    return (stored && stored.version > known.version ? stored : known).online;
   }
 
   private releaseHeld() {
