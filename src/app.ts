@@ -5,7 +5,7 @@
  */
 import type { Server } from "bun";
 import type { Sql } from "postgres";
-import type { Config } from "./config/config.ts";
+import { isLoopback, type Config } from "./config/config.ts";
 import type { Bus, Presence } from "./chat/ports.ts";
 import { ChatService } from "./chat/chat-service.ts";
 import { createVerifier } from "./auth/tokens.ts";
@@ -101,7 +101,7 @@ async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
     allowedOrigins: config.allowedOrigins,
     clockSkewSeconds: config.jwt.clockSkewSeconds,
     accepting: () => accepting,
-    devRoute: config.env === "development" ? (req, url, srv) => demoRoute(req, url, srv, sql, config.jwt.secret) : undefined,
+    devRoute: config.devRoutes ? (req, url, srv) => demoRoute(req, url, srv, sql, config.jwt.secret) : undefined,
     demoPage: config.demoPage,
   });
   server = http.server;
@@ -133,10 +133,18 @@ function observe(metrics: Metrics, { store, bus, chat, poolMax }: { store: Postg
   metrics.gauge("chat_redis_up", "1 when the Redis bridge is connected, 0 when down, -1 without Redis", () => ({ up: 1, down: 0, local: -1 })[bus.status()]);
 }
 
-/** `POST /dev/demo` from this machine only: what `bun run cli demo` asks when the database is embedded. */
+/**
+ * `POST /dev/demo` from this machine only: what `bun run cli demo` asks when the database is
+ * embedded. A loopback peer is not enough: the request must also name this machine in `Host` (a
+ * DNS-rebound name does not) and come from the same origin or from no page at all (no cross-site post).
+ */
 async function demoRoute(req: Request, url: URL, server: Server<SocketData>, sql: Sql, secret: string): Promise<Response | null> {
   if (url.pathname !== "/dev/demo" || req.method !== "POST") return null;
   const ip = server.requestIP(req)?.address ?? "";
   if (!["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(ip)) return null;
+  const origin = req.headers.get("origin");
+  if (!isLoopback(url.hostname) || (origin !== null && origin !== url.origin)) {
+    return Response.json({ error: "the demo accounts are for pages served by this machine only" }, { status: 403 });
+  }
   return Response.json(await provisionDemo(sql, secret));
 }

@@ -22,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...args] = argv;
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { requireKey: !["migrate", "healthcheck"].includes(command) });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);
@@ -62,7 +62,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     return 1;
   }
   log.info("listening", { url: app.httpUrl, database: config.databaseUrl ? "postgres" : "embedded", redis: config.redisUrl ? "on" : "off" });
-  if (config.env === "development" && !config.databaseUrl) {
+  if (config.devRoutes) {
     console.log("\n" + wscatLines(app.wsUrl, await provisionDemo(app.store.sql, config.jwt.secret)) + "\n");
   }
   // A stray rejection (e.g. a driver's background reconnect) is logged, never fatal to every socket.

@@ -21,11 +21,11 @@ let server: Subprocess<"ignore", "pipe", "pipe"> | null = null;
 let context: BrowserContext | null = null;
 let baseUrl = "";
 
-/** Starts `bun src/main.ts serve` in development on a free port, on the suite's database. */
+/** Starts `bun src/main.ts serve` in development on a free port, on its own embedded database (the only setup with demo accounts). */
 async function startServer(): Promise<string> {
   const child = Bun.spawn(["bun", "src/main.ts", "serve"], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: "development", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", DATABASE_URL: env.databaseUrl, DATABASE_POOL_MAX: "2", REDIS_URL: "" },
+    env: { ...process.env, NODE_ENV: "development", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", DATABASE_URL: "", JWT_SECRET: "", EMBEDDED_DB_DIR: "memory://", REDIS_URL: "" },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

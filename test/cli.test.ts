@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
-import { Client, SECRET, createUser, env } from "./helpers.ts";
+import { Client, SECRET, createUser, env, rawHttp } from "./helpers.ts";
 import { hs256Verifier } from "../src/auth/tokens.ts";
 
 const MAIN = joinPath(import.meta.dir, "..", "src", "main.ts");
@@ -66,6 +66,12 @@ describe("serve on embedded defaults", () => {
     const demo = await run(["demo"], { PORT: String(first.port) });
     expect(demo.code).toBe(0);
     expect(demo.stdout).toContain("wscat -c 'ws://localhost:");
+    // The demo accounts route answers pages of this machine only: not a DNS-rebound name, not a cross-site post.
+    const post = (headers: string) => rawHttp(first.port, `POST /dev/demo HTTP/1.1\r\n${headers}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+    expect(await post(`Host: 127.0.0.1:${first.port}\r\n`)).toStartWith("HTTP/1.1 200");
+    expect(await post(`Host: localhost:${first.port}\r\nOrigin: http://localhost:${first.port}\r\n`)).toStartWith("HTTP/1.1 200");
+    expect(await post(`Host: rebind.attacker.example:${first.port}\r\n`)).toStartWith("HTTP/1.1 403");
+    expect(await post(`Host: 127.0.0.1:${first.port}\r\nOrigin: https://attacker.example\r\n`)).toStartWith("HTTP/1.1 403");
 
     first.proc.kill("SIGTERM");
     expect(await first.proc.exited).toBe(0);
@@ -87,10 +93,18 @@ describe("commands", () => {
     expect(r.stderr).toContain("PORT must be a whole number");
   });
 
-  test("production without JWT_SECRET refuses to start", async () => {
+  test("production without a JWT key refuses to start", async () => {
     const r = await run(["serve"], { NODE_ENV: "production", DATABASE_URL: env.databaseUrl });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("JWT_SECRET is required");
+    expect(r.stderr).toContain("a JWT key is required");
+  });
+
+  test("a real database without a JWT key refuses to start, whatever NODE_ENV says: the development secret is public", async () => {
+    for (const extra of [{}, { NODE_ENV: "development" }]) {
+      const r = await run(["serve"], { DATABASE_URL: env.databaseUrl, ...extra });
+      expect(r.code).toBe(2);
+      for (const name of ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"]) expect(r.stderr).toContain(name);
+    }
   });
 
   test("migrate is idempotent against the configured database", async () => {

@@ -52,7 +52,29 @@ describe("configuration", () => {
     expect(problems({ PORT: "x", REDIS_URL: "y" })).toHaveLength(2);
   });
 
-  test("production requires JWT_SECRET", () => {
-    expect(problems({ NODE_ENV: "production" })).toEqual(["JWT_SECRET is required when NODE_ENV=production"]);
+  test("production, or any real database, requires a JWT key: the development secret is for the embedded database only", () => {
+    for (const env of [{ NODE_ENV: "production" }, { DATABASE_URL: "postgres://u@db:5432/x" }, { NODE_ENV: "development", DATABASE_URL: "postgres://u@db:5432/x" }]) {
+      const [problem] = problems(env);
+      for (const name of ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"]) expect(problem).toContain(name);
+    }
+    expect(problems({ DATABASE_URL: "postgres://u@db:5432/x", JWT_SECRET: "s".repeat(32) })).toEqual([]);
+    expect(problems({ DATABASE_URL: "postgres://u@db:5432/x", JWT_JWKS_URL: "https://keys.example/jwks.json" })).toEqual([]);
+    // Commands that verify no token (migrate, healthcheck) need no key.
+    expect(() => loadConfig({ DATABASE_URL: "postgres://u@db:5432/x" }, { requireKey: false })).not.toThrow();
+  });
+
+  test("the demo routes are on only in development on the embedded database", () => {
+    expect(loadConfig({})).toMatchObject({ devRoutes: true, demoPage: true });
+    expect(loadConfig({ DATABASE_URL: "postgres://u@db:5432/x", JWT_SECRET: "s".repeat(32) })).toMatchObject({ devRoutes: false, demoPage: false });
+    expect(loadConfig({ NODE_ENV: "test" })).toMatchObject({ devRoutes: false, demoPage: false });
+  });
+
+  test("a JWKS URL must be https, except on this machine", () => {
+    expect(problems({ JWT_JWKS_URL: "http://keys.example/jwks.json" })).toEqual([
+      "JWT_JWKS_URL must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)",
+    ]);
+    for (const url of ["https://keys.example/jwks.json", "http://127.0.0.1:9000/jwks.json", "http://localhost/jwks", "http://[::1]:81/k"]) {
+      expect(problems({ JWT_JWKS_URL: url })).toEqual([]);
+    }
   });
 });

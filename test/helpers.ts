@@ -248,6 +248,19 @@ export class RawSocket {
   }
 }
 
+/** Sends `request` as written (headers a fetch() would not let through) and resolves with the whole answer. */
+export async function rawHttp(port: number, request: string): Promise<string> {
+  const { connect } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port }, () => socket.write(request));
+    let answer = "";
+    socket.on("data", (chunk) => (answer += chunk.toString("latin1")));
+    socket.on("end", () => resolve(answer));
+    socket.on("error", reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no answer; got ${JSON.stringify(answer.slice(0, 200))}`)));
+  });
+}
+
 /** A server running as its own process (`bun src/main.ts serve`, or the compiled binary). */
 export type ServerProcess = {
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;

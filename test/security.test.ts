@@ -1,7 +1,7 @@
 /** Tokens on live sockets, in-band refresh, origins, public-key and JWKS verification, and logs. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from "jose";
-import { Client, SECRET, createPair, env, join, sessionUrl, settle, spawnServer, useServers, type Pair } from "./helpers.ts";
+import { Client, SECRET, createPair, env, join, rawHttp, sessionUrl, settle, spawnServer, useServers, type Pair } from "./helpers.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
 
@@ -122,6 +122,24 @@ describe("public-key and JWKS verification", () => {
       const other = await generateKeyPair("ES256");
       expect(await accepted(app, pair, await sign(pair.inviter.id, other.privateKey, "ES256", { kid: "k1" }))).toBe(false);
     });
+  });
+});
+
+describe("HTTP edges", () => {
+  test("a malformed Host header gets 400, not a server error", async () => {
+    const app = await servers.start();
+    const port = Number(new URL(app.httpUrl).port);
+    for (const host of ["x?", "x\\y", "a b"]) {
+      const answer = await rawHttp(port, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect({ host, status: answer.split("\r\n")[0] }).toEqual({ host, status: "HTTP/1.1 400 Bad Request" });
+    }
+    expect((await fetch(`${app.httpUrl}/healthz`)).status).toBe(200);
+  });
+
+  test("with a real database the demo routes do not exist, even in development", async () => {
+    const app = await servers.start({}, { NODE_ENV: "development", DATABASE_URL: env.databaseUrl });
+    expect((await fetch(`${app.httpUrl}/dev/demo`, { method: "POST" })).status).toBe(404);
+    expect((await fetch(`${app.httpUrl}/demo`)).status).toBe(404);
   });
 });
 

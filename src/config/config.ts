@@ -29,6 +29,12 @@ const url = (name: string, schemes: string[]) =>
     }, `${name} must be a URL starting with ${schemes.map((s) => s + "//").join(" or ")}`),
   );
 
+/** Loopback host names: the only ones where a key may travel without TLS. */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 const list = v.pipe(
   v.string(),
   v.transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean)),
@@ -46,7 +52,12 @@ const EnvSchema = v.object({
   REDIS_URL: v.optional(url("REDIS_URL", ["redis:", "rediss:"])),
   JWT_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, "JWT_SECRET must be at least 32 characters"))),
   JWT_PUBLIC_KEY: v.optional(v.pipe(v.string(), v.includes("-----BEGIN PUBLIC KEY-----", "JWT_PUBLIC_KEY must be a PEM (SPKI) public key"))),
-  JWT_JWKS_URL: v.optional(url("JWT_JWKS_URL", ["https:", "http:"])),
+  JWT_JWKS_URL: v.optional(
+    v.pipe(
+      url("JWT_JWKS_URL", ["https:", "http:"]),
+      v.check((s) => new URL(s).protocol === "https:" || isLoopback(new URL(s).hostname), "JWT_JWKS_URL must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)"),
+    ),
+  ),
   JWT_ALGORITHMS: v.optional(list),
   JWT_ISSUER: v.optional(v.string()),
   JWT_AUDIENCE: v.optional(v.string()),
@@ -117,7 +128,12 @@ export type Config = {
   shutdownTimeoutMs: number;
   /** With Redis: a dead instance's users go offline within ttl + ttl/3. */
   presenceTtlMs: number;
-  /** Serve the demo chat page at /demo; default: only when env is development. */
+  /**
+   * `POST /dev/demo` (demo accounts and tokens): only in development on the embedded database, the
+   * only setup where the development secret is accepted too.
+   */
+  devRoutes: boolean;
+  /** Serve the demo chat page at /demo; default: when devRoutes is on. */
   demoPage: boolean;
 };
 
@@ -137,7 +153,11 @@ function present(env: Record<string, string | undefined>): Record<string, string
   return out;
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+/**
+ * `requireKey`: a server (and the token command) needs a real JWT key unless it runs on the embedded
+ * database; `migrate` and `healthcheck` do not verify tokens.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, { requireKey = true } = {}): Config {
   const parsed = v.safeParse(EnvSchema, present(env));
   if (!parsed.success) {
     throw new ConfigError(parsed.issues.map((issue) => issue.message));
@@ -145,7 +165,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.output;
   const asymmetric = Boolean(e.JWT_PUBLIC_KEY || e.JWT_JWKS_URL);
   const problems: string[] = [];
-  if (e.NODE_ENV === "production" && !e.JWT_SECRET && !asymmetric) problems.push("JWT_SECRET is required when NODE_ENV=production");
+  const keyless = !e.JWT_SECRET && !asymmetric;
+  if (requireKey && keyless && (e.NODE_ENV === "production" || e.DATABASE_URL)) {
+    problems.push(
+      `a JWT key is required ${e.DATABASE_URL ? "with DATABASE_URL" : "when NODE_ENV=production"}: set JWT_SECRET (the backend's SimpleJWT signing key), JWT_PUBLIC_KEY or JWT_JWKS_URL ` +
+        "(the public development secret only works on the embedded database)",
+    );
+  }
   if (e.JWT_PUBLIC_KEY && e.JWT_JWKS_URL) problems.push("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both");
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -158,7 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL ?? null,
     jwt: {
       secret: e.JWT_SECRET ?? DEV_JWT_SECRET,
-      secretIsDefault: !e.JWT_SECRET && !asymmetric,
+      secretIsDefault: keyless,
       publicKeyPem: e.JWT_PUBLIC_KEY ?? null,
       jwksUrl: e.JWT_JWKS_URL ?? null,
       algorithms: e.JWT_ALGORITHMS ?? (asymmetric ? ["RS256", "ES256", "EdDSA"] : ["HS256"]),
@@ -183,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     presenceTtlMs: e.PRESENCE_TTL_SECONDS * 1000,
-    demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development",
+    devRoutes: e.NODE_ENV === "development" && !e.DATABASE_URL,
+    demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development" && !e.DATABASE_URL,
   };
 }

@@ -54,7 +54,12 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     websocket: websocketHandler({ chat: deps.chat, registry, verify: deps.verify, limits: deps.limits, log: deps.log, metrics: deps.metrics }),
 
     async fetch(req, server) {
-      const url = new URL(req.url);
+      const url = urlOf(req);
+      if (!url) {
+        // Bun builds the URL from the Host header: an unparsable one is the client's error.
+        deps.log.debug("malformed request URL or Host header");
+        return json(400, { error: "malformed Host header or URL" });
+      }
       if (url.pathname === "/healthz") return json(200, { status: "ok" });
       if (url.pathname === "/readyz") return readiness(deps);
       if (url.pathname === "/metrics") return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
@@ -95,6 +100,14 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
   }
 
   return { server, registry };
+}
+
+function urlOf(req: Request): URL | null {
+  try {
+    return new URL(req.url);
+  } catch {
+    return null;
+  }
 }
 
 async function readiness({ store, bus }: HttpDeps): Promise<Response> {
