@@ -100,7 +100,7 @@ describe("commands", () => {
   });
 
   test("a real database without a JWT key refuses to start, whatever NODE_ENV says: the development secret is public", async () => {
-    for (const extra of [{}, { NODE_ENV: "development" }]) {
+    for (const extra of [{}, { NODE_ENV: "development" }] as Record<string, string>[]) {
       const r = await run(["serve"], { DATABASE_URL: env.databaseUrl, ...extra });
       expect(r.code).toBe(2);
       for (const name of ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"]) expect(r.stderr).toContain(name);

@@ -53,7 +53,7 @@ describe("configuration", () => {
   });
 
   test("production, or any real database, requires a JWT key: the development secret is for the embedded database only", () => {
-    for (const env of [{ NODE_ENV: "production" }, { DATABASE_URL: "postgres://u@db:5432/x" }, { NODE_ENV: "development", DATABASE_URL: "postgres://u@db:5432/x" }]) {
+    for (const env of [{ NODE_ENV: "production" }, { DATABASE_URL: "postgres://u@db:5432/x" }, { NODE_ENV: "development", DATABASE_URL: "postgres://u@db:5432/x" }] as Record<string, string>[]) {
       const [problem] = problems(env);
       for (const name of ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"]) expect(problem).toContain(name);
     }

@@ -1,6 +1,6 @@
 /** Messages and typing on one instance: fields, echo, persistence, the 2000 limit, tabs, isolation. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, db, join, settle, useServers, joinBoth } from "./helpers.ts";
+import { Client, createPair, createUser, db, join, settle, useServers, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -125,6 +125,31 @@ describe("message", () => {
     a.ws.close();
     expect((await b.next("message")).content).toBe("fire and forget");
     await b.close();
+  });
+});
+
+describe("participants changed by the backend while the room is open", () => {
+  test("a new invitee's messages are stored and shown as theirs; the room follows the new participants", async () => {
+    const pair = await createPair();
+    const { a, b: oldInvitee } = await joinBoth(app, pair);
+    a.send({ type: "message", content: "before the change" });
+    await oldInvitee.next("message");
+    const newcomer = await createUser("Newcomer");
+    await db`UPDATE sessions SET invitee_id = ${newcomer.id} WHERE id = ${pair.sessionId}`;
+
+    const c = await join(app, pair.sessionId, newcomer.token);
+    await c.until((f) => f.filter((x) => x.type === "presence").length === 2, "snapshot");
+    expect(c.of("presence").map((p) => [p.user_id, p.online])).toEqual([[pair.inviter.id, true], [newcomer.id, true]]);
+    c.send({ type: "message", content: "I am the invitee now" });
+    const got = await a.next("message", 1);
+    expect(got).toMatchObject({ seq: 2, sender_id: newcomer.id, sender_name: newcomer.name, content: "I am the invitee now" });
+    expect(await c.next("message")).toEqual(got);
+    const [row] = await db`SELECT sender_id FROM messages WHERE id = ${got.message_id as string}`;
+    expect(row!.sender_id).toBe(newcomer.id);
+
+    a.send({ type: "typing", is_typing: true });
+    expect(await c.next("typing")).toMatchObject({ sender_id: pair.inviter.id });
+    await Promise.all([a.close(), oldInvitee.close(), c.close()]);
   });
 });
 

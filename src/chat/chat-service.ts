@@ -28,8 +28,6 @@ export type Fanout = (topic: string, frame: string) => void;
 export type Member = {
   user: Participant;
   session: SessionInfo;
-  /** The other participant(s) of the session: typing and presence go to them only. */
-  others: Participant[];
   /** The socket has received, or will receive, every message with a greater seq (set on joining). */
   seenFrom: number;
 };
@@ -65,8 +63,7 @@ export class ChatService {
   }
 
   static member(user: Participant, session: SessionInfo): Member {
-    const others = [session.inviter, session.invitee].filter((p) => p.userId !== user.userId);
-    return { user, session, others, seenFrom: Number.POSITIVE_INFINITY };
+    return { user, session, seenFrom: Number.POSITIVE_INFINITY };
   }
 
   /**
@@ -86,7 +83,7 @@ export class ChatService {
     }
     // Counted in its room before any await: the room cannot be disposed under a joining socket, and
     // presence hears of arrivals and departures in the order they happen here.
-    const room = this.rooms.get(sessionId) ?? this.openRoom(m.session);
+    const room = this.roomFor(m.session);
     room.adopt(m);
     if (room.addSocket(m.user.userId)) this.decidePresence(this.presence.arrive(sessionId, m.user.userId));
     await room.ready;
@@ -162,7 +159,8 @@ export class ChatService {
 
   private typing(m: Member, isTyping: boolean) {
     const frame = typingFrame({ sender_id: m.user.userId, sender_name: m.user.displayName, is_typing: isTyping });
-    for (const other of m.others) this.direct(m.session.sessionId, other.userId, frame);
+    const room = this.rooms.get(m.session.sessionId);
+    if (room) for (const other of room.participants) if (other.userId !== m.user.userId) this.direct(room.session.sessionId, other.userId, frame);
   }
 
   /** Read marks go to everyone in the room (the reader's other devices too), only when they moved. */
@@ -176,7 +174,8 @@ export class ChatService {
     }
     if (moved === null) return;
     const frame = readFrame({ user_id: m.user.userId, seq: moved });
-    for (const p of [m.session.inviter, m.session.invitee]) this.direct(m.session.sessionId, p.userId, frame);
+    const room = this.rooms.get(m.session.sessionId);
+    if (room) for (const p of room.participants) this.direct(room.session.sessionId, p.userId, frame);
   }
 
   private storeFailure(err: unknown, what: string, clientId?: string | null): string {
@@ -203,8 +202,14 @@ export class ChatService {
     else this.fanout(userTopic(e.sessionId, e.toUserId), e.frame);
   }
 
+  /** The session's room; reopened over the new participants when the backend changed them while it was open. */
+  private roomFor(session: SessionInfo): Room {
+    const room = this.rooms.get(session.sessionId);
+    return room?.hasParticipants(session) ? room : this.openRoom(session, room);
+  }
+
   /** A room is in the map from its first socket on; `ready` settles once it receives what other instances publish. */
-  private openRoom(session: SessionInfo): Room {
+  private openRoom(session: SessionInfo, previous?: Room): Room {
     const topics = [userTopic(session.sessionId, session.inviter.userId), userTopic(session.sessionId, session.invitee.userId)];
     const room = new Room(session, {
       publish: (frame) => {
@@ -216,7 +221,8 @@ export class ChatService {
       onError: (err) => this.log.warn("catch-up from the store failed; retrying", { err, session_id: session.sessionId }),
     });
     this.rooms.set(session.sessionId, room);
-    room.ready = this.connectRoom(room);
+    if (previous) room.takeOver(previous);
+    else room.ready = this.connectRoom(room);
     return room;
   }
 

@@ -32,8 +32,6 @@ export class Room {
   private socketCount = 0;
   /** Early messages waiting for the missing ones; allocated only when a gap is seen. */
   private held: Map<number, string> | null = null;
-  private othersOfInviter: Participant[] | null = null;
-  private othersOfInvitee: Participant[] | null = null;
   private gapTimer: Timer | null = null;
   /** Work to run once a seq is delivered here (answers to retries); allocated only when needed. */
   private waiting: { seq: number; run: () => void }[] | null = null;
@@ -41,11 +39,15 @@ export class Room {
   /** Each participant's presence as this room's sockets were shown it. */
   private presence: Map<string, PresenceState> | null = null;
 
+  /** Inviter and invitee: who receives the room's frames, whatever a socket read when it joined. */
+  readonly participants: readonly Participant[];
+
   constructor(
     readonly session: SessionInfo,
     private readonly deps: RoomDeps,
   ) {
     this.lastSeq = session.lastSeq;
+    this.participants = [session.inviter, session.invitee];
   }
 
   get sockets(): number {
@@ -56,13 +58,35 @@ export class Room {
    * Points a socket's member at the room's copies of the session and its participants, so that
    * thousands of idle sockets do not each keep their own (memory per socket is a target).
    */
-  adopt(m: { user: Participant; session: SessionInfo; others: Participant[] }): void {
+  adopt(m: { user: Participant; session: SessionInfo }): void {
     const { inviter, invitee } = this.session;
-    const me = m.user.userId === inviter.userId ? inviter : invitee;
+    const me = m.user.userId === inviter.userId ? inviter : m.user.userId === invitee.userId ? invitee : null;
+    if (!me) throw new Error("not a participant of this room"); // callers open rooms over the member's own session
     me.displayName = m.user.displayName; // the newest connection read the freshest name
     m.session = this.session;
     m.user = me;
-    m.others = me === inviter ? (this.othersOfInviter ??= [invitee]) : (this.othersOfInvitee ??= [inviter]);
+  }
+
+  /** Same inviter and invitee as `session` (the backend may change them while a room is open). */
+  hasParticipants(session: SessionInfo): boolean {
+    return this.session.inviter.userId === session.inviter.userId && this.session.invitee.userId === session.invitee.userId;
+  }
+
+  /**
+   * Takes over a room of the same session opened over other participants: its local sockets, how far
+   * they were delivered, and what it held back or promised. `previous` is disposed.
+   */
+  takeOver(previous: Room): void {
+    this.lastSeq = previous.lastSeq;
+    this.socketsByUser = previous.socketsByUser;
+    this.socketCount = previous.socketCount;
+    this.held = previous.held;
+    this.waiting = previous.waiting;
+    this.ready = previous.ready;
+    previous.held = null;
+    previous.waiting = null;
+    previous.dispose();
+    if (this.held || this.waiting) this.armGapTimer();
   }
 
   /** True when it is the user's first socket here. */
