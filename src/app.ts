@@ -15,7 +15,7 @@ import { LocalPresence } from "./bus/local-presence.ts";
 import { RedisPresence } from "./bus/redis-presence.ts";
 import { connect, PostgresStore } from "./store/postgres-store.ts";
 import { migrate } from "./store/migrations.ts";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
+import { startEmbeddedPostgres, type DatabaseAddress, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { startHttpServer, type HttpServer } from "./transport/http-server.ts";
 import type { SocketData } from "./transport/websocket.ts";
 import { CloseCode } from "./protocol/codes.ts";
@@ -40,17 +40,17 @@ type Parts = { config: Config; log: Logger; sql: Sql; bus: Bus; embedded: Embedd
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
   let embedded: EmbeddedPostgres | null = null;
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
+  let address: DatabaseAddress | null = config.databaseUrl ? { url: config.databaseUrl } : null;
+  if (!address) {
     embedded = await startEmbeddedPostgres(config.embeddedDbDir);
-    databaseUrl = embedded.url;
+    address = embedded.address;
     log.info("using embedded PostgreSQL (PGlite)", { dir: config.embeddedDbDir });
   }
   const bus = config.redisUrl ? new RedisBus(config.redisUrl, log) : new LocalBus();
   let sql: Sql | null = null;
   try {
-    await runMigrations(databaseUrl, log);
-    sql = connect({ url: databaseUrl, poolMax: embedded ? 1 : config.databasePoolMax, statementTimeoutMs: config.limits.dbWriteTimeoutMs });
+    await runMigrations(address, log);
+    sql = connect({ ...address, poolMax: embedded ? 1 : config.databasePoolMax, statementTimeoutMs: config.limits.dbWriteTimeoutMs });
     return await wire({ config, log, sql, bus, embedded });
   } catch (err) {
     await bus.close();
@@ -61,8 +61,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 }
 
 /** On a connection of their own: a long backfill must not hit the pool's statement timeout. */
-async function runMigrations(url: string, log: Logger) {
-  const sql = connect({ url, poolMax: 1 });
+async function runMigrations(address: DatabaseAddress, log: Logger) {
+  const sql = connect({ ...address, poolMax: 1 });
   try {
     const applied = await migrate(sql);
     if (applied.length > 0) log.info("migrations applied", { versions: applied });

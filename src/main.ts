@@ -86,7 +86,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
 
 async function withDatabase<T>(config: Config, work: (sql: ReturnType<typeof connect>) => Promise<T>): Promise<T> {
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.embeddedDbDir);
-  const sql = connect({ url: config.databaseUrl ?? embedded!.url, poolMax: 1 });
+  const sql = connect({ ...(config.databaseUrl ? { url: config.databaseUrl } : embedded!.address), poolMax: 1 });
   try {
     await migrate(sql);
     return await work(sql);

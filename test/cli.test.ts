@@ -4,7 +4,7 @@
  * Also `migrate`, `token` and configuration errors.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import { Client, SECRET, createUser, env, rawHttp } from "./helpers.ts";
@@ -40,6 +40,30 @@ async function serve(extraEnv: Record<string, string>): Promise<Served> {
   return { proc, output: () => text, port, wscat };
 }
 
+/** TCP ports a process listens on, from /proc (Linux): its socket inodes matched against /proc/net/tcp{,6}. */
+function listeningTcpPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const target = (() => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return "";
+      }
+    })();
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode) inodes.add(inode);
+  }
+  const ports = new Set<number>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === "0A" && inodes.has(cols[9]!)) ports.add(parseInt(cols[1]!.split(":")[1]!, 16));
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
 async function run(args: string[], extraEnv: Record<string, string>) {
   const proc = Bun.spawn(["bun", MAIN, ...args], { env: bareEnv(extraEnv), stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
@@ -50,6 +74,8 @@ describe("serve on embedded defaults", () => {
   test("prints wscat lines that chat, answers `demo`, stops on SIGTERM, keeps data across restarts", async () => {
     const first = await serve({});
     expect(first.wscat).toHaveLength(2);
+    // Its embedded database is on a private Unix socket: the HTTP port is the only one it listens on.
+    expect(listeningTcpPorts(first.proc.pid)).toEqual([first.port]);
     const [alex, sam] = await Promise.all(first.wscat.map((url) => Client.open(url)));
     alex!.send({ type: "message", content: "from the README's wscat line" });
     expect((await sam!.next("message")).content).toBe("from the README's wscat line");

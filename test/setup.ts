@@ -28,8 +28,9 @@ async function redisReachable(url: string): Promise<boolean> {
   }
 }
 
-const embedded = env.DATABASE_URL ? null : await startEmbeddedPostgres("memory://", 64);
-const databaseUrl = env.DATABASE_URL ?? embedded!.url;
+// Over loopback TCP (test only): server processes the suite spawns reach it by URL.
+const embedded = env.DATABASE_URL ? null : await startEmbeddedPostgres("memory://", { maxConnections: 64, tcp: true });
+const databaseUrl = env.DATABASE_URL ?? embedded!.address.url;
 {
   const sql = connect({ url: databaseUrl, poolMax: 1 });
   await migrate(sql);

@@ -1,9 +1,12 @@
 /**
- * The embedded default: PGlite (PostgreSQL compiled to WebAssembly) in this process, served on a
- * loopback port by pglite-socket so that the same postgres.js code talks to it.
+ * The embedded default: PGlite (PostgreSQL compiled to WebAssembly) in this process, served by
+ * pglite-socket on a Unix socket in a private folder (mode 0700) so that the same postgres.js code
+ * talks to it and no other local user can: PGlite has no passwords, so a loopback port would let
+ * anyone on the machine read the chat.
  * PGlite is a single backend: the pool in front of it must have exactly one connection.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
@@ -13,14 +16,23 @@ import pgliteWasm from "@electric-sql/pglite/pglite.wasm" with { type: "file" };
 import initdbWasm from "@electric-sql/pglite/initdb.wasm" with { type: "file" };
 import pgliteData from "@electric-sql/pglite/pglite.data" with { type: "file" };
 
-export type EmbeddedPostgres = { url: string; stop(): Promise<void> };
+/** How postgres.js reaches a database: a URL, and for a Unix socket the socket's path. */
+export type DatabaseAddress = { url: string; socketPath?: string };
 
-/**
- * `dir` is a folder that keeps the data across restarts, or "memory://".
- * `maxConnections` > 1 only for the test suite, whose instances each use single statements: PGlite
- * interleaves the connections' queries, so transactions on different connections are not isolated.
- */
-export async function startEmbeddedPostgres(dir: string, maxConnections = 1): Promise<EmbeddedPostgres> {
+export type EmbeddedPostgres = { address: DatabaseAddress; stop(): Promise<void> };
+
+export type EmbeddedOptions = {
+  /**
+   * > 1 only for the test suite, whose instances each use single statements: PGlite interleaves the
+   * connections' queries, so transactions on different connections are not isolated.
+   */
+  maxConnections?: number;
+  /** The test suite shares one embedded database with server processes it spawns, by URL: loopback TCP. */
+  tcp?: boolean;
+};
+
+/** `dir` is a folder that keeps the data across restarts, or "memory://". */
+export async function startEmbeddedPostgres(dir: string, { maxConnections = 1, tcp = false }: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
   const releaseLock = dir.startsWith("memory://") ? () => {} : lockDataDir(dir);
   const [pgliteWasmModule, initdbWasmModule, fsBundle] = await Promise.all([
     WebAssembly.compile(await Bun.file(pgliteWasm).arrayBuffer()),
@@ -28,13 +40,16 @@ export async function startEmbeddedPostgres(dir: string, maxConnections = 1): Pr
     Bun.file(pgliteData).arrayBuffer().then((bytes) => new Blob([bytes])),
   ]);
   const db = await PGlite.create(dir, { pgliteWasmModule, initdbWasmModule, fsBundle });
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections });
+  const socketDir = tcp ? null : mkdtempSync(join(tmpdir(), "sendbuddy-chat-pg-"));
+  const socketPath = socketDir ? join(socketDir, ".s.PGSQL.5432") : undefined;
+  const server = new PGLiteSocketServer({ db, maxConnections, ...(socketPath ? { path: socketPath } : { host: "127.0.0.1", port: 0 }) });
   await server.start();
   return {
-    url: `postgres://postgres@${server.getServerConn()}/postgres`,
+    address: socketPath ? { url: "postgres://postgres@localhost/postgres", socketPath } : { url: `postgres://postgres@${server.getServerConn()}/postgres` },
     async stop() {
       await server.stop();
       await db.close();
+      if (socketDir) rmSync(socketDir, { recursive: true, force: true });
       releaseLock();
     },
   };

@@ -6,11 +6,13 @@ import { ISO_UTC, MessageWriter, type WriterOptions } from "./message-writer.ts"
 import { UnavailableError } from "./errors.ts";
 import { Coalescer } from "./coalescer.ts";
 import { pgArray } from "./pg-array.ts";
+import type { DatabaseAddress } from "./embedded-postgres.ts";
 
-export type PostgresOptions = { url: string; poolMax: number; statementTimeoutMs?: number };
+export type PostgresOptions = DatabaseAddress & { poolMax: number; statementTimeoutMs?: number };
 
-export function connect({ url, poolMax, statementTimeoutMs }: PostgresOptions): Sql {
+export function connect({ url, socketPath, poolMax, statementTimeoutMs }: PostgresOptions): Sql {
   return postgres(url, {
+    ...(socketPath ? { path: socketPath } : {}),
     max: poolMax,
     onnotice: () => {},
     connect_timeout: 5,
