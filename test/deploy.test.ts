@@ -1,0 +1,40 @@
+/**
+ * The deployment files users start from: compose.yaml keeps its secrets required and its data
+ * stores unreachable from outside; deploy/nginx.conf keeps tokens out of its logs. (Docker does not
+ * run where the suite runs: these are checks of the files as written.)
+ */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..");
+type Service = { ports?: unknown[]; networks?: string[]; environment?: Record<string, string>; command?: string[] };
+const compose = Bun.YAML.parse(await Bun.file(join(ROOT, "compose.yaml")).text()) as {
+  services: Record<string, Service>;
+  networks: Record<string, { internal?: boolean } | null>;
+};
+
+describe("compose.yaml", () => {
+  test("no secret has a default: each is required (${VAR:?...})", async () => {
+    const text = await Bun.file(join(ROOT, "compose.yaml")).text();
+    for (const name of ["JWT_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD"]) {
+      const uses = [...text.matchAll(new RegExp(`\\$\\{${name}([^}]*)\\}`, "g"))].map((m) => m[1]!);
+      expect({ name, uses: uses.length > 0 }).toEqual({ name, uses: true });
+      for (const use of uses) expect({ name, use }).toEqual({ name, use: expect.stringMatching(/^:\?/) });
+    }
+    expect(compose.services.postgres!.environment!.POSTGRES_PASSWORD).toStartWith("${POSTGRES_PASSWORD:?");
+    expect(compose.services.redis!.command!.join(" ")).toContain("--requirepass ${REDIS_PASSWORD:?");
+    for (const chat of ["chat-a", "chat-b"]) {
+      expect(compose.services[chat]!.environment!.DATABASE_URL).toContain(":${POSTGRES_PASSWORD:?");
+      expect(compose.services[chat]!.environment!.REDIS_URL).toContain(":${REDIS_PASSWORD:?");
+    }
+  });
+
+  test("PostgreSQL and Redis publish no port and sit on an internal network only; nginx is the only way in", () => {
+    for (const store of ["postgres", "redis"]) {
+      expect(compose.services[store]!.ports).toBeUndefined();
+      for (const net of compose.services[store]!.networks ?? ["default"]) expect({ store, net, internal: compose.networks[net]?.internal }).toEqual({ store, net, internal: true });
+    }
+    const published = Object.entries(compose.services).filter(([, s]) => s.ports?.length).map(([name]) => name);
+    expect(published).toEqual(["proxy"]);
+  });
+});
