@@ -84,7 +84,15 @@ async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
   let server: Server<SocketData> | null = null;
   const presence: Presence =
     bus instanceof RedisBus ? new RedisPresence(bus.commands, bus.origin, config.presenceTtlMs, log) : new LocalPresence();
-  const chat = new ChatService({ store, bus, presence, metrics, log, fanout: (topic, frame) => server?.publish(topic, frame) });
+  const chat = new ChatService({
+    store,
+    bus,
+    presence,
+    metrics,
+    log,
+    fanout: (topic, frame) => server?.publish(topic, frame),
+    maxPendingPerUser: config.limits.maxPendingWritesPerUser,
+  });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
 
   let accepting = true;
@@ -99,6 +107,7 @@ async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
     metrics,
     limits: config.limits,
     allowedOrigins: config.allowedOrigins,
+    trustedProxies: config.trustedProxies,
     clockSkewSeconds: config.jwt.clockSkewSeconds,
     accepting: () => accepting,
     devRoute: config.devRoutes ? (req, url, srv) => demoRoute(req, url, srv, sql, config.jwt.secret) : undefined,

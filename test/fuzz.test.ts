@@ -250,6 +250,8 @@ describe("valid-looking frames with wrong fields", () => {
       [{ type: "message", content: "ok\ud83d" }, { code: "invalid_content", field: "content" }],
       [{ type: "message", content: "\ud83d\ud83d" }, { code: "invalid_content", field: "content" }],
       [{ type: "message", content: "a\u0000b" }, { code: "invalid_content", field: "content" }],
+      [{ type: "message", content: "bell\u0007" }, { code: "invalid_content", field: "content" }],
+      [{ type: "message", content: "\u001b[31mescape" }, { code: "invalid_content", field: "content" }],
       [{ type: "message", content: "🧗".repeat(2001) }, { code: "content_too_long", field: "content" }],
       [{ type: "message", content: "e\u0301".repeat(1001) }, { code: "content_too_long", field: "content" }],
       [{ type: "message", content: "🧗".repeat(2000) + "\u0301" }, { code: "content_too_long", field: "content" }],
@@ -269,7 +271,7 @@ describe("valid-looking frames with wrong fields", () => {
       "\u200b",
       "\ufeffBOM first",
       "line\u2028separator",
-      "\u0001\u001f\u007f controls",
+      "\ttab,\r\nline breaks and \u007f DEL",
       "🧗".repeat(2000),
       "e\u0301".repeat(1000),
     ];

@@ -16,8 +16,16 @@ declare global {
   var __chatTestDb: ReturnType<typeof connect> | undefined;
 }
 
-/** Bulk tests send hundreds of frames at once: per-socket rate limits are lifted unless a test sets them. */
-const UNLIMITED = { MESSAGE_RATE_PER_SECOND: "100000", MESSAGE_BURST: "100000", TYPING_RATE_PER_SECOND: "100000", TYPING_BURST: "100000" };
+/**
+ * Bulk tests send hundreds of frames and open many sockets at once, all from 127.0.0.1: rate limits
+ * (per socket, per user, per IP) are lifted unless a test sets them.
+ */
+export const UNLIMITED: Record<string, string> = Object.fromEntries(
+  [
+    "MESSAGE_RATE_PER_SECOND", "MESSAGE_BURST", "TYPING_RATE_PER_SECOND", "TYPING_BURST", "USER_MESSAGE_RATE_PER_SECOND", "USER_MESSAGE_BURST",
+    "MAX_PENDING_WRITES_PER_USER", "CONNECT_RATE_PER_SECOND", "CONNECT_BURST", "API_RATE_PER_SECOND", "API_BURST", "IP_RATE_PER_SECOND", "IP_BURST",
+  ].map((name) => [name, "100000"]),
+);
 
 export function testConfig(overrides: Partial<Config> = {}, environment: Record<string, string> = {}): Config {
   return {

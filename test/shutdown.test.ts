@@ -4,14 +4,14 @@
  * acknowledged message.
  */
 import { beforeAll, expect, test } from "bun:test";
-import { Client, SECRET, createPair, db, describeWithRedis, env, join, sessionUrl, settle, spawnServer, useServers, type Frame } from "./helpers.ts";
+import { Client, SECRET, UNLIMITED, createPair, db, describeWithRedis, env, join, sessionUrl, settle, spawnServer, useServers, type Frame } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
 
 /** A real server process with the suite's database and the per-socket rate limits lifted. */
 const spawn = (extra: Record<string, string> = {}) =>
-  spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, MESSAGE_RATE_PER_SECOND: "100000", MESSAGE_BURST: "100000", ...extra });
+  spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, ...UNLIMITED, ...extra });
 
 test("SIGTERM: sockets get 1001 with a reason to resume, acknowledged messages are stored, the process exits 0", async () => {
   const child = await spawn({ SHUTDOWN_TIMEOUT_MS: "5000" });

@@ -40,7 +40,16 @@ export type Member = {
  */
 export const userTopic = (sessionId: string, userId: string) => `s:${sessionId}:${userId}`;
 
-export type ChatPorts = { store: Store; bus: Bus; presence: Presence; fanout: Fanout; log: Logger; metrics: Metrics };
+export type ChatPorts = {
+  store: Store;
+  bus: Bus;
+  presence: Presence;
+  fanout: Fanout;
+  log: Logger;
+  metrics: Metrics;
+  /** Messages of one user waiting for the store: so that no user alone fills the writer's queue. */
+  maxPendingPerUser?: number;
+};
 
 /** What the domain handles; `auth` frames are the transport's. */
 export type ChatCommand = Exclude<ClientFrame, { type: "auth" }>;
@@ -53,9 +62,12 @@ export class ChatService {
   private readonly fanout: Fanout;
   private readonly log: Logger;
   private readonly metrics: Metrics;
+  private readonly maxPendingPerUser: number;
+  private readonly pendingByUser = new Map<string, number>();
 
   constructor(ports: ChatPorts) {
     ({ store: this.store, bus: this.bus, presence: this.presence, fanout: this.fanout, log: this.log, metrics: this.metrics } = ports);
+    this.maxPendingPerUser = ports.maxPendingPerUser ?? Number.POSITIVE_INFINITY;
     this.bus.onEnvelope((e) => this.receive(e));
     this.store.onLateCommit((appended) => this.broadcast(appended.message));
     this.bus.onResync(() => void this.resyncAll());
@@ -125,12 +137,24 @@ export class ChatService {
     const sessionId = m.session.sessionId;
     const started = performance.now();
     this.metrics.messagesReceived.inc();
+    const userId = m.user.userId;
+    const pending = this.pendingByUser.get(userId) ?? 0;
+    if (pending >= this.maxPendingPerUser) {
+      this.metrics.frameErrors.inc({ code: ErrorCode.RateLimited });
+      conn.send(errorFrame({ code: ErrorCode.RateLimited, error: "too many of your messages are waiting to be stored, slow down", ...(clientId ? { client_id: clientId } : {}) }));
+      return;
+    }
+    this.pendingByUser.set(userId, pending + 1);
     let appended;
     try {
-      appended = await this.store.append({ id: crypto.randomUUID(), sessionId, senderId: m.user.userId, senderName: m.user.displayName, content, clientId });
+      appended = await this.store.append({ id: crypto.randomUUID(), sessionId, senderId: userId, senderName: m.user.displayName, content, clientId });
     } catch (err) {
       conn.send(this.storeFailure(err, "the message could not be stored", clientId));
       return;
+    } finally {
+      const left = this.pendingByUser.get(userId)! - 1;
+      if (left > 0) this.pendingByUser.set(userId, left);
+      else this.pendingByUser.delete(userId);
     }
     this.metrics.persistSeconds.observe((performance.now() - started) / 1000);
     if (appended.duplicate) return this.answerRetry(conn, m, appended.message);

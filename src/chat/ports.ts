@@ -20,10 +20,14 @@ export type Authorization =
   | { ok: true; session: SessionInfo; user: Participant }
   | { ok: false; reason: "user_not_found" | "no_session" | "not_participant" };
 
-export type HistoryQuery = { limit: number; before: number | null; after: number | null };
+/** `maxBytes`: the page is cut (farthest from the cursor first) before its messages' JSON exceeds it; at least one message comes. */
+export type HistoryQuery = { limit: number; before: number | null; after: number | null; maxBytes: number };
+
+/** A message as the JSON text of a MessageView, with its seq: pages are sent without parsing rows. */
+export type MessageJson = { seq: number; json: string };
 
 export type HistoryPage =
-  | { ok: true; messages: MessageView[]; hasMore: boolean; lastSeq: number }
+  | { ok: true; messages: MessageJson[]; hasMore: boolean; lastSeq: number }
   | { ok: false; reason: "user_not_found" | "no_session" | "not_participant" };
 
 export type UnreadRow = { session_id: string; last_seq: number; last_read_seq: number; unread: number };

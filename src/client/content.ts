@@ -8,7 +8,7 @@ export function contentProblem(content: string): "empty_content" | "content_too_
   let codePoints = 0;
   for (const _ of content) codePoints++;
   if (codePoints > MAX_CONTENT_CODE_POINTS) return "content_too_long";
-  if (content.includes("\u0000") || !isWellFormed(content)) return "invalid_content";
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(content) || !isWellFormed(content)) return "invalid_content";
   return null;
 }
 

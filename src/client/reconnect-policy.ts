@@ -16,7 +16,7 @@ export type ReconnectPlan =
       refreshToken: boolean;
       /** 1001: another instance takes over, go at once (still jittered, so a restart is not a stampede). */
       immediate: boolean;
-      /** Floor of the delay: 1008 (abuse) and 4101 (too many connections) must not retry quickly. */
+      /** Floor of the delay: 1008 (abuse), 4101 (too many connections) and 4102 (too many attempts) must not retry quickly. */
       minDelayMs: number;
     };
 
@@ -35,6 +35,7 @@ export function planAfterClose(code: number): ReconnectPlan {
   if (code === 1001) return retry({ immediate: true });
   if (code === 1008) return retry({ minDelayMs: 5_000 });
   if (code === 4101) return retry({ minDelayMs: 10_000 });
+  if (code === 4102) return retry({ minDelayMs: 5_000 });
   // 1006 (no close frame: network, proxy, hard backpressure cut), 1009, 1011, 1013, 4100, 41xx…
   return retry();
 }

@@ -3,6 +3,7 @@
  * Nothing else in the code reads `process.env`.
  */
 import * as v from "valibot";
+import { parseTrustedProxies, type TrustedProxies } from "../transport/client-ip.ts";
 
 export const DEV_JWT_SECRET = "sendbuddy-dev-secret-change-me-0123456789";
 
@@ -72,6 +73,18 @@ const EnvSchema = v.object({
   TYPING_BURST: v.optional(integer("TYPING_BURST", 1, 100_000), "10"),
   RATE_LIMIT_STRIKES: v.optional(integer("RATE_LIMIT_STRIKES", 1, 100_000), "50"),
   MAX_CONNECTIONS_PER_USER: v.optional(integer("MAX_CONNECTIONS_PER_USER", 1, 100_000), "20"),
+  USER_MESSAGE_RATE_PER_SECOND: v.optional(integer("USER_MESSAGE_RATE_PER_SECOND", 1, 1_000_000), "20"),
+  USER_MESSAGE_BURST: v.optional(integer("USER_MESSAGE_BURST", 1, 1_000_000), "60"),
+  MAX_PENDING_WRITES_PER_USER: v.optional(integer("MAX_PENDING_WRITES_PER_USER", 1, 1_000_000), "200"),
+  CONNECT_RATE_PER_SECOND: v.optional(integer("CONNECT_RATE_PER_SECOND", 1, 1_000_000), "2"),
+  CONNECT_BURST: v.optional(integer("CONNECT_BURST", 1, 1_000_000), "40"),
+  API_RATE_PER_SECOND: v.optional(integer("API_RATE_PER_SECOND", 1, 1_000_000), "10"),
+  API_BURST: v.optional(integer("API_BURST", 1, 1_000_000), "40"),
+  API_CONCURRENCY_PER_USER: v.optional(integer("API_CONCURRENCY_PER_USER", 1, 10_000), "4"),
+  IP_RATE_PER_SECOND: v.optional(integer("IP_RATE_PER_SECOND", 1, 1_000_000), "50"),
+  IP_BURST: v.optional(integer("IP_BURST", 1, 1_000_000), "200"),
+  TRUST_PROXY: v.optional(list),
+  HISTORY_PAGE_MAX_BYTES: v.optional(integer("HISTORY_PAGE_MAX_BYTES", 16 * 1024, 64 * 1024 * 1024), "524288"),
   SHUTDOWN_TIMEOUT_MS: v.optional(integer("SHUTDOWN_TIMEOUT_MS", 0, 600_000), "10000"),
   PRESENCE_TTL_SECONDS: v.optional(integer("PRESENCE_TTL_SECONDS", 1, 3600), "30"),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error", "silent"], "LOG_LEVEL must be debug, info, warn, error or silent"), "info"),
@@ -104,6 +117,23 @@ export type Limits = {
   /** Rate-limited frames tolerated (refilling at a tenth of this per second) before closing with 1008. */
   rateLimitStrikes: number;
   maxConnectionsPerUser: number;
+  /** Message frames of all of a user's sockets on this instance together. */
+  userMessageRatePerSecond: number;
+  userMessageBurst: number;
+  /** Messages of one user waiting for the database; more are refused with `rate_limited`. */
+  maxPendingWritesPerUser: number;
+  /** Connection attempts (upgrades) per user, after the token is verified. */
+  connectRatePerSecond: number;
+  connectBurst: number;
+  /** HTTP API requests per user, and how many may be in flight at once. */
+  apiRatePerSecond: number;
+  apiBurst: number;
+  apiConcurrencyPerUser: number;
+  /** HTTP API requests and upgrades per client IP address, before any authentication. */
+  ipRatePerSecond: number;
+  ipBurst: number;
+  /** Largest history page body (bytes of message JSON); beyond it the page is cut and `has_more` says so. */
+  historyPageMaxBytes: number;
   /** A write not committed within this time fails with `unavailable`. */
   dbWriteTimeoutMs: number;
   /** Messages waiting for the database beyond this are refused at once with `unavailable`. */
@@ -123,6 +153,8 @@ export type Config = {
   jwt: JwtConfig;
   /** null: same-origin browsers only (and clients without Origin); ["*"]: any origin. */
   allowedOrigins: string[] | null;
+  /** Proxies whose X-Forwarded-For names the client (per-IP limits); null: the TCP peer is the client. */
+  trustedProxies: TrustedProxies | null;
   limits: Limits;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   shutdownTimeoutMs: number;
@@ -173,6 +205,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   if (e.JWT_PUBLIC_KEY && e.JWT_JWKS_URL) problems.push("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both");
+  const trustedProxies = e.TRUST_PROXY ? parseTrustedProxies(e.TRUST_PROXY) : null;
+  if (typeof trustedProxies === "string") problems.push(trustedProxies);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: e.NODE_ENV,
@@ -193,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS,
     },
     allowedOrigins: e.ALLOWED_ORIGINS ?? null,
+    trustedProxies: trustedProxies as TrustedProxies | null,
     limits: {
       maxFrameBytes: e.MAX_FRAME_BYTES,
       idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_SECONDS,
@@ -203,6 +238,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       typingBurst: e.TYPING_BURST,
       rateLimitStrikes: e.RATE_LIMIT_STRIKES,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      userMessageRatePerSecond: e.USER_MESSAGE_RATE_PER_SECOND,
+      userMessageBurst: e.USER_MESSAGE_BURST,
+      maxPendingWritesPerUser: e.MAX_PENDING_WRITES_PER_USER,
+      connectRatePerSecond: e.CONNECT_RATE_PER_SECOND,
+      connectBurst: e.CONNECT_BURST,
+      apiRatePerSecond: e.API_RATE_PER_SECOND,
+      apiBurst: e.API_BURST,
+      apiConcurrencyPerUser: e.API_CONCURRENCY_PER_USER,
+      ipRatePerSecond: e.IP_RATE_PER_SECOND,
+      ipBurst: e.IP_BURST,
+      historyPageMaxBytes: e.HISTORY_PAGE_MAX_BYTES,
       dbWriteTimeoutMs: e.DB_WRITE_TIMEOUT_MS,
       maxPendingWrites: e.MAX_PENDING_WRITES,
     },

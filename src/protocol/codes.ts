@@ -30,6 +30,8 @@ export const CloseCode = {
   NotParticipant: 4004,
   /** The user has too many open connections on this instance: close one, reconnect later. */
   TooManyConnections: 4101,
+  /** The user attempted too many connections lately (CONNECT_RATE_PER_SECOND): reconnect later. */
+  TooManyAttempts: 4102,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -45,6 +47,7 @@ export const CloseReason: Record<CloseCode, string> = {
   [CloseCode.InvalidToken]: "invalid or expired token",
   [CloseCode.NotParticipant]: "not a participant of this session",
   [CloseCode.TooManyConnections]: "too many connections for this user",
+  [CloseCode.TooManyAttempts]: "too many connection attempts, reconnect later",
 };
 
 /** `code` of an error frame: stable and machine-readable. The connection stays open after each. */

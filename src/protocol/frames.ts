@@ -23,12 +23,16 @@ export function codePointLength(s: string): number {
   return n;
 }
 
+/** C0 control characters except tab, line feed and carriage return. */
+export const FORBIDDEN_CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+
 const Content = v.pipe(
   v.string(),
   v.check((s) => s.trim().length > 0, ErrorCode.EmptyContent),
   v.check((s) => s.length <= 2 * MAX_CONTENT_CODE_POINTS && codePointLength(s) <= MAX_CONTENT_CODE_POINTS, ErrorCode.ContentTooLong),
   // PostgreSQL text cannot hold NUL, and an unpaired surrogate would be stored as U+FFFD: refuse both.
-  v.check((s) => !s.includes("\u0000") && s.isWellFormed(), ErrorCode.InvalidContent),
+  // Other C0 controls (but tab and line breaks) mean nothing in a chat and cost 6 bytes each in JSON.
+  v.check((s) => !FORBIDDEN_CONTROLS.test(s) && s.isWellFormed(), ErrorCode.InvalidContent),
 );
 
 export const MessageFrame = v.object({
@@ -70,7 +74,7 @@ export type FrameError = { code: ErrorCode; error: string; field?: string; clien
 const sentences: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.EmptyContent]: "content must not be empty",
   [ErrorCode.ContentTooLong]: `content must be at most ${MAX_CONTENT_CODE_POINTS} characters`,
-  [ErrorCode.InvalidContent]: "content contains characters that cannot be stored (NUL or unpaired surrogates)",
+  [ErrorCode.InvalidContent]: "content contains characters that cannot be stored (control characters other than tab and line breaks, or unpaired surrogates)",
 };
 
 /** Turns one text frame into a typed command, or the error to send back. Never throws. */

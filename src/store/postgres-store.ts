@@ -1,6 +1,6 @@
 /** The Store on PostgreSQL through postgres.js: the same code for a real server and for PGlite. */
 import postgres, { type PendingQuery, type Row, type Sql } from "postgres";
-import type { Appended, Authorization, HistoryPage, HistoryQuery, NewMessage, Store, UnreadRow } from "../chat/ports.ts";
+import type { Appended, Authorization, HistoryPage, HistoryQuery, MessageJson, NewMessage, Store, UnreadRow } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { ISO_UTC, MessageWriter, type WriterOptions } from "./message-writer.ts";
 import { UnavailableError } from "./errors.ts";
@@ -115,8 +115,12 @@ export class PostgresStore implements Store {
   async history(sessionId: string, userId: string, q: HistoryQuery): Promise<HistoryPage> {
     const sql = this.sql;
     const newestFirst = q.after === null;
+    const order = newestFirst ? "DESC" : "ASC";
     const cursor = q.before !== null ? sql`AND m.seq < ${q.before}` : q.after !== null ? sql`AND m.seq > ${q.after}` : sql``;
-    const [row] = await this.bounded(sql<{ user_ok: boolean; session_ok: boolean; allowed: boolean; last_seq: number; messages: MessageView[] }[]>`
+    const fields = sql`'message_id', p.message_id, 'session_id', p.session_id, 'seq', p.seq, 'content', p.content,
+      'sender_id', p.sender_id, 'sender_name', p.sender_name, 'created_at', p.created_at`;
+    type Row = { user_ok: boolean; session_ok: boolean; allowed: boolean; last_seq: number; seq: number | null; json: string | null };
+    const rows = await this.bounded(sql<Row[]>`
       WITH access AS (
         SELECT EXISTS (SELECT 1 FROM users WHERE id = ${userId}) AS user_ok, s.id IS NOT NULL AS session_ok,
                coalesce(${userId}::uuid IN (s.inviter_id, s.invitee_id), false) AS allowed, coalesce(s.last_seq, 0) AS last_seq
@@ -127,17 +131,22 @@ export class PostgresStore implements Store {
                to_char(m.created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at, m.client_id
         FROM messages m JOIN users u ON u.id = m.sender_id
         WHERE m.session_id = ${sessionId} AND (SELECT allowed FROM access) ${cursor}
-        ORDER BY m.seq ${sql.unsafe(newestFirst ? "DESC" : "ASC")} LIMIT ${q.limit + 1}
+        ORDER BY m.seq ${sql.unsafe(order)} LIMIT ${q.limit + 1}
       )
-      SELECT a.*, coalesce((SELECT json_agg(p ORDER BY p.seq) FROM page p), '[]'::json) AS messages FROM access a`);
-    if (!row!.user_ok) return { ok: false, reason: "user_not_found" };
-    if (!row!.session_ok) return { ok: false, reason: "no_session" };
-    if (!row!.allowed) return { ok: false, reason: "not_participant" };
-    const messages = row!.messages.map(withoutNullClientId);
-    const hasMore = messages.length > q.limit;
-    // One row more than asked tells whether there is more; it is the farthest from the cursor.
-    if (hasMore) newestFirst ? messages.shift() : messages.pop();
-    return { ok: true, messages, hasMore, lastSeq: row!.last_seq };
+      SELECT a.*, p.seq, (CASE WHEN p.client_id IS NULL THEN json_build_object(${fields})
+                          ELSE json_build_object(${fields}, 'client_id', p.client_id) END)::text AS json
+      FROM access a LEFT JOIN page p ON true
+      ORDER BY p.seq ${sql.unsafe(order)}`);
+    const access = rows[0]!;
+    if (!access.user_ok) return { ok: false, reason: "user_not_found" };
+    if (!access.session_ok) return { ok: false, reason: "no_session" };
+    if (!access.allowed) return { ok: false, reason: "not_participant" };
+    // Each row's JSON is text, built by PostgreSQL and never parsed here. Nearest to the cursor first;
+    // one row more than asked tells whether there is more.
+    const messages = rows.filter((r) => r.seq !== null).map((r) => ({ seq: r.seq!, json: r.json! }));
+    const { page, cut } = fitPage(messages, q.limit, q.maxBytes);
+    if (newestFirst) page.reverse();
+    return { ok: true, messages: page, hasMore: cut, lastSeq: access.last_seq };
   }
 
   async markRead(sessionId: string, userId: string, seq: number): Promise<number | null> {
@@ -187,6 +196,20 @@ export class PostgresStore implements Store {
     this.writer.stop();
     await this.sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * Takes rows (nearest to the cursor first) while they fit in `limit` rows and `maxBytes` of JSON
+ * (at least one row); `cut` is true when any row was left out.
+ */
+export function fitPage(rows: MessageJson[], limit: number, maxBytes: number): { page: MessageJson[]; cut: boolean } {
+  let bytes = 0;
+  let n = 0;
+  for (; n < rows.length && n < limit; n++) {
+    bytes += Buffer.byteLength(rows[n]!.json) + 1;
+    if (n > 0 && bytes > maxBytes) break;
+  }
+  return { page: rows.slice(0, n), cut: n < rows.length };
 }
 
 /** client_id is shown only when the sender gave one, as in live frames. */

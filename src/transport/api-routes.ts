@@ -6,6 +6,7 @@ import * as v from "valibot";
 import type { Store } from "../chat/ports.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { sessionIdPattern } from "./upgrade.ts";
+import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
 const UNREAD_PATH = /^\/api\/sessions\/unread\/?$/;
@@ -22,7 +23,7 @@ const HistoryParams = v.pipe(
 
 const json = (status: number, body: unknown) => Response.json(body, { status, headers: { "cache-control": "no-store" } });
 
-export type ApiDeps = { store: Store; verify: TokenVerifier };
+export type ApiDeps = { store: Store; verify: TokenVerifier; requests: RequestLimits; pageMaxBytes: number };
 
 /** Answers an /api/ request, or null when the path is not one of the API's. */
 export async function apiRoute(req: Request, url: URL, deps: ApiDeps): Promise<Response | null> {
@@ -32,7 +33,12 @@ export async function apiRoute(req: Request, url: URL, deps: ApiDeps): Promise<R
   if (req.method !== "GET") return json(405, { error: "method not allowed" });
   const userId = await authenticate(req, deps.verify);
   if (!userId) return json(401, { error: "a valid access token is required (Authorization: Bearer <token>)" });
-  return messages ? history(deps.store, messages[1]!.toLowerCase(), userId, url) : unread(deps.store, userId);
+  const wait = deps.requests.api(userId);
+  if (wait > 0) return tooManyRequests(wait);
+  const answer = await deps.requests.inSlot(userId, () =>
+    messages ? history(deps, messages[1]!.toLowerCase(), userId, url) : unread(deps.store, userId),
+  );
+  return answer ?? tooManyRequests(1, "too many requests in flight for this user, retry later");
 }
 
 async function authenticate(req: Request, verify: TokenVerifier): Promise<string | null> {
@@ -42,7 +48,7 @@ async function authenticate(req: Request, verify: TokenVerifier): Promise<string
   return checked.ok ? checked.userId : null;
 }
 
-async function history(store: Store, sessionId: string, userId: string, url: URL): Promise<Response> {
+async function history({ store, pageMaxBytes }: ApiDeps, sessionId: string, userId: string, url: URL): Promise<Response> {
   const parsed = v.safeParse(HistoryParams, Object.fromEntries(url.searchParams));
   if (!parsed.success) {
     const issue = parsed.issues[0];
@@ -50,7 +56,7 @@ async function history(store: Store, sessionId: string, userId: string, url: URL
     return json(400, { error: name ? `${String(name)} ${issue.message}` : issue.message });
   }
   const { limit, before, after } = parsed.output;
-  const page = await store.history(sessionId, userId, { limit, before: before ?? null, after: after ?? null });
+  const page = await store.history(sessionId, userId, { limit, before: before ?? null, after: after ?? null, maxBytes: pageMaxBytes });
   if (!page.ok) {
     if (page.reason === "user_not_found") return json(401, { error: "user not found" });
     if (page.reason === "no_session") return json(404, { error: "session not found" });
@@ -58,13 +64,10 @@ async function history(store: Store, sessionId: string, userId: string, url: URL
   }
   const first = page.messages[0]?.seq ?? null;
   const last = page.messages.at(-1)?.seq ?? null;
-  return json(200, {
-    messages: page.messages,
-    has_more: page.hasMore,
-    // Older page: ?before=<cursors.before>; newer page: ?after=<cursors.after>.
-    cursors: { before: first, after: last },
-    last_seq: page.lastSeq,
-  });
+  // The rows' JSON comes from PostgreSQL as text and goes out as is: no parse and re-serialise.
+  // Older page: ?before=<cursors.before>; newer page: ?after=<cursors.after>.
+  const body = `{"messages":[${page.messages.map((m) => m.json).join(",")}],"has_more":${page.hasMore},"cursors":${JSON.stringify({ before: first, after: last })},"last_seq":${page.lastSeq}}`;
+  return new Response(body, { headers: { "content-type": "application/json;charset=utf-8", "cache-control": "no-store" } });
 }
 
 async function unread(store: Store, userId: string): Promise<Response> {

@@ -11,6 +11,8 @@ import { admit, sessionIdOf } from "./upgrade.ts";
 import { apiRoute } from "./api-routes.ts";
 import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
+import { RequestLimits, tooManyRequests } from "./request-limits.ts";
+import type { TrustedProxies } from "./client-ip.ts";
 import { websocketHandler, type SocketData } from "./websocket.ts";
 import { demoRoutes } from "../demo/routes.ts";
 
@@ -25,6 +27,7 @@ export type HttpDeps = {
   metrics: Metrics;
   limits: Limits;
   allowedOrigins: string[] | null;
+  trustedProxies: TrustedProxies | null;
   clockSkewSeconds: number;
   /** False once shutdown began: new upgrades are refused. */
   accepting: () => boolean;
@@ -42,6 +45,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
   let nextConn = 0;
   const connPrefix = crypto.randomUUID().slice(0, 8);
   const registry = new SocketRegistry(deps.clockSkewSeconds * 1000, deps.metrics);
+  const requests = new RequestLimits(deps.limits, deps.trustedProxies);
   deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.sockets.size);
 
   const server = Bun.serve<SocketData>({
@@ -51,7 +55,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     routes: deps.demoPage ? demoRoutes : {},
     // Never share the port silently with another process (a second instance must fail, not split traffic).
     reusePort: false,
-    websocket: websocketHandler({ chat: deps.chat, registry, verify: deps.verify, limits: deps.limits, log: deps.log, metrics: deps.metrics }),
+    websocket: websocketHandler({ chat: deps.chat, registry, requests, verify: deps.verify, limits: deps.limits, log: deps.log, metrics: deps.metrics }),
 
     async fetch(req, server) {
       const url = urlOf(req);
@@ -63,15 +67,26 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       if (url.pathname === "/healthz") return json(200, { status: "ok" });
       if (url.pathname === "/readyz") return readiness(deps);
       if (url.pathname === "/metrics") return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
-      if (url.pathname.startsWith("/api/")) return (await apiRoute(req, url, deps)) ?? json(404, { error: "not found" });
+      const ip = () => requests.ipOf(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"));
+      if (url.pathname.startsWith("/api/")) {
+        const wait = requests.ip(ip());
+        if (wait > 0) return tooManyRequests(wait);
+        return (await apiRoute(req, url, { store: deps.store, verify: deps.verify, requests, pageMaxBytes: deps.limits.historyPageMaxBytes })) ?? json(404, { error: "not found" });
+      }
 
       const sessionId = sessionIdOf(url.pathname);
       if (!sessionId) return (await deps.devRoute?.(req, url, server)) ?? json(404, { error: "not found" });
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return json(426, { error: "websocket upgrade required" });
       if (!originAllowed(req, deps.allowedOrigins)) return refuse(403, "origin not allowed");
       if (!deps.accepting()) return refuse(503, "shutting down, reconnect to another instance");
+      const wait = requests.ip(ip());
+      if (wait > 0) {
+        deps.metrics.connectionsRefused.inc({ code: "429" });
+        deps.log.info("upgrade refused", { status: 429, reason: "too many requests from this address" });
+        return tooManyRequests(wait);
+      }
 
-      let outcome = await admit(deps.store, deps.verify, sessionId, req, url);
+      let outcome = await admit(deps.store, deps.verify, sessionId, req, url, (userId) => requests.connect(userId) === 0);
       if (outcome.ok && registry.connectionsOf(outcome.member.user.userId) >= deps.limits.maxConnectionsPerUser) {
         outcome = { ok: false, close: CloseCode.TooManyConnections };
       }

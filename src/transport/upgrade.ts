@@ -35,13 +35,15 @@ export function afterSeqOf(url: URL): number | null | undefined {
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
 }
 
-export async function admit(store: Store, verify: TokenVerifier, sessionId: string, req: Request, url: URL): Promise<UpgradeOutcome> {
+/** `mayAttempt`: the per-user connection-attempt limit, asked once the token says who it is. */
+export async function admit(store: Store, verify: TokenVerifier, sessionId: string, req: Request, url: URL, mayAttempt: (userId: string) => boolean): Promise<UpgradeOutcome> {
   const token = tokenOf(req, url);
   if (!token) return { ok: false, close: CloseCode.NoToken };
   const afterSeq = afterSeqOf(url);
   if (afterSeq === undefined) return { ok: false, close: CloseCode.BadRequest };
   const checked = await verify(token);
   if (!checked.ok) return { ok: false, close: CloseCode.InvalidToken };
+  if (!mayAttempt(checked.userId)) return { ok: false, close: CloseCode.TooManyAttempts };
   let auth;
   try {
     auth = await store.authorize(sessionId, checked.userId);

@@ -13,6 +13,7 @@ import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { UpgradeOutcome } from "./upgrade.ts";
 import { SocketRateLimiter } from "./rate-limit.ts";
+import type { RequestLimits } from "./request-limits.ts";
 import type { ChatSocket, SocketRegistry } from "./socket-registry.ts";
 
 export type SocketData = {
@@ -27,9 +28,17 @@ export type SocketData = {
   joined: boolean;
 };
 
-export type WebSocketDeps = { chat: ChatService; registry: SocketRegistry; verify: TokenVerifier; limits: Limits; log: Logger; metrics: Metrics };
+export type WebSocketDeps = {
+  chat: ChatService;
+  registry: SocketRegistry;
+  requests: RequestLimits;
+  verify: TokenVerifier;
+  limits: Limits;
+  log: Logger;
+  metrics: Metrics;
+};
 
-export function websocketHandler({ chat, registry, verify, limits, log, metrics }: WebSocketDeps): WebSocketHandler<SocketData> {
+export function websocketHandler({ chat, registry, requests, verify, limits, log, metrics }: WebSocketDeps): WebSocketHandler<SocketData> {
   const sendError = (ws: ChatSocket, e: FrameError) => {
     metrics.frameErrors.inc({ code: e.code });
     ws.send(errorFrame(e));
@@ -73,7 +82,9 @@ export function websocketHandler({ chat, registry, verify, limits, log, metrics 
       if (!outcome.ok) return;
       const parsed = typeof raw === "string" ? parseClientFrame(raw) : null;
       ws.data.limiter ??= new SocketRateLimiter(limits);
-      const verdict = ws.data.limiter.check(parsed?.ok ? parsed.frame.type : null);
+      let verdict = ws.data.limiter.check(parsed?.ok ? parsed.frame.type : null);
+      // A user's sockets together: twenty tabs do not get twenty times the budget.
+      if (verdict === "ok" && parsed?.ok && parsed.frame.type === "message" && !requests.message(outcome.member.user.userId)) verdict = "limited";
       if (verdict === "abuse") return registry.close(ws, CloseCode.PolicyViolation);
       if (verdict === "limited") {
         const clientId = parsed?.ok ? (parsed.frame as { client_id?: string }).client_id : parsed?.error.client_id;
