@@ -100,6 +100,7 @@ async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
     host: config.host,
     port: config.port,
     store,
+    tickets: store.tickets,
     bus,
     chat,
     verify: createVerifier(config.jwt),

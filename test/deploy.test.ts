@@ -38,3 +38,15 @@ describe("compose.yaml", () => {
     expect(published).toEqual(["proxy"]);
   });
 });
+
+describe("deploy/nginx.conf", () => {
+  test("its access log format has no query string: no token, no ticket", async () => {
+    const conf = await Bun.file(join(ROOT, "deploy", "nginx.conf")).text();
+    const formats = [...conf.matchAll(/log_format\s+(\S+)\s+([^;]+);/g)];
+    expect(formats.map((f) => f[1])).toEqual(["chat_safe"]);
+    for (const variable of ["$request ", "$request\"", "$request_uri", "$args", "$query_string", "$arg_", "$is_args"]) {
+      expect({ variable, used: formats[0]![2]!.includes(variable) }).toEqual({ variable, used: false });
+    }
+    for (const line of conf.split("\n").filter((l) => /^\s*access_log\s/.test(l))) expect(line).toContain("chat_safe");
+  });
+});

@@ -148,6 +148,11 @@ describe("logs", () => {
     const pair = await createPair();
     const child = await spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, LOG_LEVEL: "debug" });
     const base = child.at;
+    const ticketAnswer = await fetch(`${base.httpUrl}/api/ws-ticket`, { method: "POST", headers: { authorization: `Bearer ${pair.invitee.token}` }, body: JSON.stringify({ session_id: pair.sessionId }) });
+    const { ticket } = (await ticketAnswer.json()) as { ticket: string };
+    const withTicket = await Client.open(`${base.wsUrl}/ws/sessions/${pair.sessionId}/?ticket=${ticket}`);
+    await withTicket.next("presence");
+    await withTicket.close();
     const good = await Client.open(sessionUrl(base, pair.sessionId, pair.inviter.token, "&after=0"));
     good.send({ type: "auth", token: pair.invitee.token });
     good.send({ type: "message", content: "hello" });
@@ -163,7 +168,7 @@ describe("logs", () => {
     const lines = out.split("\n").filter((l) => l.startsWith("{"));
     expect(lines.length).toBeGreaterThan(3);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
-    for (const secret of [pair.inviter.token, pair.invitee.token, badToken, "token=", "after=0", "limit=oops"]) expect(out).not.toContain(secret);
+    for (const secret of [pair.inviter.token, pair.invitee.token, badToken, ticket, "token=", "ticket=", "after=0", "limit=oops"]) expect(out).not.toContain(secret);
     expect(out).toContain('"msg":"connection opened"');
     expect(out).toContain('"msg":"connection refused"');
   }, 20_000);

@@ -209,10 +209,11 @@ export class ChatClient extends Emitter<ChatEvents> {
     let url: string;
     let token: string;
     try {
-      token = await this.tokens.current();
       const after = this.seq ?? (await this.currentEnd());
       this.seq ??= after;
-      url = this.wsUrl(token, after);
+      let ticket;
+      ({ ticket, token } = await this.connectTicket());
+      url = this.wsUrl(ticket, after);
     } catch (err) {
       if (this.stopped) return;
       const chatError = err instanceof ChatError ? err : new ChatError("token", `getToken failed: ${String(err)}`);
@@ -233,6 +234,25 @@ export class ChatClient extends Emitter<ChatEvents> {
       this.lost(e.code, e.reason);
     };
     this.joinTimer = setTimeout(() => this.abandon(ws, "timed out joining"), this.options.joinTimeoutMs ?? 15_000);
+  }
+
+  /**
+   * A one-use ticket for the next connection (POST /api/ws-ticket), so that the JWT never travels in
+   * a URL; with the token it was issued against (the socket lives until that token's `exp`).
+   */
+  private async connectTicket(): Promise<{ ticket: string; token: string }> {
+    const url = this.httpUrl("api/ws-ticket");
+    const body = JSON.stringify({ session_id: this.options.sessionId });
+    const post = (token: string) => fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body });
+    const token = await this.tokens.current();
+    const res = await post(token).catch(() => null);
+    if (res?.ok) return { ticket: ((await res.json()) as { ticket: string }).ticket, token };
+    const status = res?.status;
+    // The HTTP answers mean what the WebSocket close codes mean (a 401 is a 4003: a fresh token, then
+    // one more try); anything else is worth a retry with backoff.
+    const closeCode = status === 401 ? 4003 : status === 403 || status === 404 ? 4004 : 1013;
+    const error = ((await res?.json().catch(() => null)) as { error?: string } | null)?.error;
+    throw new ChatError("closed", error ?? `connect ticket request failed${status ? ` with ${status}` : ""}`, { closeCode, ...(status ? { status } : {}) });
   }
 
   /** The session's last seq, so that even the first connection resumes: nothing falls between. */
@@ -468,10 +488,10 @@ export class ChatClient extends Emitter<ChatEvents> {
     return new URL(path, this.base()).toString();
   }
 
-  private wsUrl(token: string, after: number): string {
+  private wsUrl(ticket: string, after: number): string {
     const url = new URL(`ws/sessions/${encodeURIComponent(this.options.sessionId)}/`, this.base());
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    url.searchParams.set("token", token);
+    url.searchParams.set("ticket", ticket);
     url.searchParams.set("after", String(after));
     return url.toString();
   }

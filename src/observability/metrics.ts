@@ -65,10 +65,11 @@ export class Histogram {
 export class Metrics {
   readonly messagesReceived = new Counter("chat_messages_received_total", "Valid message frames received from clients");
   readonly messagesPersisted = new Counter("chat_messages_persisted_total", "Messages committed to PostgreSQL by this instance");
-  readonly messagesDelivered = new Counter("chat_messages_delivered_total", "Messages published to this instance's local sockets, by source (local commit, bus, store)");
+  readonly messagesDelivered = new Counter("chat_messages_delivered_total", "Messages published to this instance's local sockets, whatever their origin (local commit, bus, store)");
   readonly frameErrors = new Counter("chat_frame_errors_total", "Error frames sent, by code");
   readonly connectionsRefused = new Counter("chat_connections_refused_total", "Connections refused, by close code or HTTP status");
   readonly connectionsOpened = new Counter("chat_connections_opened_total", "Connections accepted");
+  readonly ticketsRedeemed = new Counter("chat_ws_tickets_redeemed_total", "Connect tickets redeemed: connections opened without a JWT in the URL");
   readonly socketsClosedByServer = new Counter("chat_sockets_closed_total", "Sockets closed by the server, by close code");
   readonly persistSeconds = new Histogram("chat_persist_seconds", "Time to commit a message (group commit included)");
   readonly messageSeconds = new Histogram("chat_message_seconds", "From a message frame's arrival to its broadcast on this instance");
@@ -83,7 +84,7 @@ export class Metrics {
   render(): string {
     const all = [
       this.messagesReceived, this.messagesPersisted, this.messagesDelivered, this.frameErrors, this.connectionsRefused,
-      this.connectionsOpened, this.socketsClosedByServer, this.persistSeconds, this.messageSeconds, this.bridgeLagSeconds,
+      this.connectionsOpened, this.ticketsRedeemed, this.socketsClosedByServer, this.persistSeconds, this.messageSeconds, this.bridgeLagSeconds,
       this.writeBatchSize, ...this.gauges,
     ];
     return all.flatMap((m) => m.render()).join("\n") + "\n";

@@ -86,6 +86,22 @@ export const migrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS session_reads_user_idx ON session_reads (user_id);
     `,
   },
+  {
+    // One-use connect tickets: browsers open a WebSocket without the JWT in the URL. Only a hash of
+    // each ticket is stored; any instance redeems it.
+    version: 5,
+    name: "websocket tickets",
+    sql: `
+      CREATE TABLE IF NOT EXISTS ws_tickets (
+        ticket_hash bytea PRIMARY KEY,
+        user_id uuid NOT NULL,
+        session_id uuid NOT NULL,
+        token_expires_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS ws_tickets_expiry_idx ON ws_tickets (expires_at);
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

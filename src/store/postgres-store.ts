@@ -7,6 +7,7 @@ import { UnavailableError } from "./errors.ts";
 import { Coalescer } from "./coalescer.ts";
 import { pgArray } from "./pg-array.ts";
 import type { DatabaseAddress } from "./embedded-postgres.ts";
+import { Tickets } from "./tickets.ts";
 
 export type PostgresOptions = DatabaseAddress & { poolMax: number; statementTimeoutMs?: number };
 
@@ -38,6 +39,8 @@ type AuthRow = {
 
 export class PostgresStore implements Store {
   readonly writer: MessageWriter;
+  /** One-use WebSocket connect tickets (the transport's, kept in the same database). */
+  readonly tickets: Tickets;
   private lateCommitHandler: (appended: Appended) => void = () => {};
   private readonly timeoutMs: number;
 
@@ -54,6 +57,7 @@ export class PostgresStore implements Store {
       ...writer,
       onLateCommit: (appended) => this.lateCommitHandler(appended),
     });
+    this.tickets = new Tickets(sql, (query) => this.bounded(query));
   }
 
   onLateCommit(handler: (appended: Appended) => void): void {

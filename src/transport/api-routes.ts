@@ -1,15 +1,20 @@
 /**
- * The HTTP API beside the WebSocket: message history and unread counts, for participants only,
- * authenticated with `Authorization: Bearer <access JWT>`.
+ * The HTTP API beside the WebSocket: message history, unread counts and connect tickets, for
+ * participants only, authenticated with `Authorization: Bearer <access JWT>`.
  */
 import * as v from "valibot";
 import type { Store } from "../chat/ports.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
+import type { Tickets } from "../store/tickets.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
 const UNREAD_PATH = /^\/api\/sessions\/unread\/?$/;
+const TICKET_PATH = /^\/api\/ws-ticket\/?$/;
+const TicketRequest = v.object({ session_id: v.pipe(v.string("must be a session UUID"), v.regex(new RegExp(`^${sessionIdPattern}$`, "i"), "must be a session UUID")) });
+/** A ticket request is a few dozen bytes. */
+const MAX_TICKET_BODY = 1024;
 
 const seqParam = v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a non-negative integer"), v.transform(Number));
 const HistoryParams = v.pipe(
@@ -23,29 +28,55 @@ const HistoryParams = v.pipe(
 
 const json = (status: number, body: unknown) => Response.json(body, { status, headers: { "cache-control": "no-store" } });
 
-export type ApiDeps = { store: Store; verify: TokenVerifier; requests: RequestLimits; pageMaxBytes: number };
+export type ApiDeps = { store: Store; tickets: Tickets; verify: TokenVerifier; requests: RequestLimits; pageMaxBytes: number };
 
 /** Answers an /api/ request, or null when the path is not one of the API's. */
 export async function apiRoute(req: Request, url: URL, deps: ApiDeps): Promise<Response | null> {
   const messages = MESSAGES_PATH.exec(url.pathname);
   const isUnread = UNREAD_PATH.test(url.pathname);
-  if (!messages && !isUnread) return null;
-  if (req.method !== "GET") return json(405, { error: "method not allowed" });
-  const userId = await authenticate(req, deps.verify);
-  if (!userId) return json(401, { error: "a valid access token is required (Authorization: Bearer <token>)" });
-  const wait = deps.requests.api(userId);
+  const isTicket = TICKET_PATH.test(url.pathname);
+  if (!messages && !isUnread && !isTicket) return null;
+  if (req.method !== (isTicket ? "POST" : "GET")) return json(405, { error: "method not allowed" });
+  const caller = await authenticate(req, deps.verify);
+  if (!caller) return json(401, { error: "a valid access token is required (Authorization: Bearer <token>)" });
+  const wait = deps.requests.api(caller.userId);
   if (wait > 0) return tooManyRequests(wait);
-  const answer = await deps.requests.inSlot(userId, () =>
-    messages ? history(deps, messages[1]!.toLowerCase(), userId, url) : unread(deps.store, userId),
-  );
+  const answer = await deps.requests.inSlot(caller.userId, () => {
+    if (isTicket) return ticket(deps, caller, req);
+    return messages ? history(deps, messages[1]!.toLowerCase(), caller.userId, url) : unread(deps.store, caller.userId);
+  });
   return answer ?? tooManyRequests(1, "too many requests in flight for this user, retry later");
 }
 
-async function authenticate(req: Request, verify: TokenVerifier): Promise<string | null> {
+type Caller = { userId: string; expiresAt: number };
+
+async function authenticate(req: Request, verify: TokenVerifier): Promise<Caller | null> {
   const match = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
   if (!match) return null;
   const checked = await verify(match[1]!);
-  return checked.ok ? checked.userId : null;
+  return checked.ok ? { userId: checked.userId, expiresAt: checked.expiresAt } : null;
+}
+
+/** `POST /api/ws-ticket` `{"session_id":"…"}`: a one-use ticket to open that session's WebSocket without the JWT in the URL. */
+async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request): Promise<Response> {
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_TICKET_BODY) return json(413, { error: "the body is too large" });
+  const body = await req.text().catch(() => "");
+  if (body.length > MAX_TICKET_BODY) return json(413, { error: "the body is too large" });
+  let parsed;
+  try {
+    parsed = v.safeParse(TicketRequest, JSON.parse(body));
+  } catch {
+    return json(400, { error: 'the body must be JSON: {"session_id":"<uuid>"}' });
+  }
+  if (!parsed.success) return json(400, { error: `session_id ${parsed.issues[0].message}` });
+  const sessionId = parsed.output.session_id.toLowerCase();
+  const auth = await store.authorize(sessionId, caller.userId);
+  if (!auth.ok) {
+    if (auth.reason === "user_not_found") return json(401, { error: "user not found" });
+    return auth.reason === "no_session" ? json(404, { error: "session not found" }) : json(403, { error: "not a participant of this session" });
+  }
+  const issued = await tickets.issue({ userId: caller.userId, sessionId, tokenExpiresAt: caller.expiresAt });
+  return json(200, { ticket: issued.ticket, expires_at: new Date(issued.expiresAt).toISOString() });
 }
 
 async function history({ store, pageMaxBytes }: ApiDeps, sessionId: string, userId: string, url: URL): Promise<Response> {

@@ -13,6 +13,7 @@ import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
 import { RequestLimits, tooManyRequests } from "./request-limits.ts";
 import type { TrustedProxies } from "./client-ip.ts";
+import type { Tickets } from "../store/tickets.ts";
 import { websocketHandler, type SocketData } from "./websocket.ts";
 import { demoRoutes } from "../demo/routes.ts";
 
@@ -20,6 +21,7 @@ export type HttpDeps = {
   host: string;
   port: number;
   store: Store;
+  tickets: Tickets;
   bus: Bus;
   chat: ChatService;
   verify: TokenVerifier;
@@ -55,6 +57,8 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     routes: deps.demoPage ? demoRoutes : {},
     // Never share the port silently with another process (a second instance must fail, not split traffic).
     reusePort: false,
+    // No request needs a body beyond a few bytes (POST /api/ws-ticket): refuse big ones before reading them.
+    maxRequestBodySize: 64 * 1024,
     websocket: websocketHandler({ chat: deps.chat, registry, requests, verify: deps.verify, limits: deps.limits, log: deps.log, metrics: deps.metrics }),
 
     async fetch(req, server) {
@@ -71,7 +75,8 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       if (url.pathname.startsWith("/api/")) {
         const wait = requests.ip(ip());
         if (wait > 0) return tooManyRequests(wait);
-        return (await apiRoute(req, url, { store: deps.store, verify: deps.verify, requests, pageMaxBytes: deps.limits.historyPageMaxBytes })) ?? json(404, { error: "not found" });
+        const api = { store: deps.store, tickets: deps.tickets, verify: deps.verify, requests, pageMaxBytes: deps.limits.historyPageMaxBytes };
+        return (await apiRoute(req, url, api)) ?? json(404, { error: "not found" });
       }
 
       const sessionId = sessionIdOf(url.pathname);
@@ -86,7 +91,12 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         return tooManyRequests(wait);
       }
 
-      let outcome = await admit(deps.store, deps.verify, sessionId, req, url, (userId) => requests.connect(userId) === 0);
+      let outcome = await admit(
+        { store: deps.store, verify: deps.verify, tickets: deps.tickets, mayAttempt: (userId) => requests.connect(userId) === 0, onTicket: () => deps.metrics.ticketsRedeemed.inc() },
+        sessionId,
+        req,
+        url,
+      );
       if (outcome.ok && registry.connectionsOf(outcome.member.user.userId) >= deps.limits.maxConnectionsPerUser) {
         outcome = { ok: false, close: CloseCode.TooManyConnections };
       }

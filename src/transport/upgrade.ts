@@ -7,6 +7,7 @@ import type { Store } from "../chat/ports.ts";
 import { ChatService, type Member } from "../chat/chat-service.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
+import type { Ticket } from "../store/tickets.ts";
 
 export const sessionIdPattern = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const SESSION_PATH = new RegExp(`^/ws/sessions/(${sessionIdPattern})/?$`, "i");
@@ -18,7 +19,7 @@ export function sessionIdOf(pathname: string): string | null {
 }
 
 /** `?token=` as the original service, or `Authorization: Bearer` for non-browser clients. */
-export function tokenOf(req: Request, url: URL): string | null {
+function tokenOf(req: Request, url: URL): string | null {
   const fromQuery = url.searchParams.get("token");
   if (fromQuery) return fromQuery;
   const header = req.headers.get("authorization");
@@ -35,21 +36,54 @@ export function afterSeqOf(url: URL): number | null | undefined {
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
 }
 
-/** `mayAttempt`: the per-user connection-attempt limit, asked once the token says who it is. */
-export async function admit(store: Store, verify: TokenVerifier, sessionId: string, req: Request, url: URL, mayAttempt: (userId: string) => boolean): Promise<UpgradeOutcome> {
-  const token = tokenOf(req, url);
-  if (!token) return { ok: false, close: CloseCode.NoToken };
+export type AdmitDeps = {
+  store: Store;
+  verify: TokenVerifier;
+  tickets: TicketBook;
+  /** The per-user connection-attempt limit, asked once the credential says who it is. */
+  mayAttempt: (userId: string) => boolean;
+  /** A ticket was redeemed (for the metric). */
+  onTicket?: () => void;
+};
+
+/** Redeems one-use connect tickets (store/tickets.ts). */
+export type TicketBook = { redeem(ticket: string): Promise<Ticket | null> };
+
+type Identity = { ok: true; userId: string; expiresAt: number } | { ok: false; close: CloseCode };
+
+export async function admit(deps: AdmitDeps, sessionId: string, req: Request, url: URL): Promise<UpgradeOutcome> {
+  const ticket = url.searchParams.get("ticket");
+  const token = ticket ? null : tokenOf(req, url);
+  if (!ticket && !token) return { ok: false, close: CloseCode.NoToken };
   const afterSeq = afterSeqOf(url);
   if (afterSeq === undefined) return { ok: false, close: CloseCode.BadRequest };
-  const checked = await verify(token);
-  if (!checked.ok) return { ok: false, close: CloseCode.InvalidToken };
-  if (!mayAttempt(checked.userId)) return { ok: false, close: CloseCode.TooManyAttempts };
+  let who: Identity;
+  try {
+    who = ticket ? await redeem(deps, ticket, sessionId) : await verified(deps.verify, token!);
+  } catch {
+    return { ok: false, close: CloseCode.TryAgainLater };
+  }
+  if (!who.ok) return who;
+  if (!deps.mayAttempt(who.userId)) return { ok: false, close: CloseCode.TooManyAttempts };
   let auth;
   try {
-    auth = await store.authorize(sessionId, checked.userId);
+    auth = await deps.store.authorize(sessionId, who.userId);
   } catch {
     return { ok: false, close: CloseCode.TryAgainLater };
   }
   if (!auth.ok) return { ok: false, close: auth.reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant };
-  return { ok: true, member: ChatService.member(auth.user, auth.session), expiresAt: checked.expiresAt, afterSeq };
+  return { ok: true, member: ChatService.member(auth.user, auth.session), expiresAt: who.expiresAt, afterSeq };
+}
+
+/** A ticket stands for the token it was issued against, for its session only, once. */
+async function redeem({ tickets, onTicket }: AdmitDeps, ticket: string, sessionId: string): Promise<Identity> {
+  const grant = await tickets.redeem(ticket);
+  if (!grant || grant.sessionId !== sessionId) return { ok: false, close: CloseCode.InvalidToken };
+  onTicket?.();
+  return { ok: true, userId: grant.userId, expiresAt: grant.tokenExpiresAt };
+}
+
+async function verified(verify: TokenVerifier, token: string): Promise<Identity> {
+  const checked = await verify(token);
+  return checked.ok ? { ok: true, userId: checked.userId, expiresAt: checked.expiresAt } : { ok: false, close: CloseCode.InvalidToken };
 }
