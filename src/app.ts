@@ -9,10 +9,7 @@ import { isLoopback, type Config } from "./config/config.ts";
 import type { Bus, Presence } from "./chat/ports.ts";
 import { ChatService } from "./chat/chat-service.ts";
 import { createVerifier } from "./auth/tokens.ts";
-import { LocalBus } from "./bus/local-bus.ts";
-import { RedisBus } from "./bus/redis-bus.ts";
-import { LocalPresence } from "./bus/local-presence.ts";
-import { RedisPresence } from "./bus/redis-presence.ts";
+import { createMessaging, type Messaging } from "./bus/create-bus.ts";
 import { connect, PostgresStore } from "./store/postgres-store.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres, type DatabaseAddress, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
@@ -36,7 +33,7 @@ export type App = {
   stop(): Promise<void>;
 };
 
-type Parts = { config: Config; log: Logger; sql: Sql; bus: Bus; embedded: EmbeddedPostgres | null };
+type Parts = { config: Config; log: Logger; sql: Sql; bus: Bus; presence: Presence; embedded: EmbeddedPostgres | null };
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
   let embedded: EmbeddedPostgres | null = null;
@@ -46,14 +43,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     address = embedded.address;
     log.info("using embedded PostgreSQL (PGlite)", { dir: config.embeddedDbDir });
   }
-  const bus = config.redisUrl ? new RedisBus(config.redisUrl, log) : new LocalBus();
+  let messaging: Messaging | null = null;
   let sql: Sql | null = null;
   try {
+    messaging = await createMessaging(config, log);
     await runMigrations(address, log);
     sql = connect({ ...address, poolMax: embedded ? 1 : config.databasePoolMax, statementTimeoutMs: config.limits.dbWriteTimeoutMs });
-    return await wire({ config, log, sql, bus, embedded });
+    return await wire({ config, log, sql, ...messaging, embedded });
   } catch (err) {
-    await bus.close();
+    await messaging?.presence.close();
+    await messaging?.bus.close();
     await sql?.end({ timeout: 1 });
     await embedded?.stop();
     throw err;
@@ -71,19 +70,14 @@ async function runMigrations(address: DatabaseAddress, log: Logger) {
   }
 }
 
-async function wire({ config, log, sql, bus, embedded }: Parts): Promise<App> {
+async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promise<App> {
   const metrics = new Metrics();
   const store = new PostgresStore(sql, {
     timeoutMs: config.limits.dbWriteTimeoutMs,
     maxPending: config.limits.maxPendingWrites,
     onBatch: (rows) => metrics.writeBatchSize.observe(rows),
   });
-  if (bus instanceof RedisBus) {
-    await bus.ready().catch(() => log.warn("redis not reachable at start-up: running degraded until it is"));
-  }
   let server: Server<SocketData> | null = null;
-  const presence: Presence =
-    bus instanceof RedisBus ? new RedisPresence(bus.commands, bus.origin, config.presenceTtlMs, log) : new LocalPresence();
   const chat = new ChatService({
     store,
     bus,

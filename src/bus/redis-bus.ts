@@ -1,24 +1,30 @@
 /**
  * Fan-out between instances over Redis sharded pub/sub (SSUBSCRIBE/SPUBLISH): on a Redis Cluster a
- * channel lives on one shard instead of being copied to every node. One subscriber connection,
- * subscribed only to sessions with local sockets, and one publisher connection.
+ * channel lives on the shard that owns its slot instead of being copied to every node. One subscriber
+ * (on a cluster, one connection per master that owns a subscribed channel), subscribed only to
+ * sessions with local sockets, and one publisher.
  *
- * Redis is best-effort transport: while it is down, envelopes that could not be published wait in a
- * bounded buffer, and when the subscriber is back the chat service is told to resync its rooms from
- * the store (seq numbers make both safe to repeat).
+ * Redis is best-effort transport: while it is down (or a cluster shard fails over), envelopes that
+ * could not be published wait in a bounded buffer, and when the subscriptions are back the chat
+ * service is told to resync its rooms from the store (seq numbers make both safe to repeat).
  */
-import Redis from "ioredis";
 import type { Bus, Envelope } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
 import { channelOf, decode, encode, sessionOf } from "./envelope-codec.ts";
+import type { RedisClient, RedisConnections } from "./redis-connect.ts";
 
 const MAX_UNSENT = 10_000;
+/** How often envelopes that could not be published are tried again. */
+const RETRY_UNSENT_MS = 250;
 
 export class RedisBus implements Bus {
   /** Identifies this instance on the bus (its own envelopes are ignored) and in presence entries. */
   readonly origin = crypto.randomUUID();
-  private readonly pub: Redis;
-  private readonly sub: Redis;
+  private readonly pub: RedisClient;
+  private readonly sub: RedisClient;
+  /** Cluster only: a shard's subscriber connection was lost and not yet replaced. */
+  private subscriberLost = false;
+  private retryTimer: Timer | null = null;
   private readonly channels = new Set<string>();
   private unsent: string[][] = [];
   private envelopeHandler: (e: Envelope) => void = () => {};
@@ -28,27 +34,31 @@ export class RedisBus implements Bus {
   private closing = false;
 
   constructor(
-    url: string,
+    private readonly connections: RedisConnections,
     private readonly log: Logger,
   ) {
-    const options = {
-      lazyConnect: false,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times: number) => Math.min(50 * times, 500),
-      connectTimeout: 2000,
-    };
-    // The publisher must fail fast while down: the bounded `unsent` buffer replaces ioredis' unbounded queue.
-    this.pub = new Redis(url, { ...options, enableOfflineQueue: false, connectionName: "chat-pub" });
-    // Resubscription is ours (not ioredis' autoResubscribe) so that resync starts only once it is confirmed.
-    this.sub = new Redis(url, { ...options, autoResubscribe: false, connectionName: "chat-sub" });
+    this.pub = connections.commands;
+    this.sub = connections.subscriber;
     this.sub.on("smessage", (channel: string, payload: string) => this.receive(channel, payload));
-    this.sub.on("ready", () => void this.onSubscriberReady());
+    if (connections.mode === "single") {
+      this.sub.on("ready", () => void this.onSubscriberReady());
+    } else {
+      // ioredis follows the cluster (MOVED, failover, resharding) and resubscribes each shard's
+      // channels itself; what was published meanwhile is then caught up from the store.
+      this.sub.on("-node", (_redis: unknown, nodeKey?: string) => nodeKey && this.shardLost());
+      this.sub.on("subscribersReady", () => this.shardsBack());
+    }
     this.pub.on("ready", () => this.flushUnsent());
     for (const conn of [this.pub, this.sub]) {
       conn.on("error", () => {}); // state changes are logged once by reportState
       conn.on("close", () => this.reportState());
+      conn.on("end", () => this.reportState());
       conn.on("ready", () => this.reportState());
     }
+  }
+
+  get mode(): "single" | "cluster" {
+    return this.connections.mode;
   }
 
   /** Resolves when Redis first answered, or rejects after `timeoutMs`. */
@@ -64,7 +74,8 @@ export class RedisBus implements Bus {
     const channel = channelOf(sessionId);
     this.channels.add(channel);
     if (this.sub.status === "ready") await this.sub.ssubscribe(channel);
-    else this.wasDown = true; // subscribed on reconnect; the room then resyncs
+    else if (this.mode === "single") this.wasDown = true; // subscribed on reconnect; the room then resyncs
+    else await this.sub.ssubscribe(channel); // the cluster client queues it until its shard is known
   }
 
   leave(sessionId: string): void {
@@ -79,11 +90,6 @@ export class RedisBus implements Bus {
     this.pub.spublish(args[0]!, args[1]!).catch(() => this.keep(envelope, args));
   }
 
-  /** The connection for ordinary commands (presence); it fails fast while Redis is down. */
-  get commands(): Redis {
-    return this.pub;
-  }
-
   onEnvelope(handler: (e: Envelope) => void): void {
     this.envelopeHandler = handler;
   }
@@ -93,11 +99,12 @@ export class RedisBus implements Bus {
   }
 
   status(): "up" | "down" {
-    return this.pub.status === "ready" && this.sub.status === "ready" ? "up" : "down";
+    return this.pub.status === "ready" && this.sub.status === "ready" && !this.subscriberLost ? "up" : "down";
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.flushUnsent();
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
     this.pub.disconnect();
@@ -125,18 +132,41 @@ export class RedisBus implements Bus {
     }
   }
 
+  private shardLost() {
+    this.subscriberLost = true;
+    this.wasDown = true;
+    this.reportState();
+  }
+
+  private shardsBack() {
+    this.subscriberLost = false;
+    this.reportState();
+    if (!this.wasDown) return;
+    this.wasDown = false;
+    this.resyncHandler();
+  }
+
   /** Messages and presence changes are kept for replay (receivers drop what they already have); typing is ephemeral. */
   private keep(envelope: Envelope, args: string[]) {
-    if (envelope.kind === "direct" || this.closing) return;
+    if (envelope.kind !== "direct") this.keepForRetry(args);
+  }
+
+  private keepForRetry(args: string[]) {
+    if (this.closing) return;
     if (this.unsent.length >= MAX_UNSENT) this.unsent.shift(); // receivers recover the rest from the store
     this.unsent.push(args);
+    // A cluster's publisher stays "ready" while one shard fails over: try again on a timer too.
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null;
+      this.flushUnsent();
+    }, RETRY_UNSENT_MS);
   }
 
   private flushUnsent() {
-    if (this.pub.status !== "ready") return;
+    if (this.pub.status !== "ready" || this.unsent.length === 0) return;
     const pending = this.unsent;
     this.unsent = [];
-    for (const [channel, payload] of pending) this.pub.spublish(channel!, payload!).catch(() => {});
+    for (const args of pending) this.pub.spublish(args[0]!, args[1]!).catch(() => this.keepForRetry(args));
   }
 
   private reportState() {

@@ -12,7 +12,7 @@
  * Redis' clock (microseconds), never below the previous one + 1, so they keep growing even after
  * the keys expired: receivers drop any change older than one they applied.
  */
-import type Redis from "ioredis";
+import type { RedisClient } from "./redis-connect.ts";
 import type { Presence, PresenceChange, PresenceState } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
 
@@ -80,7 +80,7 @@ export class RedisPresence implements Presence {
   private changeHandler: (change: PresenceChange) => void = () => {};
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly instanceId: string,
     private readonly ttlMs: number,
     private readonly log: Logger,

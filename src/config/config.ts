@@ -51,6 +51,13 @@ const EnvSchema = v.object({
   MAX_PENDING_WRITES: v.optional(integer("MAX_PENDING_WRITES", 10, 1_000_000), "20000"),
   EMBEDDED_DB_DIR: v.optional(v.pipe(v.string(), v.minLength(1, "EMBEDDED_DB_DIR must not be empty")), ".data/pglite"),
   REDIS_URL: v.optional(url("REDIS_URL", ["redis:", "rediss:"])),
+  REDIS_CLUSTER_NODES: v.optional(
+    v.pipe(
+      list,
+      v.check((seeds) => seeds.every((s) => /^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/.test(s)), "REDIS_CLUSTER_NODES must be comma-separated host:port seeds"),
+    ),
+  ),
+  REDIS_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   JWT_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, "JWT_SECRET must be at least 32 characters"))),
   JWT_PUBLIC_KEY: v.optional(v.pipe(v.string(), v.includes("-----BEGIN PUBLIC KEY-----", "JWT_PUBLIC_KEY must be a PEM (SPKI) public key"))),
   JWT_JWKS_URL: v.optional(
@@ -148,8 +155,12 @@ export type Config = {
   databaseUrl: string | null;
   databasePoolMax: number;
   embeddedDbDir: string;
-  /** null: single instance, in-process pub/sub. */
+  /** null (and no cluster nodes): single instance, in-process pub/sub. */
   redisUrl: string | null;
+  /** host:port seeds of a Redis Cluster (cluster mode without detection); credentials and TLS from REDIS_URL. */
+  redisClusterNodes: string[] | null;
+  /** CA certificate (PEM file) for rediss://. */
+  redisTlsCaFile: string | null;
   jwt: JwtConfig;
   /** null: same-origin browsers only (and clients without Origin); ["*"]: any origin. */
   allowedOrigins: string[] | null;
@@ -216,6 +227,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databasePoolMax: e.DATABASE_POOL_MAX,
     embeddedDbDir: e.EMBEDDED_DB_DIR,
     redisUrl: e.REDIS_URL ?? null,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES ?? null,
+    redisTlsCaFile: e.REDIS_TLS_CA_FILE ?? null,
     jwt: {
       secret: e.JWT_SECRET ?? DEV_JWT_SECRET,
       secretIsDefault: keyless,

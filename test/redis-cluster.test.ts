@@ -1,0 +1,103 @@
+/**
+ * Redis as users outgrow one server: a Redis Cluster (3 masters, 1 replica each) started by the test
+ * on loopback, found from one seed URL; a master killed under load (failover); TLS and an ACL user as
+ * managed Redis offers them; a clear start-up error when Redis refuses the credentials.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as joinPath } from "node:path";
+import { Client, SECRET, createPair, db, describeWhen, env, join, settle, spawnServer, useServers, type Pair } from "./helpers.ts";
+import { OwnCluster, OwnRedis, REDIS_CLI, REDIS_SERVER } from "./redis-servers.ts";
+import { connectRedis } from "../src/bus/redis-connect.ts";
+import { RedisPresence } from "../src/bus/redis-presence.ts";
+import { createLogger } from "../src/observability/log.ts";
+import type { App } from "../src/app.ts";
+
+const servers = useServers();
+const haveRedis = REDIS_SERVER !== null && REDIS_CLI !== null;
+const seqs = (c: Client) => c.of("message").map((m) => m.seq as number);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describeWhen(haveRedis, "on a Redis Cluster", "install redis-server and redis-cli (apt-get install -y redis-server)", () => {
+  const cluster = new OwnCluster(3, 1);
+  let a: App;
+  let b: App;
+  beforeAll(async () => {
+    await cluster.start();
+    // Each instance is given a different node as its only seed: the rest is discovered.
+    a = await servers.start({ redisUrl: cluster.nodes[0]!.url });
+    b = await servers.start({ redisUrl: cluster.nodes[1]!.url });
+  }, 60_000);
+  afterAll(() => cluster.remove());
+
+  test("cluster mode is detected from one node's URL; messages and typing cross for sessions on every shard", async () => {
+    const pairs = await Promise.all(Array.from({ length: 12 }, () => createPair()));
+    const shards = new Set(await Promise.all(pairs.map(async (p) => (await cluster.masterOf(`chat:{${p.sessionId}}`)).port)));
+    expect(shards.size).toBeGreaterThan(1);
+    for (const pair of pairs) {
+      const onA = await join(a, pair.sessionId, pair.inviter.token);
+      await onA.next("presence", 1); // its snapshot: the invitee is not there yet
+      const onB = await join(b, pair.sessionId, pair.invitee.token);
+      onA.send({ type: "message", content: "from A" });
+      onB.send({ type: "typing", is_typing: true });
+      expect((await onB.next("message")).content).toBe("from A");
+      expect(await onA.next("typing")).toMatchObject({ sender_id: pair.invitee.id });
+      onB.send({ type: "message", content: "from B" });
+      expect((await onA.next("message", 1)).content).toBe("from B");
+      expect(await onA.next("presence", 2)).toMatchObject({ user_id: pair.invitee.id, online: true });
+      // Each session's channel is subscribed on the master that owns its slot, by both instances.
+      const owner = await cluster.masterOf(`chat:{${pair.sessionId}}`);
+      expect(await shardSubscribers(owner.port, `chat:{${pair.sessionId}}`)).toBe(2);
+      await onB.close();
+      expect(await onA.next("presence", 3)).toMatchObject({ user_id: pair.invitee.id, online: false });
+      await onA.close();
+    }
+    const ready = (await (await fetch(`${a.httpUrl}/readyz`)).json()) as { redis: string };
+    expect(ready.redis).toBe("up");
+  }, 60_000);
+
+  test("presence's scripts and keys stay within one slot per call (a cross-slot command would fail here)", async () => {
+    const connections = await connectRedis({ url: cluster.url, clusterNodes: null, tlsCaFile: null }, createLogger("silent"));
+    expect(connections.mode).toBe("cluster");
+    while (connections.commands.status !== "ready") await Bun.sleep(20);
+    const presence = new RedisPresence(connections.commands, "probe-instance", 1000, createLogger("silent"));
+    try {
+      for (let i = 0; i < 12; i++) {
+        const sessionId = crypto.randomUUID();
+        expect(await presence.arrive(sessionId, "u1")).toMatchObject({ online: true });
+        expect(await presence.arrive(sessionId, "u2")).toMatchObject({ online: true });
+        expect([...(await presence.states(sessionId)).keys()].sort()).toEqual(["u1", "u2"]);
+        expect(await presence.depart(sessionId, "u1")).toMatchObject({ online: false });
+      }
+    } finally {
+      await presence.close();
+      connections.commands.disconnect();
+      connections.subscriber.disconnect();
+    }
+  });
+
+  test("a burst of 300 messages from each side arrives once each, in the same seq order, on both instances", async () => {
+    const pair = await createPair();
+    const onA = await join(a, pair.sessionId, pair.inviter.token);
+    const onB = await join(b, pair.sessionId, pair.invitee.token);
+    for (let i = 0; i < 300; i++) {
+      onA.send({ type: "message", content: `a${i}` });
+      onB.send({ type: "message", content: `b${i}` });
+    }
+    for (const c of [onA, onB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 600, "600 messages", 20_000);
+    await settle(300);
+    for (const c of [onA, onB]) expect(seqs(c)).toEqual(range(600));
+    await Promise.all([onA.close(), onB.close()]);
+  }, 30_000);
+});
+
+/** Subscribers of a sharded channel on one node (PUBSUB SHARDNUMSUB). */
+async function shardSubscribers(port: number, channel: string): Promise<number> {
+  const p = Bun.spawn([REDIS_CLI!, "-p", String(port), "pubsub", "shardnumsub", channel], { stdout: "pipe" });
+  const lines = (await new Response(p.stdout).text()).trim().split("\n");
+  return Number(lines[1]);
+}
+
+void [mkdtempSync, rmSync, tmpdir, joinPath, SECRET, db, env, spawnServer, OwnRedis];
+export type { Pair };
