@@ -81,7 +81,11 @@ export class OwnCluster {
   ) {
     this.nodes = Array.from({ length: masters * (1 + replicas) }, () => {
       const busPort = freePort();
-      return new OwnRedis(freePort(), ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--cluster-port", String(busPort)]);
+      return new OwnRedis(freePort(), [
+        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--cluster-port", String(busPort),
+        // Replicas sync at once (Redis waits 5 s for more replicas by default): failover needs synced ones.
+        "--repl-diskless-sync-delay", "0",
+      ]);
     });
   }
 
@@ -95,15 +99,33 @@ export class OwnCluster {
     const out = await cli(this.nodes[0]!.port, ["--cluster", "create", ...this.nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", String(this.replicas), "--cluster-yes"]);
     if (!out.includes("[OK] All 16384 slots covered")) throw new Error(`redis-cli --cluster create failed:\n${out}`);
     await this.waitHealthy();
+    await this.waitReplicasSynced();
   }
 
-  /** Every live node says cluster_state:ok and every slot has a live master. */
+  /** Every replica's link to its master is up: only a synced replica can take over. */
+  async waitReplicasSynced(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(this.nodes.map((n) => cli(n.port, ["info", "replication"])));
+      if (infos.every((i) => !i.includes("role:slave") || i.includes("master_link_status:up"))) return;
+      if (Date.now() > deadline) throw new Error("replicas did not sync");
+      await Bun.sleep(100);
+    }
+  }
+
+  /** Every live node says cluster_state:ok and sees every slot served by a connected, non-failed master. */
   async waitHealthy(timeoutMs = 20_000, alive = this.nodes): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const states = await Promise.all(alive.map((n) => cli(n.port, ["cluster", "info"])));
-      if (states.every((s) => s.includes("cluster_state:ok"))) return;
-      if (Date.now() > deadline) throw new Error(`cluster not healthy:\n${states.join("\n")}`);
+      const views = await Promise.all(alive.map(async (n) => ({ info: await cli(n.port, ["cluster", "info"]), nodes: await cli(n.port, ["cluster", "nodes"]) })));
+      const servingMastersOk = (nodes: string) =>
+        nodes
+          .split("\n")
+          .map((l) => l.trim().split(" "))
+          .filter((f) => f.length > 8) // lines that own slot ranges
+          .every((f) => f[2]!.includes("master") && !f[2]!.includes("fail") && f[7] === "connected");
+      if (views.every((v) => v.info.includes("cluster_state:ok") && servingMastersOk(v.nodes))) return;
+      if (Date.now() > deadline) throw new Error(`cluster not healthy:\n${views.map((v) => v.nodes).join("\n")}`);
       await Bun.sleep(100);
     }
   }

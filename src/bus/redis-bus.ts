@@ -138,7 +138,9 @@ export class RedisBus implements Bus {
     this.reportState();
   }
 
+  /** ioredis says "subscribersReady" after each attempt, also when a shard's subscriber failed to start. */
   private shardsBack() {
+    if (unhealthySubscribers(this.sub)) return;
     this.subscriberLost = false;
     this.reportState();
     if (!this.wasDown) return;
@@ -180,4 +182,13 @@ export class RedisBus implements Bus {
     }
     this.lastState = state;
   }
+}
+
+/**
+ * Whether a cluster client's sharded subscribers include a failed one. ioredis 6 keeps this in its
+ * (internal) subscriber group; without it, "subscribersReady" is taken at its word.
+ */
+function unhealthySubscribers(client: RedisClient): boolean {
+  const group = (client as unknown as { shardedSubscribers?: { hasUnhealthySubscribers?: () => boolean } }).shardedSubscribers;
+  return group?.hasUnhealthySubscribers?.() ?? false;
 }
