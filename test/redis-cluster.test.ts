@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
-import { Client, SECRET, createPair, db, describeWhen, env, join, settle, spawnServer, useServers, type Pair } from "./helpers.ts";
-import { OwnCluster, OwnRedis, REDIS_CLI, REDIS_SERVER } from "./redis-servers.ts";
+import { Client, MAIN, SECRET, createPair, db, describeWhen, env, join, settle, useServers, type Pair } from "./helpers.ts";
+import { OwnCluster, OwnRedis, REDIS_CLI, REDIS_SERVER, freePort } from "./redis-servers.ts";
 import { connectRedis } from "../src/bus/redis-connect.ts";
 import { RedisPresence } from "../src/bus/redis-presence.ts";
 import { createLogger } from "../src/observability/log.ts";
@@ -143,12 +143,77 @@ describeWhen(haveRedis, "on a Redis Cluster", "install redis-server and redis-cl
   }, 90_000);
 });
 
+describeWhen(haveRedis, "managed-Redis basics: TLS, an ACL user, refused credentials", "install redis-server and redis-cli", () => {
+  const dir = mkdtempSync(joinPath(tmpdir(), "chat-redis-tls-"));
+  const ca = joinPath(dir, "cert.pem");
+  const key = joinPath(dir, "key.pem");
+  const tlsPort = freePort();
+  const tls = new OwnRedis(tlsPort, ["--port", "0", "--tls-port", String(tlsPort), "--tls-cert-file", ca, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"], ["--tls", "--cacert", ca]);
+  // The least the service needs: its own keys and channels, pub/sub, scripts, and the few commands ioredis sends.
+  const acl = new OwnRedis(freePort(), ["--user", "default", "off", "--user", "chat", "on", ">s3cret-pass", "~chat:*", "&chat:*", "-@all", "+@connection", "+@pubsub", "+@scripting", "+info", "+hgetall",
+    // what the presence scripts call
+    "+zadd", "+zrem", "+zrangebyscore", "+zremrangebyscore", "+hget", "+hset", "+pexpire", "+exists", "+time"], ["--user", "chat", "--pass", "s3cret-pass", "--no-auth-warning"]);
+  beforeAll(async () => {
+    const made = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", ca, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stderr: "pipe" });
+    if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
+    await Promise.all([tls.start(), acl.start()]);
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all([tls.remove(), acl.remove()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const crossInstance = async (a: App, b: App) => {
+    const pair = await createPair();
+    const onA = await join(a, pair.sessionId, pair.inviter.token);
+    const onB = await join(b, pair.sessionId, pair.invitee.token);
+    onA.send({ type: "message", content: "across" });
+    expect((await onB.next("message")).content).toBe("across");
+    await Promise.all([onA.close(), onB.close()]);
+  };
+
+  test("rediss:// with REDIS_TLS_CA_FILE: instances bridge over TLS; without the CA the certificate is refused", async () => {
+    const url = `rediss://127.0.0.1:${tlsPort}`;
+    const [a, b] = await Promise.all([servers.start({ redisUrl: url, redisTlsCaFile: ca }), servers.start({ redisUrl: url, redisTlsCaFile: ca })]);
+    expect(((await (await fetch(`${a.httpUrl}/readyz`)).json()) as { redis: string }).redis).toBe("up");
+    await crossInstance(a, b);
+    const untrusting = await servers.start({ redisUrl: url });
+    expect(((await (await fetch(`${untrusting.httpUrl}/readyz`)).json()) as { status: string }).status).toBe("degraded");
+  }, 30_000);
+
+  test("an ACL user and password in the URL, limited to the service's keys, channels and commands", async () => {
+    const url = `redis://chat:s3cret-pass@127.0.0.1:${acl.port}`;
+    const [a, b] = await Promise.all([servers.start({ redisUrl: url }), servers.start({ redisUrl: url })]);
+    await crossInstance(a, b);
+    const pair = await createPair();
+    const onA = await join(a, pair.sessionId, pair.inviter.token);
+    await onA.next("presence", 1);
+    const onB = await join(b, pair.sessionId, pair.invitee.token);
+    expect(await onA.next("presence", 2)).toMatchObject({ user_id: pair.invitee.id, online: true });
+    await Promise.all([onA.close(), onB.close()]);
+  });
+
+  test("refused credentials stop the start with a message naming REDIS_URL, never the password", async () => {
+    const wrong = `redis://chat:not-the-password@127.0.0.1:${acl.port}`;
+    const refused = await servers.start({ redisUrl: wrong }).then(() => null, (err: Error) => err);
+    expect(refused?.name).toBe("RedisAuthError");
+    expect(refused?.message).toContain("REDIS_URL");
+    expect(refused?.message).not.toContain("not-the-password");
+    const child = Bun.spawn(["bun", MAIN, "serve"], {
+      env: { ...(process.env as Record<string, string>), NODE_ENV: "test", PORT: "0", DATABASE_URL: env.databaseUrl, JWT_SECRET: SECRET, REDIS_URL: wrong },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(code).toBe(1);
+    expect(out + err).toContain("Redis refused the credentials given in REDIS_URL");
+    expect(out + err).not.toContain("not-the-password");
+  }, 30_000);
+});
+
 /** Subscribers of a sharded channel on one node (PUBSUB SHARDNUMSUB). */
 async function shardSubscribers(port: number, channel: string): Promise<number> {
   const p = Bun.spawn([REDIS_CLI!, "-p", String(port), "pubsub", "shardnumsub", channel], { stdout: "pipe" });
   const lines = (await new Response(p.stdout).text()).trim().split("\n");
   return Number(lines[1]);
 }
-
-void [mkdtempSync, rmSync, tmpdir, joinPath, SECRET, db, env, spawnServer, OwnRedis];
-export type { Pair };

@@ -93,13 +93,15 @@ function hostPort(seed: string): { host: string; port: number } {
  */
 async function detectMode(node: RedisOptions, log: Logger): Promise<"single" | "cluster"> {
   const probe = new Redis({ ...node, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000, connectionName: "chat-probe" });
-  probe.on("error", () => {});
+  // A refused AUTH arrives as an error event; connect() itself only says the connection closed.
+  let refusal: Error | null = null;
+  probe.on("error", (err: Error) => (refusal ??= err));
   try {
     await probe.connect();
     const info = await probe.info("cluster");
     return /cluster_enabled:1/.test(info) ? "cluster" : "single";
   } catch (err) {
-    const text = String((err as Error).message ?? err);
+    const text = String((refusal ?? (err as Error)).message ?? err);
     if (/WRONGPASS|NOAUTH|NOPERM|invalid username-password|AUTH failed/i.test(text)) {
       throw new RedisAuthError(`Redis refused the credentials given in REDIS_URL (${text.split("\n")[0]}): check its user name and password`);
     }
