@@ -1,5 +1,6 @@
 /** Real servers on ephemeral ports, real WebSocket clients, real databases: the suite's toolkit. */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { OwnCluster, REDIS_CLI, REDIS_SERVER } from "./redis-servers.ts";
 import { loadConfig, type Config } from "../src/config/config.ts";
 import { startApp, type App } from "../src/app.ts";
 import { createLogger } from "../src/observability/log.ts";
@@ -72,6 +73,21 @@ export function describeWhen(available: boolean, name: string, howToEnable: stri
 
 export const describeWithRedis = (name: string, body: () => void) =>
   describeWhen(env.redisUrl !== null, name, "start Redis (`docker compose up -d redis` or `redis-server`) or set REDIS_URL", body);
+
+/**
+ * Runs `body` twice: against the suite's single Redis, and against a Redis Cluster (3 masters) that
+ * the group starts on loopback for itself. `redisUrl()` is the one to give servers (for a cluster,
+ * one node's URL: the rest is discovered).
+ */
+export function describeEachRedis(name: string, body: (redisUrl: () => string, kind: "single" | "cluster") => void) {
+  describeWithRedis(`${name} (Redis)`, () => body(() => env.redisUrl!, "single"));
+  describeWhen(REDIS_SERVER !== null && REDIS_CLI !== null, `${name} (Redis Cluster)`, "install redis-server and redis-cli (apt-get install -y redis-server)", () => {
+    const cluster = new OwnCluster(3, 0);
+    beforeAll(() => cluster.start(), 60_000);
+    afterAll(() => cluster.remove());
+    body(() => cluster.url, "cluster");
+  });
+}
 
 export type TestUser = { id: string; name: string; token: string };
 export type Pair = { sessionId: string; inviter: TestUser; invitee: TestUser };

@@ -1,6 +1,6 @@
 /** Two real instances sharing PostgreSQL and Redis behave as one. */
 import { beforeAll, expect, test } from "bun:test";
-import { createPair, db, describeWithRedis, env, join, settle, useServers, type Client } from "./helpers.ts";
+import { createPair, db, describeEachRedis, join, settle, useServers, type Client } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -11,12 +11,12 @@ function seqsOf(c: Client): number[] {
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
-describeWithRedis("two instances through Redis", () => {
+describeEachRedis("two instances through Redis", (redisUrl) => {
   let a: App;
   let b: App;
   beforeAll(async () => {
-    a = await servers.start({ redisUrl: env.redisUrl });
-    b = await servers.start({ redisUrl: env.redisUrl });
+    a = await servers.start({ redisUrl: redisUrl() });
+    b = await servers.start({ redisUrl: redisUrl() });
   });
 
   test("messages and typing cross both ways; the sender's echo comes once", async () => {
@@ -104,10 +104,7 @@ describeWithRedis("two instances through Redis", () => {
   test("an instance subscribes to a session's channel only while it has sockets in it", async () => {
     const pair = await createPair();
     const channel = `chat:{${pair.sessionId}}`;
-    const count = async () => {
-      const [, n] = (await redisCommand(["PUBSUB", "SHARDNUMSUB", channel])) as [string, number];
-      return n;
-    };
+    const count = () => shardSubscribers(redisUrl(), channel);
     expect(await count()).toBe(0);
     const c1 = await join(a, pair.sessionId, pair.inviter.token);
     const c2 = await join(a, pair.sessionId, pair.invitee.token);
@@ -122,13 +119,20 @@ describeWithRedis("two instances through Redis", () => {
   });
 });
 
-async function redisCommand(args: string[]): Promise<unknown> {
-  const { default: Redis } = await import("ioredis");
-  const r = new Redis(env.redisUrl!);
+/** PUBSUB SHARDNUMSUB of a channel, summed over the masters (on a cluster only its shard's owner has any). */
+async function shardSubscribers(url: string, channel: string): Promise<number> {
+  const { default: Redis, Cluster } = await import("ioredis");
+  const probe = new Redis(url);
+  const clustered = /cluster_enabled:1/.test(await probe.info("cluster"));
+  probe.disconnect();
+  const client = clustered ? new Cluster([url]) : new Redis(url);
   try {
-    return await r.call(args[0]!, ...args.slice(1));
+    while (client.status !== "ready") await Bun.sleep(10);
+    const nodes = client instanceof Cluster ? client.nodes("master") : [client];
+    const counts = await Promise.all(nodes.map(async (n) => ((await n.call("PUBSUB", "SHARDNUMSUB", channel)) as [string, number])[1]));
+    return counts.reduce((sum, n) => sum + n, 0);
   } finally {
-    r.disconnect();
+    client.disconnect();
   }
 }
 

@@ -3,7 +3,7 @@
  * and seeded rounds of tabs opening, churning and closing at once across instances.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Client, SECRET, createPair, describeWithRedis, env, join, sessionUrl, settle, spawnServer, useServers } from "./helpers.ts";
+import { Client, SECRET, createPair, describeEachRedis, env, join, sessionUrl, settle, spawnServer, useServers } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -42,12 +42,12 @@ describe("one instance", () => {
   });
 });
 
-describeWithRedis("across instances", () => {
+describeEachRedis("across instances", (redisUrl) => {
   let a: App;
   let b: App;
   beforeAll(async () => {
-    a = await servers.start({ redisUrl: env.redisUrl, presenceTtlMs: 1500 });
-    b = await servers.start({ redisUrl: env.redisUrl, presenceTtlMs: 1500 });
+    a = await servers.start({ redisUrl: redisUrl(), presenceTtlMs: 1500 });
+    b = await servers.start({ redisUrl: redisUrl(), presenceTtlMs: 1500 });
   });
 
   test("arrivals and departures on another instance are announced once", async () => {
@@ -74,7 +74,7 @@ describeWithRedis("across instances", () => {
     const pair = await createPair();
     const onA = await join(a, pair.sessionId, pair.inviter.token);
     await onA.next("presence", 1);
-    const child = await spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl!, JWT_SECRET: SECRET, PRESENCE_TTL_SECONDS: "1" });
+    const child = await spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: redisUrl(), JWT_SECRET: SECRET, PRESENCE_TTL_SECONDS: "1" });
     const onChild = await Client.open(sessionUrl(child.at, pair.sessionId, pair.invitee.token));
     expect(await onA.next("presence", 2)).toMatchObject({ user_id: pair.invitee.id, online: true });
     child.proc.kill("SIGKILL");
@@ -170,9 +170,9 @@ describe("one user's tabs opening, churning and closing at once (seeded)", () =>
   }, 60_000);
 });
 
-describeWithRedis("one user's tabs across two instances, opening, churning and closing at once (seeded)", () => {
+describeEachRedis("one user's tabs across two instances, opening, churning and closing at once (seeded)", (redisUrl) => {
   test("every round ends with one offline announcement on both instances, after alternating ones", async () => {
-    const apps = [await servers.start({ redisUrl: env.redisUrl }), await servers.start({ redisUrl: env.redisUrl })];
+    const apps = [await servers.start({ redisUrl: redisUrl() }), await servers.start({ redisUrl: redisUrl() })];
     for (let round = 0; round < ROUNDS; round++) await churnRound(apps, planRound(seeded(1000 + round), 2), 1000 + round);
   }, 90_000);
 });

@@ -1,51 +1,42 @@
 /**
  * Redis blinks: sending keeps working and persisting, same-instance delivery continues, /readyz says
- * degraded, and within 2 s of Redis coming back every socket has every message once, in seq order.
- * The test owns its redis-server on a spare port, so it can stop and restart it.
+ * degraded, and soon after Redis is back (2 s for a single server, 5 s for a whole cluster restarting)
+ * every socket has every message once, in seq order. The test owns its Redis (a server, or a cluster
+ * of three masters) on spare ports, so it can stop and restart it.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createPair, db, describeWithRedis, join, settle, useServers, type Client } from "./helpers.ts";
+import { createPair, db, describeWhen, env, join, settle, useServers, type Client } from "./helpers.ts";
+import { OwnCluster, OwnRedis, REDIS_CLI, REDIS_SERVER } from "./redis-servers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
-const REDIS_BIN = Bun.which("redis-server");
-
-class OwnRedis {
-  private proc: Bun.Subprocess | null = null;
-  constructor(readonly port: number) {}
-  get url() {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  async start() {
-    this.proc = Bun.spawn([REDIS_BIN!, "--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
-    for (let i = 0; i < 100; i++) {
-      const ok = await Bun.connect({ hostname: "127.0.0.1", port: this.port, socket: { data() {} } }).then((s) => (s.end(), true), () => false);
-      if (ok) return;
-      await Bun.sleep(20);
-    }
-    throw new Error("redis-server did not start");
-  }
-  async stop() {
-    this.proc?.kill("SIGKILL");
-    await this.proc?.exited;
-    this.proc = null;
-  }
-}
 
 const seqs = (c: Client) => c.of("message").map((m) => m.seq as number);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
-describeWithRedis("Redis outage", () => {
-  if (!REDIS_BIN) throw new Error("redis-server is not installed: the outage test needs it");
-  const redis = new OwnRedis(20000 + Math.floor(Math.random() * 20000));
+/** What the test does to Redis: a single server, or every node of a cluster at once. */
+type Outage = { url: string; setUp(): Promise<void>; down(): Promise<void>; up(): Promise<void>; tearDown(): Promise<void>; nodeUrls(): string[] };
+
+const single = (): Outage => {
+  const redis = new OwnRedis();
+  return { url: redis.url, setUp: () => redis.start(), down: () => redis.stop(), up: () => redis.start(), tearDown: () => redis.remove(), nodeUrls: () => [redis.url] };
+};
+const cluster = (): Outage => {
+  const c = new OwnCluster(3, 0);
+  return { url: c.url, setUp: () => c.start(), down: () => c.stop(), up: () => c.restart(), tearDown: () => c.remove(), nodeUrls: () => c.nodes.map((n) => n.url) };
+};
+
+for (const [kind, make, recoveryMs] of [["Redis", single, 2000], ["Redis Cluster", cluster, 5000]] as const) {
+describeWhen(env.redisUrl !== null && REDIS_SERVER !== null && REDIS_CLI !== null, `Redis outage (${kind})`, "install redis-server and redis-cli", () => {
+  const redis = make();
   let a: App;
   let b: App;
   beforeAll(async () => {
-    await redis.start();
+    await redis.setUp();
     a = await servers.start({ redisUrl: redis.url });
     b = await servers.start({ redisUrl: redis.url });
-  });
-  afterAll(() => redis.stop());
+  }, 60_000);
+  afterAll(() => redis.tearDown());
 
   test("messages sent on both sides during the outage reach every socket exactly once, in order, after it", async () => {
     const pair = await createPair();
@@ -55,7 +46,7 @@ describeWithRedis("Redis outage", () => {
     inviterA.send({ type: "message", content: "before" });
     for (const c of [inviterA, inviteeA, inviteeB]) await c.next("message");
 
-    await redis.stop();
+    await redis.down();
     await settle(200);
     const ready = await fetch(`${a.httpUrl}/readyz`);
     expect(ready.status).toBe(200);
@@ -75,37 +66,43 @@ describeWithRedis("Redis outage", () => {
     const [stored] = await db`SELECT count(*)::int AS n FROM messages WHERE session_id = ${pair.sessionId}`;
     expect(stored!.n).toBe(21);
 
-    await redis.start();
+    await redis.up();
     const back = Date.now();
-    for (const c of [inviterA, inviteeA, inviteeB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 21, "21 messages", 2000);
-    expect(Date.now() - back).toBeLessThan(2000);
+    for (const c of [inviterA, inviteeA, inviteeB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 21, "21 messages", recoveryMs);
+    expect(Date.now() - back).toBeLessThan(recoveryMs);
     await settle(300);
     for (const c of [inviterA, inviteeA, inviteeB]) expect(seqs(c)).toEqual(range(21));
-    expect((await (await fetch(`${b.httpUrl}/readyz`)).json()).status).toBe("ok");
+    for (const app of [a, b]) {
+      const deadline = Date.now() + recoveryMs;
+      while ((await (await fetch(`${app.httpUrl}/readyz`)).json()).status !== "ok" && Date.now() < deadline) await Bun.sleep(50);
+      expect((await (await fetch(`${app.httpUrl}/readyz`)).json()).status).toBe("ok");
+    }
 
     // And live traffic crosses again.
     inviteeB.send({ type: "message", content: "after" });
     for (const c of [inviterA, inviteeA, inviteeB]) await c.until((f) => f.filter((x) => x.type === "message").length === 22, "22 messages");
     await Promise.all([inviterA, inviteeA, inviteeB].map((c) => c.close()));
-  }, 20_000);
+  }, 30_000);
 
   test("a killed bridge connection (CLIENT KILL) loses nothing", async () => {
     const pair = await createPair();
     const onA = await join(a, pair.sessionId, pair.inviter.token);
     const onB = await join(b, pair.sessionId, pair.invitee.token);
     const { default: Redis } = await import("ioredis");
-    const admin = new Redis(redis.url);
-    admin.on("error", () => {});
+    const admins = redis.nodeUrls().map((url) => new Redis(url));
+    for (const admin of admins) admin.on("error", () => {});
+    const killAll = (...args: string[]) => Promise.all(admins.map((admin) => admin.call("CLIENT", "KILL", ...args)));
     for (let i = 0; i < 100; i++) {
       onA.send({ type: "message", content: `a${i}` });
       onB.send({ type: "message", content: `b${i}` });
-      if (i === 30) await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
-      if (i === 60) await admin.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+      if (i === 30) await killAll("TYPE", "pubsub");
+      if (i === 60) await killAll("TYPE", "normal", "SKIPME", "yes");
     }
     for (const c of [onA, onB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 200, "200 messages", 5000);
     await settle(300);
     for (const c of [onA, onB]) expect(seqs(c)).toEqual(range(200));
-    admin.disconnect();
+    for (const admin of admins) admin.disconnect();
     await Promise.all([onA.close(), onB.close()]);
   }, 20_000);
 });
+}

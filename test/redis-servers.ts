@@ -144,6 +144,17 @@ export class OwnCluster {
     throw new Error(`no master found for slot ${slot}`);
   }
 
+  /** Every node down at once: a full outage. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+
+  /** Every node back, on the same ports with the same cluster configuration: the cluster reforms. */
+  async restart(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.start()));
+    await this.waitHealthy();
+  }
+
   async remove(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.remove()));
   }
