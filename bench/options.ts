@@ -20,6 +20,8 @@ export type Options = {
   target: string | null;
   databaseUrl: string;
   redisUrl: string;
+  /** Cluster mode: also measure through a Redis Cluster the bench starts. */
+  redisCluster: boolean;
   jwtSecret: string;
   startRate: number;
   stepFactor: number;
@@ -48,6 +50,7 @@ export const USAGE = `usage: bun run bench [options]
   --target ws://127.0.0.1:PORT   measure a running server (no server CPU/RSS); needs its --jwt-secret
   --database-url URL             default postgres://postgres@127.0.0.1:5432/test
   --redis-url URL                cluster mode (default redis://127.0.0.1:6379)
+  --redis-cluster                cluster mode: also through a 3-master Redis Cluster started on loopback, same run
   --jwt-secret S                 secret of the --target server (default: the bench's own)
   --start-rate N                 max mode: first total rate, msg/s (default 1000)
   --step-factor F                max mode: rate multiplier per step (default 1.5)
@@ -71,6 +74,7 @@ const spec = {
   target: { type: "string" },
   "database-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
   "redis-url": { type: "string", default: "redis://127.0.0.1:6379" },
+  "redis-cluster": { type: "boolean", default: false },
   "jwt-secret": { type: "string", default: BENCH_JWT_SECRET },
   "start-rate": { type: "string", default: "1000" },
   "step-factor": { type: "string", default: "1.5" },
@@ -107,6 +111,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     target: values.target ? localWsUrl(values.target) : null,
     databaseUrl: localUrl("database-url", values["database-url"], ["postgres:", "postgresql:"]),
     redisUrl: localUrl("redis-url", values["redis-url"], ["redis:"]),
+    redisCluster: values["redis-cluster"],
     jwtSecret: values["jwt-secret"],
     startRate: num("start-rate", 1, 1_000_000),
     stepFactor: num("step-factor", 1.05, 10),

@@ -32,7 +32,7 @@ const rate: ModeSpec = {
 };
 
 const cluster: ModeSpec = {
-  describe: (o) => `cluster (inviters on instance A, invitees on B, via Redis) · ${loadLine(o)}`,
+  describe: (o) => `cluster (inviters on instance A, invitees on B, via Redis${o.redisCluster ? ", then via a 3-master Redis Cluster" : ""}) · ${loadLine(o)}`,
   run: runCluster,
   report(runs) {
     const m = medianFigures(runs as ClusterRun[]);
@@ -42,10 +42,13 @@ const cluster: ModeSpec = {
       { name: "bare", figures: m.bare },
       { name: "real", figures: m.real },
     ]);
-    return {
-      results: m,
-      ratios: { real_vs_bare: ratiosOf(m.real, m.bare), cluster_vs_bare: ratiosOf(m.cluster, m.bare), cluster_vs_real: ratiosOf(m.cluster, m.real) },
-    };
+    const ratios = { real_vs_bare: ratiosOf(m.real, m.bare), cluster_vs_bare: ratiosOf(m.cluster, m.bare), cluster_vs_real: ratiosOf(m.cluster, m.real) };
+    if (!m.redis_cluster) return { results: m, ratios };
+    printLoad({ name: "redis cluster", figures: m.redis_cluster }, [
+      { name: "bare", figures: m.bare },
+      { name: "cluster", figures: m.cluster },
+    ]);
+    return { results: m, ratios: { ...ratios, redis_cluster_vs_single_redis: ratiosOf(m.redis_cluster, m.cluster) } };
   },
 };
 
