@@ -13,6 +13,8 @@ import { migrate } from "../src/store/migrations.ts";
 
 const env = process.env;
 const inCI = env.CI === "true" || env.CI === "1";
+/** `bun run test:unit`: the pure core only, with fakes; no database or Redis to prepare. */
+const unitOnly = env.CHAT_TEST_UNIT === "1";
 
 async function redisReachable(url: string): Promise<boolean> {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
@@ -29,17 +31,17 @@ async function redisReachable(url: string): Promise<boolean> {
 }
 
 // Over loopback TCP (test only): server processes the suite spawns reach it by URL.
-const embedded = env.DATABASE_URL ? null : await startEmbeddedPostgres("memory://", { maxConnections: 64, tcp: true });
-const databaseUrl = env.DATABASE_URL ?? embedded!.address.url;
-{
+const embedded = env.DATABASE_URL || unitOnly ? null : await startEmbeddedPostgres("memory://", { maxConnections: 64, tcp: true });
+const databaseUrl = env.DATABASE_URL ?? embedded?.address.url ?? "";
+if (!unitOnly) {
   const sql = connect({ url: databaseUrl, poolMax: 1 });
   await migrate(sql);
   await sql.end();
 }
 
 const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const redisUp = await redisReachable(redisUrl);
-if (!redisUp && inCI) throw new Error(`CI: Redis is not reachable at ${redisUrl}; the multi-instance tests must run in CI`);
+const redisUp = !unitOnly && (await redisReachable(redisUrl));
+if (!redisUp && inCI && !unitOnly) throw new Error(`CI: Redis is not reachable at ${redisUrl}; the multi-instance tests must run in CI`);
 
 const skipped: string[] = [];
 
@@ -51,7 +53,7 @@ globalThis.__chatTest = {
   skipped,
 };
 
-console.log(`[test setup] database: ${globalThis.__chatTest.databaseKind}; redis: ${redisUp ? redisUrl : "not reachable"}`);
+if (!unitOnly) console.log(`[test setup] database: ${globalThis.__chatTest.databaseKind}; redis: ${redisUp ? redisUrl : "not reachable"}`);
 
 afterAll(async () => {
   if (skipped.length > 0) {
