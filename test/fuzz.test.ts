@@ -80,7 +80,7 @@ async function expectErrors(frames: (string | Uint8Array<ArrayBuffer>)[], expect
 }
 
 /**
- * The oracle for frames that are not one of the four known types, written from the README's error
+ * The oracle for frames that are not one of the four known types, written from docs/protocol.md's error
  * table rather than from the server's code. Null: a known type, left to the field-by-field tests.
  */
 function predict(sent: string): Expected | null {

@@ -97,7 +97,7 @@ function seeded(seed: number) {
   };
 }
 
-/** Offline is announced within this bound of the last socket closing (README, Presence). */
+/** Offline is announced within this bound of the last socket closing (docs/protocol.md, Presence). */
 const OFFLINE_BOUND_MS = 2000;
 
 /** Everything a round does, drawn up front so the seed alone decides it (awaits do not reorder draws). */

@@ -1,4 +1,4 @@
-/** The chat client: `new ChatClient({ sessionId, getToken })`. See README.md, section "Client". */
+/** The chat client: `new ChatClient({ sessionId, getToken })`. See docs/client.md. */
 export { ChatClient, type ChatClientOptions, type ChatEvents } from "./chat-client.ts";
 export { ChatError } from "./types.ts";
 export type { ChatMessage, ConnectionState, HistoryPage, HistoryQuery, PresenceEvent, ReadEvent, ResumedEvent, TypingEvent } from "./types.ts";

@@ -1,4 +1,4 @@
-/** What to do after a close code, and how long to wait: the README's close-code table, as code. */
+/** What to do after a close code, and how long to wait: the close-code table of docs/protocol.md, as code. */
 
 export type BackoffOptions = {
   /** Delay before the first retry (ms); doubled (by `factor`) per failed attempt. Default 500. */

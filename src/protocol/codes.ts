@@ -1,5 +1,5 @@
 /**
- * Every close code and error code the server sends. The README's protocol section mirrors this file.
+ * Every close code and error code the server sends. docs/protocol.md mirrors this file (test/docs.test.ts checks).
  */
 
 /**

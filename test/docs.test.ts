@@ -1,0 +1,77 @@
+/**
+ * The documentation keeps its promises about itself: every relative link and anchor of README.md,
+ * docs/ and bench/README.md leads somewhere, and the close-code and error-code tables of
+ * docs/protocol.md are exactly the codes of src/protocol/codes.ts.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { CloseCode, ErrorCode } from "../src/protocol/codes.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const FILES = ["README.md", "bench/README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .replace(/\s/g, "-");
+
+const anchorsOf = (file: string) =>
+  new Set(
+    readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => /^#{1,6} /.test(l))
+      .map((l) => slug(l.replace(/^#+ /, "").replaceAll("`", ""))),
+  );
+
+/** Markdown links outside code blocks and inline code. */
+function linksOf(text: string): string[] {
+  const prose = text.replace(/```[\s\S]*?```/g, "").replace(/`[^`\n]*`/g, "");
+  return [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+}
+
+describe("documentation", () => {
+  test("every relative link points at a file that exists, and every anchor at a heading in it", () => {
+    const broken: string[] = [];
+    let checked = 0;
+    for (const file of FILES) {
+      const path = join(ROOT, file);
+      for (const link of linksOf(readFileSync(path, "utf8"))) {
+        if (/^[a-z]+:/i.test(link)) continue; // http(s), mailto
+        const [target, anchor] = link.split("#");
+        const resolved = target ? join(dirname(path), target) : path;
+        checked++;
+        if (!existsSync(resolved)) broken.push(`${file}: ${link} (no file ${relative(ROOT, resolved)})`);
+        else if (anchor && resolved.endsWith(".md") && !anchorsOf(resolved).has(anchor)) broken.push(`${file}: ${link} (no heading #${anchor})`);
+      }
+    }
+    expect(broken).toEqual([]);
+    expect(checked).toBeGreaterThan(15);
+  });
+
+  test("the README stays a short front door", () => {
+    expect(readFileSync(join(ROOT, "README.md"), "utf8").split("\n").length).toBeLessThanOrEqual(160);
+  });
+
+  test("docs/protocol.md's close-code table lists exactly the close codes the server sends", () => {
+    const table = sectionOf(readFileSync(join(ROOT, "docs/protocol.md"), "utf8"), "## Close codes");
+    const documented = [...table.matchAll(/^\| (\d{4}) \|/gm)].map((m) => Number(m[1])).sort();
+    expect(documented).toEqual(Object.values(CloseCode).sort());
+  });
+
+  test("docs/protocol.md's error-code table lists exactly the error codes the server sends", () => {
+    const table = sectionOf(readFileSync(join(ROOT, "docs/protocol.md"), "utf8"), "## Server → client frames");
+    const documented = [...table.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!).sort();
+    expect(documented).toEqual(Object.values(ErrorCode).sort());
+  });
+});
+
+function sectionOf(text: string, heading: string): string {
+  const start = text.indexOf(`\n${heading}\n`);
+  if (start < 0) throw new Error(`no section ${heading}`);
+  const next = text.indexOf("\n## ", start + heading.length + 2);
+  return text.slice(start, next < 0 ? undefined : next);
+}
