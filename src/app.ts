@@ -18,7 +18,8 @@ import type { SocketData } from "./transport/websocket.ts";
 import { CloseCode } from "./protocol/codes.ts";
 import type { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { provisionDemo } from "./cli/demo.ts";
+import { provisionDemo, type DemoAccess } from "./cli/demo.ts";
+import { demoRoutes } from "./demo/routes.ts";
 
 export type App = {
   server: Server<SocketData>;
@@ -29,6 +30,8 @@ export type App = {
   bus: Bus;
   chat: ChatService;
   metrics: Metrics;
+  /** Creates (or finds) the demo climbers and their session in this app's database. */
+  demoAccess(): Promise<DemoAccess>;
   /** Graceful: refuse upgrades, finish writes, close sockets with 1001, close PostgreSQL and Redis. */
   stop(): Promise<void>;
 };
@@ -105,8 +108,10 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     trustedProxies: config.trustedProxies,
     clockSkewSeconds: config.jwt.clockSkewSeconds,
     accepting: () => accepting,
-    devRoute: config.devRoutes ? (req, url, srv) => demoRoute(req, url, srv, sql, config.jwt.secret) : undefined,
-    demoPage: config.demoPage,
+    dev: {
+      pages: config.demoPage ? demoRoutes : {},
+      ...(config.devRoutes ? { route: (req: Request, url: URL, srv: Server<SocketData>) => demoRoute(req, url, srv, sql, config.jwt.secret) } : {}),
+    },
   });
   server = http.server;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
@@ -127,7 +132,8 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
       await embedded?.stop();
     })());
 
-  return { server, wsUrl: `ws://${base}`, httpUrl: `http://${base}`, store, bus, chat, metrics, stop };
+  const demoAccess = () => provisionDemo(sql, config.jwt.secret);
+  return { server, wsUrl: `ws://${base}`, httpUrl: `http://${base}`, store, bus, chat, metrics, demoAccess, stop };
 }
 
 function observe(metrics: Metrics, { store, bus, chat, poolMax }: { store: PostgresStore; bus: Bus; chat: ChatService; poolMax: number }) {

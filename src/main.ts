@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     case "serve":
       return serve(config, log);
     case "migrate":
-      return runMigrations(config, log);
+      return migrateCommand(config, log);
     case "demo":
       return demo(config);
     case "token":
@@ -63,7 +63,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   }
   log.info("listening", { url: app.httpUrl, database: config.databaseUrl ? "postgres" : "embedded", redis: config.redisUrl || config.redisClusterNodes ? "on" : "off" });
   if (config.devRoutes) {
-    console.log("\n" + wscatLines(app.wsUrl, await provisionDemo(app.store.sql, config.jwt.secret)) + "\n");
+    console.log("\n" + wscatLines(app.wsUrl, await app.demoAccess()) + "\n");
   }
   // A stray rejection (e.g. a driver's background reconnect) is logged, never fatal to every socket.
   process.on("unhandledRejection", (err) => log.error("unhandled rejection", { err }));
@@ -96,7 +96,7 @@ async function withDatabase<T>(config: Config, work: (sql: ReturnType<typeof con
   }
 }
 
-async function runMigrations(config: Config, log: Logger): Promise<number> {
+async function migrateCommand(config: Config, log: Logger): Promise<number> {
   await withDatabase(config, async () => log.info("database schema is up to date"));
   return 0;
 }

@@ -3,12 +3,11 @@
  * message is, who sees typing, read marks and presence, how a reconnecting socket resumes. No Bun,
  * no SQL, no Redis here.
  */
-import type { Bus, Envelope, Participant, Presence, PresenceChange, PresenceState, SessionInfo, Store } from "./ports.ts";
+import { StoreUnavailableError, type Bus, type Envelope, type Participant, type Presence, type PresenceChange, type PresenceState, type SessionInfo, type Store } from "./ports.ts";
 import { Room } from "./room.ts";
 import { replayInto } from "./resume.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { errorFrame, messageFrame, presenceFrame, readFrame, typingFrame, type ClientFrame, type MessageView } from "../protocol/frames.ts";
-import { isTransient } from "../store/errors.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
@@ -203,7 +202,7 @@ export class ChatService {
   }
 
   private storeFailure(err: unknown, what: string, clientId?: string | null): string {
-    const unavailable = isTransient(err);
+    const unavailable = err instanceof StoreUnavailableError;
     if (unavailable) this.log.debug(what, { err, cause: (err as Error).cause });
     else this.log.error(what, { err });
     this.metrics.frameErrors.inc({ code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError });

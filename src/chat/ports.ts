@@ -44,7 +44,30 @@ export type NewMessage = {
 
 export type Appended = { message: MessageView; duplicate: boolean };
 
-/** PostgreSQL is the source of truth: a message exists once `append` resolved. */
+/**
+ * The store's failure kinds the domain acts on. Unavailable: the database could not be reached or
+ * answered too late; the same request may succeed later (clients get `unavailable` and retry).
+ * Anything else thrown by a store call is a bug or a bad input.
+ */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+  constructor(reason = "database unavailable", cause?: unknown) {
+    super(reason, { cause });
+  }
+}
+
+/** The message's session was deleted (by the backend) between joining and writing. */
+export class SessionGoneError extends Error {
+  override name = "SessionGoneError";
+  constructor(sessionId: string) {
+    super(`session ${sessionId} no longer exists`);
+  }
+}
+
+/**
+ * PostgreSQL is the source of truth: a message exists once `append` resolved. Every call answers
+ * within the store's timeout; a database that is down or too slow rejects with StoreUnavailableError.
+ */
 export interface Store {
   /** User and session participant check in one round trip. */
   authorize(sessionId: string, userId: string): Promise<Authorization>;

@@ -9,7 +9,8 @@
  */
 import { Emitter } from "./emitter.ts";
 import { newClientId } from "./client-id.ts";
-import { contentProblem } from "./content.ts";
+import { contentProblem } from "../protocol/content.ts";
+import { RETRYABLE_ERRORS } from "../protocol/codes.ts";
 import { planAfterClose, reconnectDelay, backoffDelay, type BackoffOptions } from "./reconnect-policy.ts";
 import { TokenKeeper, jwtExpiresAt, type TokenSource } from "./token.ts";
 import { TypingSignal } from "./typing-signal.ts";
@@ -70,8 +71,7 @@ type Pending = {
   retryTimer: ReturnType<typeof setTimeout> | null;
 };
 
-/** Error codes after which the same message is sent again (same client_id) after a delay. */
-const RETRYABLE_SEND_ERRORS = new Set(["unavailable", "rate_limited"]);
+/** Retryable refusals (RETRYABLE_ERRORS) are sent again at most this many times. */
 const MAX_SEND_RETRIES = 5;
 /** Unacknowledged messages on the wire at once; the rest wait (keeps a big backlog under the rate limit). */
 const MAX_IN_FLIGHT = 20;
@@ -407,7 +407,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       if (frame.code === "auth_failed") this.scheduleRefresh(REFRESH_RETRY_MS);
       return this.emit("error", error);
     }
-    if (RETRYABLE_SEND_ERRORS.has(frame.code) && p.retries < MAX_SEND_RETRIES) {
+    if (RETRYABLE_ERRORS.has(frame.code) && p.retries < MAX_SEND_RETRIES) {
       p.sentOn = null;
       p.retryTimer = setTimeout(() => {
         p.retryTimer = null;

@@ -1,4 +1,5 @@
 /** What to do after a close code, and how long to wait: the close-code table of docs/protocol.md, as code. */
+import { CloseCode } from "../protocol/codes.ts";
 
 export type BackoffOptions = {
   /** Delay before the first retry (ms); doubled (by `factor`) per failed attempt. Default 500. */
@@ -29,13 +30,13 @@ const retry = (over: Partial<Extract<ReconnectPlan, { reconnect: true }>> = {}):
 });
 
 export function planAfterClose(code: number): ReconnectPlan {
-  if (code === 4003) return retry({ refreshToken: true, immediate: true });
+  if (code === CloseCode.InvalidToken) return retry({ refreshToken: true, immediate: true });
   // 4000–4099: the request or the credentials are wrong; the same ones fail again.
   if (code >= 4000 && code <= 4099) return { reconnect: false };
-  if (code === 1001) return retry({ immediate: true });
-  if (code === 1008) return retry({ minDelayMs: 5_000 });
-  if (code === 4101) return retry({ minDelayMs: 10_000 });
-  if (code === 4102) return retry({ minDelayMs: 5_000 });
+  if (code === CloseCode.GoingAway) return retry({ immediate: true });
+  if (code === CloseCode.PolicyViolation) return retry({ minDelayMs: 5_000 });
+  if (code === CloseCode.TooManyConnections) return retry({ minDelayMs: 10_000 });
+  if (code === CloseCode.TooManyAttempts) return retry({ minDelayMs: 5_000 });
   // 1006 (no close frame: network, proxy, hard backpressure cut), 1009, 1011, 1013, 4100, 41xx…
   return retry();
 }

@@ -181,6 +181,7 @@ export type Config = {
 };
 
 export class ConfigError extends Error {
+  override name = "ConfigError";
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
   }

@@ -78,3 +78,6 @@ export const ErrorCode = {
   InternalError: "internal_error",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Refusals after which the same message may be sent again (same client_id), after a delay. */
+export const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.RateLimited]);

@@ -5,34 +5,15 @@
  */
 import * as v from "valibot";
 import { ErrorCode } from "./codes.ts";
+import { MAX_CONTENT_CODE_POINTS, contentProblem } from "./content.ts";
 
-export const MAX_CONTENT_CODE_POINTS = 2000;
-
-/** Code points, not UTF-16 units: 2000 emoji are allowed, as in the original service. */
-export function codePointLength(s: string): number {
-  if (s.length <= MAX_CONTENT_CODE_POINTS) return s.length; // fast path: never more code points than units
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) i++;
-    }
-    n++;
-  }
-  return n;
-}
-
-/** C0 control characters except tab, line feed and carriage return. */
-export const FORBIDDEN_CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
-
+/** The content rules of protocol/content.ts, reported with their error code as the issue's message. */
 const Content = v.pipe(
   v.string(),
-  v.check((s) => s.trim().length > 0, ErrorCode.EmptyContent),
-  v.check((s) => s.length <= 2 * MAX_CONTENT_CODE_POINTS && codePointLength(s) <= MAX_CONTENT_CODE_POINTS, ErrorCode.ContentTooLong),
-  // PostgreSQL text cannot hold NUL, and an unpaired surrogate would be stored as U+FFFD: refuse both.
-  // Other C0 controls (but tab and line breaks) mean nothing in a chat and cost 6 bytes each in JSON.
-  v.check((s) => !FORBIDDEN_CONTROLS.test(s) && s.isWellFormed(), ErrorCode.InvalidContent),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? contentProblem(dataset.value) : null;
+    if (problem) addIssue({ message: problem });
+  }),
 );
 
 export const MessageFrame = v.object({

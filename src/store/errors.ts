@@ -1,11 +1,8 @@
 /** Which database failures mean "try again later" rather than "this input is wrong". */
+import { StoreUnavailableError } from "../chat/ports.ts";
 
-/** The message was not stored because the database could not be reached in time. */
-export class UnavailableError extends Error {
-  constructor(reason = "database unavailable", cause?: unknown) {
-    super(reason, { cause });
-  }
-}
+/** The store's name for the port's failure kind: not reached, or not in time. */
+export { StoreUnavailableError as UnavailableError };
 
 const TRANSIENT_CODES = new Set([
   "ECONNREFUSED",
@@ -26,8 +23,13 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 export function isTransient(err: unknown): boolean {
-  if (err instanceof UnavailableError) return true;
+  if (err instanceof StoreUnavailableError) return true;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return false;
   return TRANSIENT_CODES.has(code) || code.startsWith("08"); // class 08: connection exception
+}
+
+/** A driver failure in the port's terms: transient ones become StoreUnavailableError. */
+export function asStoreFailure(err: unknown): unknown {
+  return isTransient(err) && !(err instanceof StoreUnavailableError) ? new StoreUnavailableError("database unavailable", err) : err;
 }

@@ -8,7 +8,7 @@
  * commits later anyway, `onLateCommit` hands the stored message over so it is still delivered.
  */
 import type { Sql } from "postgres";
-import type { Appended, NewMessage } from "../chat/ports.ts";
+import { SessionGoneError, type Appended, type NewMessage } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { isTransient, UnavailableError } from "./errors.ts";
 import { pgArray } from "./pg-array.ts";
@@ -188,7 +188,7 @@ export class MessageWriter {
     for (const p of batch) {
       const row = byInput.get(p.msg.id);
       if (!row) {
-        if (!p.abandoned) p.reject(new Error("session no longer exists"));
+        if (!p.abandoned) p.reject(new SessionGoneError(p.msg.sessionId));
       } else if (p.abandoned) {
         if (!row.duplicate) this.options.onLateCommit?.(toAppended(p, row));
       } else {

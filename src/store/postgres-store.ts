@@ -3,7 +3,7 @@ import postgres, { type PendingQuery, type Row, type Sql } from "postgres";
 import type { Appended, Authorization, HistoryPage, HistoryQuery, MessageJson, NewMessage, Store, UnreadRow } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { ISO_UTC, MessageWriter, type WriterOptions } from "./message-writer.ts";
-import { UnavailableError } from "./errors.ts";
+import { asStoreFailure, UnavailableError } from "./errors.ts";
 import { Coalescer } from "./coalescer.ts";
 import { pgArray } from "./pg-array.ts";
 import type { DatabaseAddress } from "./embedded-postgres.ts";
@@ -44,17 +44,18 @@ export class PostgresStore implements Store {
   private lateCommitHandler: (appended: Appended) => void = () => {};
   private readonly timeoutMs: number;
 
+  /** `timeoutMs` bounds every query and write (DB_WRITE_TIMEOUT_MS); `maxPending` is MAX_PENDING_WRITES. */
   constructor(
     readonly sql: Sql,
-    writer: Partial<WriterOptions> = {},
+    options: Pick<WriterOptions, "timeoutMs" | "maxPending" | "onBatch">,
   ) {
-    this.timeoutMs = writer.timeoutMs ?? 5000;
+    this.timeoutMs = options.timeoutMs;
     this.writer = new MessageWriter(sql, {
+      // Up to 500 rows a statement, two statements in flight on disjoint sessions: PostgreSQL gets
+      // a second core, and one batch's commit overlaps the next one's execution.
       maxBatch: 500,
       concurrency: 2,
-      timeoutMs: 5000,
-      maxPending: 20_000,
-      ...writer,
+      ...options,
       onLateCommit: (appended) => this.lateCommitHandler(appended),
     });
     this.tickets = new Tickets(sql, (query) => this.bounded(query));
@@ -227,5 +228,5 @@ function boundedQuery<T extends readonly (object | undefined)[]>(query: PendingQ
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new UnavailableError("database did not answer in time")), timeoutMs);
   });
-  return Promise.race([query, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([query.catch((err) => Promise.reject(asStoreFailure(err))), deadline]).finally(() => clearTimeout(timer));
 }

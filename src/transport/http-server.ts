@@ -15,7 +15,6 @@ import { RequestLimits, tooManyRequests } from "./request-limits.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { Tickets } from "../store/tickets.ts";
 import { websocketHandler, type SocketData } from "./websocket.ts";
-import { demoRoutes } from "../demo/routes.ts";
 
 export type HttpDeps = {
   host: string;
@@ -33,10 +32,8 @@ export type HttpDeps = {
   clockSkewSeconds: number;
   /** False once shutdown began: new upgrades are refused. */
   accepting: () => boolean;
-  /** Development-only routes (the demo); null answers 404. */
-  devRoute?: (req: Request, url: URL, server: Server<SocketData>) => Promise<Response | null>;
-  /** Serve the demo chat page at /demo (DEMO_PAGE). */
-  demoPage?: boolean;
+  /** Development-only routes: static pages (the demo page, bundled by Bun) and handlers (demo accounts). */
+  dev?: { pages: Record<string, Bun.HTMLBundle>; route?: (req: Request, url: URL, server: Server<SocketData>) => Promise<Response | null> };
 };
 
 export type HttpServer = { server: Server<SocketData>; registry: SocketRegistry };
@@ -54,7 +51,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     hostname: deps.host,
     port: deps.port,
     development: false,
-    routes: deps.demoPage ? demoRoutes : {},
+    routes: deps.dev?.pages ?? {},
     // Never share the port silently with another process (a second instance must fail, not split traffic).
     reusePort: false,
     // No request needs a body beyond a few bytes (POST /api/ws-ticket): refuse big ones before reading them.
@@ -80,7 +77,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       }
 
       const sessionId = sessionIdOf(url.pathname);
-      if (!sessionId) return (await deps.devRoute?.(req, url, server)) ?? json(404, { error: "not found" });
+      if (!sessionId) return (await deps.dev?.route?.(req, url, server)) ?? json(404, { error: "not found" });
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return json(426, { error: "websocket upgrade required" });
       if (!originAllowed(req, deps.allowedOrigins)) return refuse(403, "origin not allowed");
       if (!deps.accepting()) return refuse(503, "shutting down, reconnect to another instance");
