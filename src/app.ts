@@ -14,7 +14,7 @@ import { connect, PostgresStore } from "./store/postgres-store.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres, type DatabaseAddress, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { startHttpServer, type HttpServer } from "./transport/http-server.ts";
-import type { SocketData } from "./transport/websocket.ts";
+import type { SocketData } from "./transport/types.ts";
 import { CloseCode } from "./protocol/codes.ts";
 import type { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";

@@ -3,6 +3,7 @@
  * message is, who sees typing, read marks and presence, how a reconnecting socket resumes. No Bun,
  * no SQL, no Redis here.
  */
+import { userTopic, type Connection, type Fanout, type Member } from "./types.ts";
 import { StoreUnavailableError, type Bus, type Envelope, type Participant, type Presence, type PresenceChange, type PresenceState, type SessionInfo, type Store } from "./ports.ts";
 import { Room } from "./room.ts";
 import { replayInto } from "./resume.ts";
@@ -10,34 +11,6 @@ import { ErrorCode } from "../protocol/codes.ts";
 import { errorFrame, messageFrame, presenceFrame, readFrame, typingFrame, type ClientFrame, type MessageView } from "../protocol/frames.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
-
-/** One open socket, as the domain sees it. The transport implements it over a Bun WebSocket. */
-export interface Connection {
-  send(frame: string): void;
-  subscribe(topic: string): void;
-  unsubscribe(topic: string): void;
-  /** Bytes queued for this socket and not yet sent. */
-  getBufferedAmount(): number;
-}
-
-/** Local delivery to every socket subscribed to a topic (Bun's `server.publish`). */
-export type Fanout = (topic: string, frame: string) => void;
-
-/** Who a socket is and where: fixed for the socket's life. */
-export type Member = {
-  user: Participant;
-  session: SessionInfo;
-  /** The socket has received, or will receive, every message with a greater seq (set on joining). */
-  seenFrom: number;
-};
-
-/**
- * Each socket subscribes to one Bun topic: its participant's in its session. A frame for the whole
- * room is published to both participants' topics (a session has two); a frame for "the others" to
- * the other's only, so it never reaches any socket of the sender. One subscription per socket keeps
- * idle sockets small.
- */
-export const userTopic = (sessionId: string, userId: string) => `s:${sessionId}:${userId}`;
 
 export type ChatPorts = {
   store: Store;

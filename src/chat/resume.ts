@@ -4,7 +4,7 @@
  * last check that it caught up with the room, so nothing falls between replay and live delivery,
  * and nothing arrives twice.
  */
-import type { Connection } from "./chat-service.ts";
+import type { Connection } from "./types.ts";
 import type { Room } from "./room.ts";
 import { messageFrame, resumedFrame, type MessageView } from "../protocol/frames.ts";
 

@@ -14,7 +14,8 @@ import { SocketRegistry } from "./socket-registry.ts";
 import { RequestLimits, tooManyRequests } from "./request-limits.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { Tickets } from "../store/tickets.ts";
-import { websocketHandler, type SocketData } from "./websocket.ts";
+import { websocketHandler } from "./websocket.ts";
+import type { SocketData } from "./types.ts";
 
 export type HttpDeps = {
   host: string;

@@ -4,12 +4,9 @@
  * (closeOnBackpressureLimit): asking each socket for its buffered amount here would cost a native
  * call per socket per second.
  */
-import type { ServerWebSocket } from "bun";
 import { CloseCode, CloseReason } from "../protocol/codes.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { SocketData } from "./websocket.ts";
-
-export type ChatSocket = ServerWebSocket<SocketData>;
+import type { ChatSocket } from "./types.ts";
 
 const SWEEP_MS = 1000;
 

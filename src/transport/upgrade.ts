@@ -4,7 +4,8 @@
  * protocol accepts the connection first and then closes it with a 4xxx code.
  */
 import type { Store } from "../chat/ports.ts";
-import { ChatService, type Member } from "../chat/chat-service.ts";
+import { ChatService } from "../chat/chat-service.ts";
+import type { Member } from "../chat/types.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Ticket } from "../store/tickets.ts";

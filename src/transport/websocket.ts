@@ -11,22 +11,10 @@ import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Limits } from "../config/config.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { UpgradeOutcome } from "./upgrade.ts";
 import { SocketRateLimiter } from "./rate-limit.ts";
 import type { RequestLimits } from "./request-limits.ts";
-import type { ChatSocket, SocketRegistry } from "./socket-registry.ts";
-
-export type SocketData = {
-  connId: string;
-  sessionId: string;
-  outcome: UpgradeOutcome;
-  /** Created on the first frame: idle sockets stay small. */
-  limiter: SocketRateLimiter | null;
-  /** Settles when the socket has joined its room; leaving waits for it. Null: never joined. */
-  joining: Promise<void> | null;
-  /** True once `joining` settled: frames that arrive before wait for it, so nothing overtakes a replay. */
-  joined: boolean;
-};
+import type { SocketRegistry } from "./socket-registry.ts";
+import type { ChatSocket, SocketData } from "./types.ts";
 
 export type WebSocketDeps = {
   chat: ChatService;
