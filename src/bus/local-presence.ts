@@ -22,6 +22,7 @@ export class LocalPresence implements Presence {
   }
 
   onChange(): void {}
+  localUsers(): void {}
   async close(): Promise<void> {}
 
   private change(sessionId: string, userId: string, online: boolean): PresenceChange {

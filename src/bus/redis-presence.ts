@@ -73,8 +73,8 @@ return out`;
 type Decided = [number, number] | null;
 
 export class RedisPresence implements Presence {
-  /** Users with a local socket, per session: whose members this instance refreshes. */
-  private readonly local = new Map<string, Set<string>>();
+  /** Users with a local socket, per session, as the domain counts them: whose members this instance refreshes. */
+  private local: () => Iterable<readonly [string, Iterable<string>]> = () => [];
   private readonly timer: Timer;
   private beating = false;
   private changeHandler: (change: PresenceChange) => void = () => {};
@@ -89,16 +89,10 @@ export class RedisPresence implements Presence {
   }
 
   async arrive(sessionId: string, userId: string): Promise<PresenceChange | null> {
-    const users = this.local.get(sessionId) ?? new Set<string>();
-    this.local.set(sessionId, users);
-    users.add(userId);
     return changeOf(sessionId, userId, await this.runArrive(sessionId, userId));
   }
 
   async depart(sessionId: string, userId: string): Promise<PresenceChange | null> {
-    const users = this.local.get(sessionId);
-    users?.delete(userId);
-    if (users?.size === 0) this.local.delete(sessionId);
     const decided = (await this.redis.eval(DEPART, 2, membersKey(sessionId), stateKey(sessionId), this.member(userId), userId, Date.now())) as Decided;
     return changeOf(sessionId, userId, decided);
   }
@@ -113,6 +107,10 @@ export class RedisPresence implements Presence {
 
   onChange(handler: (change: PresenceChange) => void): void {
     this.changeHandler = handler;
+  }
+
+  localUsers(source: () => Iterable<readonly [string, Iterable<string>]>): void {
+    this.local = source;
   }
 
   async close(): Promise<void> {
@@ -134,7 +132,8 @@ export class RedisPresence implements Presence {
     if (this.redis.status !== "ready" || this.beating) return;
     this.beating = true;
     try {
-      for (const [sessionId, users] of this.local) {
+      // Live iteration, not a copy: a user who left meanwhile is skipped, so no refresh follows a departure.
+      for (const [sessionId, users] of this.local()) {
         for (const userId of users) this.report(changeOf(sessionId, userId, await this.runArrive(sessionId, userId)));
         const reaped = (await this.redis.eval(REAP, 2, membersKey(sessionId), stateKey(sessionId), Date.now())) as (string | number)[];
         for (let i = 0; i < reaped.length; i += 3) {

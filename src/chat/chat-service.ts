@@ -4,6 +4,7 @@
  * no SQL, no Redis here.
  */
 import { userTopic, type Connection, type Fanout, type Member } from "./types.ts";
+import { Delivery } from "./delivery.ts";
 import { StoreUnavailableError, type Bus, type Envelope, type Participant, type Presence, type PresenceChange, type PresenceState, type SessionInfo, type Store } from "./ports.ts";
 import { Room } from "./room.ts";
 import { replayInto } from "./resume.ts";
@@ -31,19 +32,24 @@ export class ChatService {
   private readonly store: Store;
   private readonly bus: Bus;
   private readonly presence: Presence;
-  private readonly fanout: Fanout;
+  private readonly delivery: Delivery;
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly maxPendingPerUser: number;
   private readonly pendingByUser = new Map<string, number>();
 
   constructor(ports: ChatPorts) {
-    ({ store: this.store, bus: this.bus, presence: this.presence, fanout: this.fanout, log: this.log, metrics: this.metrics } = ports);
+    ({ store: this.store, bus: this.bus, presence: this.presence, log: this.log, metrics: this.metrics } = ports);
+    this.delivery = new Delivery(ports.fanout, ports.bus);
     this.maxPendingPerUser = ports.maxPendingPerUser ?? Number.POSITIVE_INFINITY;
     this.bus.onEnvelope((e) => this.receive(e));
     this.store.onLateCommit((appended) => this.broadcast(appended.message));
     this.bus.onResync(() => void this.resyncAll());
     this.presence.onChange((change) => this.presenceChanged(change));
+    const rooms = this.rooms;
+    this.presence.localUsers(function* () {
+      for (const [sessionId, room] of rooms) yield [sessionId, room.usersHere()] as const;
+    });
   }
 
   static member(user: Participant, session: SessionInfo): Member {
@@ -138,7 +144,7 @@ export class ChatService {
   private broadcast(message: MessageView) {
     const frame = messageFrame(message);
     this.rooms.get(message.session_id)?.deliver(message.seq, frame);
-    this.bus.publish({ kind: "message", sessionId: message.session_id, seq: message.seq, frame });
+    this.delivery.messageToOthers(message, frame);
   }
 
   /**
@@ -156,7 +162,7 @@ export class ChatService {
   private typing(m: Member, isTyping: boolean) {
     const frame = typingFrame({ sender_id: m.user.userId, sender_name: m.user.displayName, is_typing: isTyping });
     const room = this.rooms.get(m.session.sessionId);
-    if (room) for (const other of room.participants) if (other.userId !== m.user.userId) this.direct(room.session.sessionId, other.userId, frame);
+    if (room) this.delivery.toOthers(room.session.sessionId, room.participants, m.user.userId, frame);
   }
 
   /** Read marks go to everyone in the room (the reader's other devices too), only when they moved. */
@@ -171,7 +177,7 @@ export class ChatService {
     if (moved === null) return;
     const frame = readFrame({ user_id: m.user.userId, seq: moved });
     const room = this.rooms.get(m.session.sessionId);
-    if (room) for (const p of room.participants) this.direct(room.session.sessionId, p.userId, frame);
+    if (room) for (const p of room.participants) this.delivery.toUser(room.session.sessionId, p.userId, frame);
   }
 
   private storeFailure(err: unknown, what: string, clientId?: string | null): string {
@@ -186,16 +192,11 @@ export class ChatService {
     });
   }
 
-  private direct(sessionId: string, toUserId: string, frame: string) {
-    this.fanout(userTopic(sessionId, toUserId), frame);
-    this.bus.publish({ kind: "direct", sessionId, toUserId, frame });
-  }
-
   private receive(e: Envelope) {
     if (e.sentAt) this.metrics.bridgeLagSeconds.observe(Math.max(0, Date.now() - e.sentAt) / 1000);
     if (e.kind === "message") this.rooms.get(e.sessionId)?.deliver(e.seq, e.frame);
     else if (e.kind === "presence") this.applyPresence(e);
-    else this.fanout(userTopic(e.sessionId, e.toUserId), e.frame);
+    else this.delivery.toUserHere(e.sessionId, e.toUserId, e.frame);
   }
 
   /** The session's room; reopened over the new participants when the backend changed them while it was open. */
@@ -206,10 +207,9 @@ export class ChatService {
 
   /** A room is in the map from its first socket on; `ready` settles once it receives what other instances publish. */
   private openRoom(session: SessionInfo, previous?: Room): Room {
-    const topics = [userTopic(session.sessionId, session.inviter.userId), userTopic(session.sessionId, session.invitee.userId)];
-    const room = new Room(session, {
+    const room: Room = new Room(session, {
       publish: (frame) => {
-        for (const topic of topics) this.fanout(topic, frame);
+        this.delivery.toRoomHere(session.sessionId, room.participants, frame);
         this.metrics.messagesDelivered.inc();
       },
       fetchAfter: (after, limit) => this.store.messagesAfter(session.sessionId, after, limit),
@@ -239,7 +239,7 @@ export class ChatService {
 
   /** Told to every instance, this one included, even when no socket of the session is left here. */
   private presenceChanged(change: PresenceChange) {
-    this.bus.publish({ kind: "presence", ...change });
+    this.delivery.presenceToOthers(change);
     this.applyPresence(change);
   }
 
@@ -247,11 +247,10 @@ export class ChatService {
   private applyPresence({ sessionId, userId, online, version }: PresenceChange) {
     const room = this.rooms.get(sessionId);
     if (!room?.notePresence(userId, { online, version })) return;
-    const { inviter, invitee } = room.session;
-    const who = [inviter, invitee].find((p) => p.userId === userId);
+    const who = room.participants.find((p) => p.userId === userId);
     if (!who) return;
     const frame = presenceFrame({ user_id: userId, display_name: who.displayName, online });
-    for (const p of [inviter, invitee]) if (p.userId !== userId) this.fanout(userTopic(sessionId, p.userId), frame);
+    this.delivery.toOthersHere(sessionId, room.participants, userId, frame);
   }
 
   /** A joining socket learns who is online now (itself included), as its room shows it. */

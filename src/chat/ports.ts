@@ -143,5 +143,11 @@ export interface Presence {
   states(sessionId: string): Promise<Map<string, PresenceState>>;
   /** Changes decided outside arrive/depart: a dead instance's users lapsing, ours revived after an outage. */
   onChange(handler: (change: PresenceChange) => void): void;
+  /**
+   * Who has a socket here, per session, as the domain counts them (the one count): a presence store
+   * that must keep this instance's entries alive asks it on each refresh. The iterables are live:
+   * someone who left during a refresh is not refreshed after leaving.
+   */
+  localUsers(source: () => Iterable<readonly [sessionId: string, userIds: Iterable<string>]>): void;
   close(): Promise<void>;
 }

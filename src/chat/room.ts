@@ -89,6 +89,11 @@ export class Room {
     if (this.held || this.waiting) this.armGapTimer();
   }
 
+  /** Users with at least one socket here. */
+  usersHere(): IterableIterator<string> {
+    return this.socketsByUser.keys();
+  }
+
   /** True when it is the user's first socket here. */
   addSocket(userId: string): boolean {
     const n = (this.socketsByUser.get(userId) ?? 0) + 1;
