@@ -5,7 +5,17 @@
  */
 import type { Subprocess } from "bun";
 import { spawnChild, stopChild } from "./lib/children.ts";
-import type { ConnectResult, LoadRequest, LoadResult, Participant, ProbeResult, RequestType, Requests, Results, WorkerResponse } from "./load/ipc.ts";
+import type {
+  ConnectResult,
+  LoadRequest,
+  LoadResult,
+  Participant,
+  ProbeResult,
+  RequestType,
+  Requests,
+  Results,
+  WorkerResponse,
+} from "./load/ipc.ts";
 
 const WORKER_PATH = new URL("./load/worker.ts", import.meta.url).pathname;
 
@@ -27,7 +37,10 @@ class WorkerHandle {
   request<K extends RequestType>(type: K, body: Requests[K], timeoutMs: number): Promise<Results[K]> {
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.settle({ id, ok: false, error: `load client: ${type} timed out after ${timeoutMs} ms` }), timeoutMs);
+      const timer = setTimeout(
+        () => this.settle({ id, ok: false, error: `load client: ${type} timed out after ${timeoutMs} ms` }),
+        timeoutMs,
+      );
       this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject, timer });
       this.process.send({ id, type, body });
     });
@@ -65,7 +78,11 @@ export class ClientPool {
     const shares = this.workers.map(() => [] as Participant[]);
     for (const p of participants) shares[p.pair % this.workers.length]!.push(p);
     const perWorker = Math.max(1, Math.ceil(concurrency / this.workers.length));
-    const results = await this.all("connect", (i) => ({ participants: shares[i]!, concurrency: perWorker, timeoutMs }), timeoutMs * 4 + 60_000);
+    const results = await this.all(
+      "connect",
+      (i) => ({ participants: shares[i]!, concurrency: perWorker, timeoutMs }),
+      timeoutMs * 4 + 60_000,
+    );
     return mergeConnects(results);
   }
 

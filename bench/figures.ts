@@ -50,8 +50,14 @@ export function figuresOf(results: LoadResult[], server: ServerSample): LoadFigu
     errors: sum((r) => Object.values(r.errors).reduce((a, b) => a + b, 0)),
     unknown_frames: sum((r) => r.unknownFrames),
     sockets_closed: sum((r) => r.socketsClosed),
-    send_lag_p99_ms: round(max((r) => r.sendLagP99Ms), 2),
-    send_lag_max_ms: round(max((r) => r.sendLagMaxMs), 2),
+    send_lag_p99_ms: round(
+      max((r) => r.sendLagP99Ms),
+      2,
+    ),
+    send_lag_max_ms: round(
+      max((r) => r.sendLagMaxMs),
+      2,
+    ),
     server_cpu_pct: server.serverCpuPct === null ? null : round(server.serverCpuPct, 1),
     server_rss_mb: server.serverRssMb === null ? null : round(server.serverRssMb, 1),
     machine_cpu_pct: round(server.machineCpuPct, 1),

@@ -34,7 +34,12 @@ export type Running = {
   deadlocksBefore: number;
 };
 
-export async function withRunningTarget<T>(ctx: BenchContext, kind: TargetKind, pairCount: number, body: (r: Running) => Promise<T>): Promise<T> {
+export async function withRunningTarget<T>(
+  ctx: BenchContext,
+  kind: TargetKind,
+  pairCount: number,
+  body: (r: Running) => Promise<T>,
+): Promise<T> {
   const deadlocksBefore = await deadlockCount(ctx.sql);
   const target = await startTarget(kind, ctx.options, ctx.logDir);
   let pairs: SessionPair[] = [];
@@ -55,7 +60,9 @@ export async function withRunningTarget<T>(ctx: BenchContext, kind: TargetKind, 
 export async function connectAll(ctx: BenchContext, r: Running): Promise<ConnectSummary> {
   const summary = await r.pool.connect(r.participants, ctx.options.connectConcurrency, CONNECT_TIMEOUT_MS);
   if (summary.failed > 0) {
-    ctx.notes.push(`${r.target.kind}: ${summary.failed} of ${r.participants.length} sockets failed to connect (${summary.failures.join("; ")})`);
+    ctx.notes.push(
+      `${r.target.kind}: ${summary.failed} of ${r.participants.length} sockets failed to connect (${summary.failures.join("; ")})`,
+    );
   }
   if (summary.closedAfterOpen > 0) {
     ctx.notes.push(`${r.target.kind}: the server closed ${summary.closedAfterOpen} socket(s) right after accepting them`);
@@ -89,10 +96,17 @@ export async function measureLoad(ctx: BenchContext, r: Running, request: LoadRe
 export async function rowsCheckOf(ctx: BenchContext, r: Running, messageIds: string[], sent: number): Promise<RowsCheck | null> {
   if (!r.target.usesDatabase) return null;
   await Bun.sleep(PG_STATS_FLUSH_MS);
-  const check = await checkRows(ctx.sql, { sessionIds: r.pairs.map((p) => p.sessionId), messageIds, sent, deadlocksBefore: r.deadlocksBefore });
+  const check = await checkRows(ctx.sql, {
+    sessionIds: r.pairs.map((p) => p.sessionId),
+    messageIds,
+    sent,
+    deadlocksBefore: r.deadlocksBefore,
+  });
   if (!check.ok) ctx.notes.push(`${r.target.kind}: database rows check failed: ${JSON.stringify(check)}`);
   if (check.pg_deadlocks > 0) {
-    ctx.notes.push(`${r.target.kind}: PostgreSQL counted ${check.pg_deadlocks} deadlock(s) in the database during the run (each stalls the writers for deadlock_timeout)`);
+    ctx.notes.push(
+      `${r.target.kind}: PostgreSQL counted ${check.pg_deadlocks} deadlock(s) in the database during the run (each stalls the writers for deadlock_timeout)`,
+    );
   }
   return check;
 }

@@ -39,7 +39,9 @@ async function main(argv: string[]): Promise<number> {
     notes: [],
   };
   await migrate(ctx.sql);
-  console.log(`${mode.describe(options)} · ${options.runs} run(s) · ${options.clientProcs} client process(es)${options.target ? ` · target ${options.target}` : ""}`);
+  console.log(
+    `${mode.describe(options)} · ${options.runs} run(s) · ${options.clientProcs} client process(es)${options.target ? ` · target ${options.target}` : ""}`,
+  );
   warnIfClientMayBind(options);
 
   const runs: unknown[] = [];
@@ -54,18 +56,20 @@ async function main(argv: string[]): Promise<number> {
   if (options.runs > 1) console.log(`medians of ${options.runs} runs:`);
   const { results, ratios } = mode.report(runs);
   for (const note of ctx.notes) console.log(`note: ${note}`);
-  console.log(JSON.stringify({
-    bench: "sendbuddy-chat",
-    mode: options.mode,
-    params: publicParams(options),
-    machine: { cores: navigator.hardwareConcurrency, bun: Bun.version },
-    started_at: startedAt.toISOString(),
-    elapsed_s: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
-    results,
-    ratios,
-    notes: ctx.notes,
-    runs_detail: runs,
-  }));
+  console.log(
+    JSON.stringify({
+      bench: "sendbuddy-chat",
+      mode: options.mode,
+      params: publicParams(options),
+      machine: { cores: navigator.hardwareConcurrency, bun: Bun.version },
+      started_at: startedAt.toISOString(),
+      elapsed_s: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+      results,
+      ratios,
+      notes: ctx.notes,
+      runs_detail: runs,
+    }),
+  );
   return 0;
 }
 
@@ -74,7 +78,9 @@ function warnIfClientMayBind(o: Options) {
   if (o.mode !== "rate" && o.mode !== "cluster") return;
   const framesPerProcess = (o.rate * o.pairs * 2 * 3) / o.clientProcs;
   if (framesPerProcess > CLIENT_FRAMES_PER_SECOND_LIMIT) {
-    console.log(`warning: ~${Math.round(framesPerProcess)} frames/s per client process: the client may be the bottleneck; raise --client-procs`);
+    console.log(
+      `warning: ~${Math.round(framesPerProcess)} frames/s per client process: the client may be the bottleneck; raise --client-procs`,
+    );
   }
 }
 

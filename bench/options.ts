@@ -121,7 +121,8 @@ export function parseOptions(argv: string[]): Options | "help" {
     keepData: values["keep-data"],
     maxSeconds: num("max-seconds", 10, 86_400),
   };
-  if (options.target && options.mode === "cluster") throw new UsageError("--target cannot be used with --mode cluster (it starts its own two instances)");
+  if (options.target && options.mode === "cluster")
+    throw new UsageError("--target cannot be used with --mode cluster (it starts its own two instances)");
   if (options.jwtSecret.length < 32) throw new UsageError("--jwt-secret must be at least 32 characters");
   return options;
 }
@@ -133,7 +134,8 @@ function modeOf(value: string): Mode {
 
 function numberOption(name: string, raw: string, min: number, max: number): number {
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) throw new UsageError(`--${name} must be a number from ${min} to ${max} (got "${raw}")`);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new UsageError(`--${name} must be a number from ${min} to ${max} (got "${raw}")`);
   return value;
 }
 

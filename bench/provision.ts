@@ -13,7 +13,11 @@ export type SessionPair = { sessionId: string; inviterId: string; inviteeId: str
 
 export async function provisionPairs(sql: Sql | null, count: number): Promise<SessionPair[]> {
   if (sql) return createPairs(sql, count, "bench");
-  return Array.from({ length: count }, () => ({ sessionId: crypto.randomUUID(), inviterId: crypto.randomUUID(), inviteeId: crypto.randomUUID() }));
+  return Array.from({ length: count }, () => ({
+    sessionId: crypto.randomUUID(),
+    inviterId: crypto.randomUUID(),
+    inviteeId: crypto.randomUUID(),
+  }));
 }
 
 /**
@@ -26,9 +30,7 @@ export async function participantsOf(target: Target, pairs: SessionPair[], secre
     const url = `${target.wsBase[role]}/ws/sessions/${sessionId}/?token=${encodeURIComponent(token)}&user=${userId}`;
     return { pair, role, sessionId, userId, url };
   };
-  return Promise.all(
-    pairs.flatMap((p, i) => [one(i, "inviter", p.sessionId, p.inviterId), one(i, "invitee", p.sessionId, p.inviteeId)]),
-  );
+  return Promise.all(pairs.flatMap((p, i) => [one(i, "inviter", p.sessionId, p.inviterId), one(i, "invitee", p.sessionId, p.inviteeId)]));
 }
 
 export type RowsCheck = {

@@ -29,7 +29,8 @@ export function withRatios(value: number | null, unit: string, bases: Base[]): s
 
 type Named<T> = { name: string; figures: T };
 
-const basesOf = <T>(others: Named<T>[], pick: (f: T) => number | null): Base[] => others.map((o) => ({ name: o.name, value: pick(o.figures) }));
+const basesOf = <T>(others: Named<T>[], pick: (f: T) => number | null): Base[] =>
+  others.map((o) => ({ name: o.name, value: pick(o.figures) }));
 
 export function printLoad(target: Named<LoadFigures>, others: Named<LoadFigures>[]): void {
   const f = target.figures;
@@ -56,9 +57,15 @@ export function printMax(target: Named<MaxFigures>, others: Named<MaxFigures>[])
   const f = target.figures;
   const v = (pick: (f: MaxFigures) => number | null, unit: string) => withRatios(pick(f), unit, basesOf(others, pick));
   const pad = " ".repeat(target.name.length + 3);
-  console.log(`[${target.name}] max sustainable ${v((x) => x.max_sustainable_msg_s, " msg/s")} · delivered ${v((x) => x.delivered_msg_s, " msg/s")} · p99 ${v((x) => x.p99_ms, " ms")}`);
-  console.log(`${pad}server CPU ${v((x) => x.server_cpu_pct, "%")} · RSS ${v((x) => x.server_rss_mb, " MB")} · client CPU ${v((x) => x.client_cpu_pct, "%")} at that step`);
-  console.log(`${pad}${f.steps_passed} step(s) passed; stopped: ${f.stopped_because}${f.client_bound ? " (the load client was the limit: a lower bound)" : ""}`);
+  console.log(
+    `[${target.name}] max sustainable ${v((x) => x.max_sustainable_msg_s, " msg/s")} · delivered ${v((x) => x.delivered_msg_s, " msg/s")} · p99 ${v((x) => x.p99_ms, " ms")}`,
+  );
+  console.log(
+    `${pad}server CPU ${v((x) => x.server_cpu_pct, "%")} · RSS ${v((x) => x.server_rss_mb, " MB")} · client CPU ${v((x) => x.client_cpu_pct, "%")} at that step`,
+  );
+  console.log(
+    `${pad}${f.steps_passed} step(s) passed; stopped: ${f.stopped_because}${f.client_bound ? " (the load client was the limit: a lower bound)" : ""}`,
+  );
   if (f.rows) console.log(`${pad}${rowsLine(f.rows)}`);
 }
 
@@ -75,9 +82,13 @@ export function printIdle(target: Named<IdleFigures>, others: Named<IdleFigures>
   const f = target.figures;
   const v = (pick: (f: IdleFigures) => number | null, unit: string) => withRatios(pick(f), unit, basesOf(others, pick));
   const pad = " ".repeat(target.name.length + 3);
-  console.log(`[${target.name}] ${f.opened}/${f.sockets} sockets opened (${f.failed} failed) in ${v((x) => x.connect_s, " s")} → ${v((x) => x.connections_per_s, " connections/s")}`);
+  console.log(
+    `[${target.name}] ${f.opened}/${f.sockets} sockets opened (${f.failed} failed) in ${v((x) => x.connect_s, " s")} → ${v((x) => x.connections_per_s, " connections/s")}`,
+  );
   console.log(
     `${pad}server RSS ${v((x) => x.server_rss_before_mb, " MB")} → ${v((x) => x.server_rss_after_mb, " MB")} · per socket ${v((x) => x.rss_per_socket_kb, " KB")}`,
   );
-  console.log(`${pad}fan-out: ${f.fanout_reached}/${f.fanout_expected} probe receipts · ${f.open_sockets_after} sockets still open → ${f.fanout_ok ? "ok" : "FAILED"}`);
+  console.log(
+    `${pad}fan-out: ${f.fanout_reached}/${f.fanout_expected} probe receipts · ${f.open_sockets_after} sockets still open → ${f.fanout_ok ? "ok" : "FAILED"}`,
+  );
 }

@@ -62,13 +62,23 @@ function targetOf(kind: TargetKind, instances: Instance[], usesDatabase: boolean
 }
 
 function externalTarget(wsBase: string): Target {
-  return { kind: "real", wsBase: { inviter: wsBase, invitee: wsBase }, pids: [], usesDatabase: true, logLines: () => [], stop: async () => {} };
+  return {
+    kind: "real",
+    wsBase: { inviter: wsBase, invitee: wsBase },
+    pids: [],
+    usesDatabase: true,
+    logLines: () => [],
+    stop: async () => {},
+  };
 }
 
 async function startBare(logDir: string): Promise<Instance> {
   const port = freePort();
   const logFile = join(logDir, `bare-${++started}.stderr.log`);
-  const child = spawnChild([process.execPath, BARE_SERVER], { env: baseEnv({ PORT: String(port), HOST: "127.0.0.1" }), stderrFile: logFile });
+  const child = spawnChild([process.execPath, BARE_SERVER], {
+    env: baseEnv({ PORT: String(port), HOST: "127.0.0.1" }),
+    stderrFile: logFile,
+  });
   await readyOrStop({ child, port, logFile });
   return { child, port, logFile };
 }
@@ -87,7 +97,10 @@ async function startReal(options: Options, logDir: string, redisUrl: string | nu
     // The bench measures throughput, not the rate limiters (per socket, per user, per IP: every
     // socket comes from 127.0.0.1): lift them as far as they go.
     ...Object.fromEntries(
-      ["MESSAGE", "USER_MESSAGE", "CONNECT", "IP"].flatMap((k) => [[`${k}_RATE_PER_SECOND`, "100000"], [`${k}_BURST`, "100000"]]),
+      ["MESSAGE", "USER_MESSAGE", "CONNECT", "IP"].flatMap((k) => [
+        [`${k}_RATE_PER_SECOND`, "100000"],
+        [`${k}_BURST`, "100000"],
+      ]),
     ),
     MAX_PENDING_WRITES_PER_USER: "100000",
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
@@ -121,7 +134,9 @@ function baseEnv(vars: Record<string, string>): Record<string, string> {
 
 function readLines(file: string): string[] {
   try {
-    return readFileSync(file, "utf8").split("\n").filter((line) => line.trim() !== "");
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => line.trim() !== "");
   } catch {
     return [];
   }

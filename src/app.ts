@@ -110,7 +110,9 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     accepting: () => accepting,
     dev: {
       pages: config.demoPage ? demoRoutes : {},
-      ...(config.devRoutes ? { route: (req: Request, url: URL, srv: Server<SocketData>) => demoRoute(req, url, srv, sql, config.jwt.secret) } : {}),
+      ...(config.devRoutes
+        ? { route: (req: Request, url: URL, srv: Server<SocketData>) => demoRoute(req, url, srv, sql, config.jwt.secret) }
+        : {}),
     },
   });
   server = http.server;
@@ -140,7 +142,11 @@ function observe(metrics: Metrics, { store, bus, chat, poolMax }: { store: Postg
   metrics.gauge("chat_rooms", "Sessions with at least one socket on this instance", () => chat.roomCount);
   metrics.gauge("chat_db_writes_pending", "Messages waiting for the next group commit", () => store.writer.pending);
   metrics.gauge("chat_db_pool_max", "PostgreSQL connections this instance may open", () => poolMax);
-  metrics.gauge("chat_redis_up", "1 when the Redis bridge is connected, 0 when down, -1 without Redis", () => ({ up: 1, down: 0, local: -1 })[bus.status()]);
+  metrics.gauge(
+    "chat_redis_up",
+    "1 when the Redis bridge is connected, 0 when down, -1 without Redis",
+    () => ({ up: 1, down: 0, local: -1 })[bus.status()],
+  );
 }
 
 /**

@@ -61,7 +61,11 @@ async function serve(config: Config, log: Logger): Promise<number> {
     log.error("cannot start", { err });
     return 1;
   }
-  log.info("listening", { url: app.httpUrl, database: config.databaseUrl ? "postgres" : "embedded", redis: config.redisUrl || config.redisClusterNodes ? "on" : "off" });
+  log.info("listening", {
+    url: app.httpUrl,
+    database: config.databaseUrl ? "postgres" : "embedded",
+    redis: config.redisUrl || config.redisClusterNodes ? "on" : "off",
+  });
   if (config.devRoutes) {
     console.log("\n" + wscatLines(app.wsUrl, await app.demoAccess()) + "\n");
   }

@@ -38,7 +38,10 @@ async function start(extra: Record<string, string>) {
   void proc.exited.then(() => children.delete(proc));
   let text = "";
   const decoder = new TextDecoder();
-  for (const stream of [proc.stdout, proc.stderr]) void (async () => { for await (const chunk of stream) text += decoder.decode(chunk); })();
+  for (const stream of [proc.stdout, proc.stderr])
+    void (async () => {
+      for await (const chunk of stream) text += decoder.decode(chunk);
+    })();
   for (let i = 0; i < 400; i++) {
     const match = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(text);
     if (match) return { proc, port: Number(match[1]), startupMs: performance.now() - started, output: () => text };
@@ -81,7 +84,12 @@ test("with no DATABASE_URL it runs its embedded PostgreSQL from inside the binar
 }, 60_000);
 
 test("the migrate sub-command applies the schema and exits", async () => {
-  const proc = Bun.spawn([binary, "migrate"], { cwd: dir, env: { PATH: process.env.PATH ?? "", DATABASE_URL: env.databaseUrl }, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([binary, "migrate"], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "", DATABASE_URL: env.databaseUrl },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [code, out] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
   expect(code).toBe(0);
   expect(out).toContain("database schema is up to date");

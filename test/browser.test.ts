@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { Subprocess } from "bun";
-import { describeWhen, env } from "./helpers.ts";
+import { describeWhen } from "./helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = join(import.meta.dir, "..");
@@ -25,7 +25,17 @@ let baseUrl = "";
 async function startServer(): Promise<string> {
   const child = Bun.spawn(["bun", "src/main.ts", "serve"], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: "development", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", DATABASE_URL: "", JWT_SECRET: "", EMBEDDED_DB_DIR: "memory://", REDIS_URL: "" },
+    env: {
+      ...process.env,
+      NODE_ENV: "development",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      LOG_LEVEL: "info",
+      DATABASE_URL: "",
+      JWT_SECRET: "",
+      EMBEDDED_DB_DIR: "memory://",
+      REDIS_URL: "",
+    },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -62,112 +72,126 @@ async function screenshot(page: Page, name: string) {
   copyFileSync(file, `/tmp/demo-${name}.png`);
 }
 
-describeWhen(existsSync(CHROMIUM), "the demo page in headless Chromium", `install Debian's chromium (apt-get install -y chromium) for ${CHROMIUM}`, () => {
-  beforeAll(async () => {
-    [baseUrl, context] = await Promise.all([
-      startServer(),
-      chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-        viewport: { width: 1024, height: 760 },
-        timeout: 20_000,
-      }),
-    ]);
-    context.setDefaultTimeout(8_000);
-  }, 30_000);
+describeWhen(
+  existsSync(CHROMIUM),
+  "the demo page in headless Chromium",
+  `install Debian's chromium (apt-get install -y chromium) for ${CHROMIUM}`,
+  () => {
+    beforeAll(async () => {
+      [baseUrl, context] = await Promise.all([
+        startServer(),
+        chromium.launchPersistentContext(profile, {
+          executablePath: CHROMIUM,
+          headless: true,
+          args: [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+          ],
+          viewport: { width: 1024, height: 760 },
+          timeout: 20_000,
+        }),
+      ]);
+      context.setDefaultTimeout(8_000);
+    }, 30_000);
 
-  afterAll(async () => {
-    await context?.close().catch(() => {});
-    if (server) {
-      server.kill("SIGTERM");
-      await Promise.race([server.exited, Bun.sleep(5000)]);
-      if (server.exitCode === null) server.kill("SIGKILL");
+    afterAll(async () => {
+      await context?.close().catch(() => {});
+      if (server) {
+        server.kill("SIGTERM");
+        await Promise.race([server.exited, Bun.sleep(5000)]);
+        if (server.exitCode === null) server.kill("SIGKILL");
+      }
+      rmSync(profile, { recursive: true, force: true });
+      console.log(`[browser test] screenshots in ${shots} and /tmp/demo-*.png`);
+    }, 15_000);
+
+    const connected = (page: Page) => page.waitForSelector('body[data-connection="open"]');
+    const bubble = (page: Page, side: "own" | "theirs", text: string) => page.locator(`.msg.${side}`, { hasText: text });
+
+    test("two climbers chat on the demo page: messages both ways, typing, presence, read marks, history after a reload", async () => {
+      const alex = await context!.newPage();
+      const sam = await context!.newPage();
+      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
+
+      // Alex picks a user on the page; Sam arrives through ?as=sam.
+      await alex.goto(`${baseUrl}/demo`);
+      await screenshot(alex, "picker");
+      await alex.getByRole("button", { name: /Alex/ }).click();
+      await sam.goto(`${baseUrl}/demo?as=sam`);
+      await Promise.all([connected(alex), connected(sam)]);
+      await eventually(alex.locator("#peer-status")).toHaveText("online");
+      await eventually(sam.locator("#peer-status")).toHaveText("online");
+
+      // Typing shows on the other page, and hides when Alex clears the box.
+      await alex.locator("#input").fill("Hey");
+      await sam.locator("#typing").waitFor({ state: "visible" });
+      await eventually(sam.locator("#peer-status")).toHaveText("typing…");
+      await alex.locator("#input").fill("");
+      await sam.locator("#typing").waitFor({ state: "hidden" });
+
+      // Alex → Sam, with Enter.
+      await alex.locator("#input").fill(`Hi Sam! Up for the north face on Saturday? (${tag})`);
+      await sam.locator("#typing").waitFor({ state: "visible" });
+      await alex.locator("#input").press("Enter");
+      await bubble(sam, "theirs", `north face on Saturday? (${tag})`).waitFor();
+      await sam.locator("#typing").waitFor({ state: "hidden" });
+      await eventually(alex.locator("#input")).toHaveValue("");
+      await bubble(alex, "own", `(${tag})`).locator('.status[data-state="seen"], .status[data-state="sent"]').waitFor();
+
+      // Sam → Alex, with the button; Sam has seen Alex's message, so Alex's gets the seen mark.
+      await sam.locator("#input").fill(`Absolutely. 7 am at the car park, I'll bring the rope 🧗 (${tag})`);
+      await sam.locator("#send").click();
+      await bubble(alex, "theirs", `bring the rope 🧗 (${tag})`).waitFor();
+      await bubble(alex, "own", `north face on Saturday? (${tag})`).locator('.status[data-state="seen"]').waitFor();
+      await alex.locator("#input").fill(`Perfect, see you there! (${tag})`);
+      await alex.locator("#input").press("Enter");
+      await bubble(sam, "theirs", `see you there! (${tag})`).waitFor();
+      await sam.locator("#input").fill("Let me check the forecast");
+      await alex.locator("#typing").waitFor({ state: "visible" });
+      await screenshot(alex, "alex");
+      await screenshot(sam, "sam");
+
+      // A reload keeps the conversation: the history comes from the API, then live again.
+      await alex.reload();
+      await connected(alex);
+      for (const text of [`north face on Saturday? (${tag})`, `see you there! (${tag})`]) await bubble(alex, "own", text).waitFor();
+      await bubble(alex, "theirs", `bring the rope 🧗 (${tag})`).waitFor();
+      expect(await alex.locator(".msg", { hasText: `(${tag})` }).count()).toBe(3);
+      await eventually(alex.locator("#peer-status")).toHaveText(/online|typing…/);
+
+      // Responsive: the same conversation on a phone-sized window.
+      await sam.setViewportSize({ width: 390, height: 760 });
+      await sam.locator("#input").fill("");
+      await screenshot(sam, "sam-mobile");
+    }, 45_000);
+
+    /** bun:test's expect has no auto-waiting: a small polling stand-in for locator assertions. */
+    function eventually(locator: ReturnType<Page["locator"]>) {
+      return {
+        async toHaveText(expected: string | RegExp) {
+          await pollUntil(async () => {
+            const text = (await locator.textContent())?.trim() ?? "";
+            return typeof expected === "string" ? text === expected : expected.test(text);
+          }, `${locator} to have text ${expected}`);
+        },
+        async toHaveValue(expected: string) {
+          await pollUntil(async () => (await locator.inputValue()) === expected, `${locator} to have value ${expected}`);
+        },
+      };
     }
-    rmSync(profile, { recursive: true, force: true });
-    console.log(`[browser test] screenshots in ${shots} and /tmp/demo-*.png`);
-  }, 15_000);
 
-  const connected = (page: Page) => page.waitForSelector('body[data-connection="open"]');
-  const bubble = (page: Page, side: "own" | "theirs", text: string) => page.locator(`.msg.${side}`, { hasText: text });
-
-  test("two climbers chat on the demo page: messages both ways, typing, presence, read marks, history after a reload", async () => {
-    const alex = await context!.newPage();
-    const sam = await context!.newPage();
-    for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
-
-    // Alex picks a user on the page; Sam arrives through ?as=sam.
-    await alex.goto(`${baseUrl}/demo`);
-    await screenshot(alex, "picker");
-    await alex.getByRole("button", { name: /Alex/ }).click();
-    await sam.goto(`${baseUrl}/demo?as=sam`);
-    await Promise.all([connected(alex), connected(sam)]);
-    await eventually(alex.locator("#peer-status")).toHaveText("online");
-    await eventually(sam.locator("#peer-status")).toHaveText("online");
-
-    // Typing shows on the other page, and hides when Alex clears the box.
-    await alex.locator("#input").fill("Hey");
-    await sam.locator("#typing").waitFor({ state: "visible" });
-    await eventually(sam.locator("#peer-status")).toHaveText("typing…");
-    await alex.locator("#input").fill("");
-    await sam.locator("#typing").waitFor({ state: "hidden" });
-
-    // Alex → Sam, with Enter.
-    await alex.locator("#input").fill(`Hi Sam! Up for the north face on Saturday? (${tag})`);
-    await sam.locator("#typing").waitFor({ state: "visible" });
-    await alex.locator("#input").press("Enter");
-    await bubble(sam, "theirs", `north face on Saturday? (${tag})`).waitFor();
-    await sam.locator("#typing").waitFor({ state: "hidden" });
-    await eventually(alex.locator("#input")).toHaveValue("");
-    await bubble(alex, "own", `(${tag})`).locator('.status[data-state="seen"], .status[data-state="sent"]').waitFor();
-
-    // Sam → Alex, with the button; Sam has seen Alex's message, so Alex's gets the seen mark.
-    await sam.locator("#input").fill(`Absolutely. 7 am at the car park, I'll bring the rope 🧗 (${tag})`);
-    await sam.locator("#send").click();
-    await bubble(alex, "theirs", `bring the rope 🧗 (${tag})`).waitFor();
-    await bubble(alex, "own", `north face on Saturday? (${tag})`).locator('.status[data-state="seen"]').waitFor();
-    await alex.locator("#input").fill(`Perfect, see you there! (${tag})`);
-    await alex.locator("#input").press("Enter");
-    await bubble(sam, "theirs", `see you there! (${tag})`).waitFor();
-    await sam.locator("#input").fill("Let me check the forecast");
-    await alex.locator("#typing").waitFor({ state: "visible" });
-    await screenshot(alex, "alex");
-    await screenshot(sam, "sam");
-
-    // A reload keeps the conversation: the history comes from the API, then live again.
-    await alex.reload();
-    await connected(alex);
-    for (const text of [`north face on Saturday? (${tag})`, `see you there! (${tag})`]) await bubble(alex, "own", text).waitFor();
-    await bubble(alex, "theirs", `bring the rope 🧗 (${tag})`).waitFor();
-    expect(await alex.locator(".msg", { hasText: `(${tag})` }).count()).toBe(3);
-    await eventually(alex.locator("#peer-status")).toHaveText(/online|typing…/);
-
-    // Responsive: the same conversation on a phone-sized window.
-    await sam.setViewportSize({ width: 390, height: 760 });
-    await sam.locator("#input").fill("");
-    await screenshot(sam, "sam-mobile");
-  }, 45_000);
-
-  /** bun:test's expect has no auto-waiting: a small polling stand-in for locator assertions. */
-  function eventually(locator: ReturnType<Page["locator"]>) {
-    return {
-      async toHaveText(expected: string | RegExp) {
-        await pollUntil(async () => {
-          const text = (await locator.textContent())?.trim() ?? "";
-          return typeof expected === "string" ? text === expected : expected.test(text);
-        }, `${locator} to have text ${expected}`);
-      },
-      async toHaveValue(expected: string) {
-        await pollUntil(async () => (await locator.inputValue()) === expected, `${locator} to have value ${expected}`);
-      },
-    };
-  }
-
-  async function pollUntil(check: () => Promise<boolean>, what: string, timeoutMs = 8_000) {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await Bun.sleep(50);
+    async function pollUntil(check: () => Promise<boolean>, what: string, timeoutMs = 8_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await Bun.sleep(50);
+      }
     }
-  }
-});
+  },
+);

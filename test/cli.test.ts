@@ -17,14 +17,19 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 /** Environment without the runner's database/Redis settings: the embedded defaults. */
 function bareEnv(extra: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !["DATABASE_URL", "REDIS_URL", "NODE_ENV", "JWT_SECRET"].includes(k)) out[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !["DATABASE_URL", "REDIS_URL", "NODE_ENV", "JWT_SECRET"].includes(k)) out[k] = v;
   return { ...out, ...extra };
 }
 
 type Served = { proc: Bun.Subprocess<"ignore", "pipe", "pipe">; output: () => string; port: number; wscat: string[] };
 
 async function serve(extraEnv: Record<string, string>): Promise<Served> {
-  const proc = Bun.spawn(["bun", MAIN, "serve"], { env: bareEnv({ PORT: "0", HOST: "127.0.0.1", EMBEDDED_DB_DIR: dataDir, ...extraEnv }), stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(["bun", MAIN, "serve"], {
+    env: bareEnv({ PORT: "0", HOST: "127.0.0.1", EMBEDDED_DB_DIR: dataDir, ...extraEnv }),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   let text = "";
   const decoder = new TextDecoder();
   void (async () => {
@@ -93,7 +98,8 @@ describe("serve on embedded defaults", () => {
     expect(demo.code).toBe(0);
     expect(demo.stdout).toContain("wscat -c 'ws://localhost:");
     // The demo accounts route answers pages of this machine only: not a DNS-rebound name, not a cross-site post.
-    const post = (headers: string) => rawHttp(first.port, `POST /dev/demo HTTP/1.1\r\n${headers}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+    const post = (headers: string) =>
+      rawHttp(first.port, `POST /dev/demo HTTP/1.1\r\n${headers}Content-Length: 0\r\nConnection: close\r\n\r\n`);
     expect(await post(`Host: 127.0.0.1:${first.port}\r\n`)).toStartWith("HTTP/1.1 200");
     expect(await post(`Host: localhost:${first.port}\r\nOrigin: http://localhost:${first.port}\r\n`)).toStartWith("HTTP/1.1 200");
     expect(await post(`Host: rebind.attacker.example:${first.port}\r\n`)).toStartWith("HTTP/1.1 403");
@@ -151,7 +157,9 @@ describe("commands", () => {
   test("demo against DATABASE_URL creates the demo session and prints its wscat lines", async () => {
     const r = await run(["demo"], { DATABASE_URL: env.databaseUrl, JWT_SECRET: SECRET, PORT: "8000" });
     expect(r.code).toBe(0);
-    expect(r.stdout.match(/wscat -c 'ws:\/\/localhost:8000\/ws\/sessions\/5e55a0b1-0000-4000-8000-000000000001\/\?token=/g)).toHaveLength(2);
+    expect(r.stdout.match(/wscat -c 'ws:\/\/localhost:8000\/ws\/sessions\/5e55a0b1-0000-4000-8000-000000000001\/\?token=/g)).toHaveLength(
+      2,
+    );
   });
 
   test("unknown commands print the usage", async () => {

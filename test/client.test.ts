@@ -1,6 +1,16 @@
 /** The client module (src/client) against real servers: acks, reconnection, resume, token refresh. */
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { ChatClient, ChatError, type ChatClientOptions, type ChatMessage, type ConnectionState, type PresenceEvent, type ReadEvent, type ResumedEvent, type TypingEvent } from "../src/client/index.ts";
+import {
+  ChatClient,
+  ChatError,
+  type ChatClientOptions,
+  type ChatMessage,
+  type ConnectionState,
+  type PresenceEvent,
+  type ReadEvent,
+  type ResumedEvent,
+  type TypingEvent,
+} from "../src/client/index.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
 import { SECRET, createPair, createUser, db, describeWithRedis, env, settle, useServers, type Pair, type TestUser } from "./helpers.ts";
@@ -72,7 +82,12 @@ async function expectDeliveredOnce(pair: Pair, contents: string[], results: Chat
 }
 
 /** Sends `count` messages, pausing briefly now and then; `cut` runs once, in the middle, and is awaited. */
-async function burst(client: ChatClient, count: number, label: string, cut: () => void | Promise<void>): Promise<{ contents: string[]; results: Promise<ChatMessage[]>; pendingAtCut: number }> {
+async function burst(
+  client: ChatClient,
+  count: number,
+  label: string,
+  cut: () => void | Promise<void>,
+): Promise<{ contents: string[]; results: Promise<ChatMessage[]>; pendingAtCut: number }> {
   const contents = Array.from({ length: count }, (_, i) => `${label} ${i}`);
   const sends: Promise<ChatMessage>[] = [];
   let pendingAtCut = 0;
@@ -102,7 +117,13 @@ describe("one instance", () => {
 
     const sent = await alex.client.send("Let's climb tomorrow!");
     const [row] = await db`SELECT id, seq, client_id FROM messages WHERE session_id = ${pair.sessionId}`;
-    expect(sent).toMatchObject({ message_id: row!.id, seq: 1, content: "Let's climb tomorrow!", sender_id: pair.inviter.id, client_id: row!.client_id });
+    expect(sent).toMatchObject({
+      message_id: row!.id,
+      seq: 1,
+      content: "Let's climb tomorrow!",
+      sender_id: pair.inviter.id,
+      client_id: row!.client_id,
+    });
     await until(() => sam.seen.messages.length === 1, "Sam gets the message");
     expect(sam.seen.messages[0]).toEqual(sent);
 
@@ -235,7 +256,12 @@ describe("one instance", () => {
   test("a token that stays invalid ends the client after one fresh try", async () => {
     const pair = await createPair();
     let calls = 0;
-    const bad = chatClient(app.httpUrl, pair.sessionId, pair.inviter, { getToken: () => (++calls, "not-a-jwt") });
+    const bad = chatClient(app.httpUrl, pair.sessionId, pair.inviter, {
+      getToken: () => {
+        calls++;
+        return "not-a-jwt";
+      },
+    });
     const error = (await bad.client.connect({ after: 0 }).catch((e: ChatError) => e)) as ChatError;
     expect(error.details.closeCode).toBe(4003);
     expect(calls).toBe(2);

@@ -15,7 +15,14 @@ function problems(env: Record<string, string>): string[] {
 describe("configuration", () => {
   test("defaults: port 8000, embedded database, no Redis, development secret flagged", () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 8000, host: "0.0.0.0", databaseUrl: null, redisUrl: null, env: "development", embeddedDbDir: ".data/pglite" });
+    expect(c).toMatchObject({
+      port: 8000,
+      host: "0.0.0.0",
+      databaseUrl: null,
+      redisUrl: null,
+      env: "development",
+      embeddedDbDir: ".data/pglite",
+    });
     expect(c.jwt).toMatchObject({ secret: DEV_JWT_SECRET, secretIsDefault: true, algorithms: ["HS256"], clockSkewSeconds: 5 });
     expect(c.allowedOrigins).toBeNull();
     expect(c.limits).toMatchObject({ maxFrameBytes: 65536, messageRatePerSecond: 10, messageBurst: 30, maxConnectionsPerUser: 20 });
@@ -34,7 +41,10 @@ describe("configuration", () => {
     expect(c).toMatchObject({ port: 9001, host: "127.0.0.1", databaseUrl: "postgres://u@db:5432/x", redisUrl: "redis://cache:6379/0" });
     expect(c.limits.maxFrameBytes).toBe(32768);
     expect(c.jwt.secretIsDefault).toBe(false);
-    expect(loadConfig({ ALLOWED_ORIGINS: "https://a.example, https://b.example" }).allowedOrigins).toEqual(["https://a.example", "https://b.example"]);
+    expect(loadConfig({ ALLOWED_ORIGINS: "https://a.example, https://b.example" }).allowedOrigins).toEqual([
+      "https://a.example",
+      "https://b.example",
+    ]);
   });
 
   test("empty values count as unset", () => {
@@ -53,7 +63,11 @@ describe("configuration", () => {
   });
 
   test("production, or any real database, requires a JWT key: the development secret is for the embedded database only", () => {
-    for (const env of [{ NODE_ENV: "production" }, { DATABASE_URL: "postgres://u@db:5432/x" }, { NODE_ENV: "development", DATABASE_URL: "postgres://u@db:5432/x" }] as Record<string, string>[]) {
+    for (const env of [
+      { NODE_ENV: "production" },
+      { DATABASE_URL: "postgres://u@db:5432/x" },
+      { NODE_ENV: "development", DATABASE_URL: "postgres://u@db:5432/x" },
+    ] as Record<string, string>[]) {
       const [problem] = problems(env);
       for (const name of ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"]) expect(problem).toContain(name);
     }
@@ -65,7 +79,10 @@ describe("configuration", () => {
 
   test("the demo routes are on only in development on the embedded database", () => {
     expect(loadConfig({})).toMatchObject({ devRoutes: true, demoPage: true });
-    expect(loadConfig({ DATABASE_URL: "postgres://u@db:5432/x", JWT_SECRET: "s".repeat(32) })).toMatchObject({ devRoutes: false, demoPage: false });
+    expect(loadConfig({ DATABASE_URL: "postgres://u@db:5432/x", JWT_SECRET: "s".repeat(32) })).toMatchObject({
+      devRoutes: false,
+      demoPage: false,
+    });
     expect(loadConfig({ NODE_ENV: "test" })).toMatchObject({ devRoutes: false, demoPage: false });
   });
 

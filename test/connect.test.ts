@@ -18,8 +18,16 @@ function simpleJwtToken(userId: string, opts: { secret?: string; tokenType?: str
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
   const now = Math.floor(Date.now() / 1000);
   const header = b64({ alg: "HS256", typ: "JWT" });
-  const payload = b64({ token_type: opts.tokenType ?? "access", exp: opts.exp ?? now + 300, iat: now, jti: "6f1c2a9b8e7d4c3ba1f0e9d8c7b6a594", user_id: userId });
-  const signature = createHmac("sha256", opts.secret ?? SECRET).update(`${header}.${payload}`).digest("base64url");
+  const payload = b64({
+    token_type: opts.tokenType ?? "access",
+    exp: opts.exp ?? now + 300,
+    iat: now,
+    jti: "6f1c2a9b8e7d4c3ba1f0e9d8c7b6a594",
+    user_id: userId,
+  });
+  const signature = createHmac("sha256", opts.secret ?? SECRET)
+    .update(`${header}.${payload}`)
+    .digest("base64url");
   return `${header}.${payload}.${signature}`;
 }
 
@@ -107,7 +115,10 @@ describe("close codes", () => {
 
   test("4004 for a user who is not a participant, and for an unknown session", async () => {
     const stranger = await createUser("Stranger");
-    expect(await closeOf(sessionUrl(app, pair.sessionId, stranger.token))).toEqual({ code: 4004, reason: "not a participant of this session" });
+    expect(await closeOf(sessionUrl(app, pair.sessionId, stranger.token))).toEqual({
+      code: 4004,
+      reason: "not a participant of this session",
+    });
     expect((await closeOf(sessionUrl(app, crypto.randomUUID(), pair.inviter.token))).code).toBe(4004);
   });
 

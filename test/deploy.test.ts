@@ -14,6 +14,7 @@ const compose = Bun.YAML.parse(await Bun.file(join(ROOT, "compose.yaml")).text()
 };
 
 describe("compose.yaml", () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own syntax, named in the title
   test("no secret has a default: each is required (${VAR:?...})", async () => {
     const text = await Bun.file(join(ROOT, "compose.yaml")).text();
     for (const name of ["JWT_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD"]) {
@@ -32,9 +33,12 @@ describe("compose.yaml", () => {
   test("PostgreSQL and Redis publish no port and sit on an internal network only; nginx is the only way in", () => {
     for (const store of ["postgres", "redis"]) {
       expect(compose.services[store]!.ports).toBeUndefined();
-      for (const net of compose.services[store]!.networks ?? ["default"]) expect({ store, net, internal: compose.networks[net]?.internal }).toEqual({ store, net, internal: true });
+      for (const net of compose.services[store]!.networks ?? ["default"])
+        expect({ store, net, internal: compose.networks[net]?.internal }).toEqual({ store, net, internal: true });
     }
-    const published = Object.entries(compose.services).filter(([, s]) => s.ports?.length).map(([name]) => name);
+    const published = Object.entries(compose.services)
+      .filter(([, s]) => s.ports?.length)
+      .map(([name]) => name);
     expect(published).toEqual(["proxy"]);
   });
 });
@@ -44,7 +48,7 @@ describe("deploy/nginx.conf", () => {
     const conf = await Bun.file(join(ROOT, "deploy", "nginx.conf")).text();
     const formats = [...conf.matchAll(/log_format\s+(\S+)\s+([^;]+);/g)];
     expect(formats.map((f) => f[1])).toEqual(["chat_safe"]);
-    for (const variable of ["$request ", "$request\"", "$request_uri", "$args", "$query_string", "$arg_", "$is_args"]) {
+    for (const variable of ["$request ", '$request"', "$request_uri", "$args", "$query_string", "$arg_", "$is_args"]) {
       expect({ variable, used: formats[0]![2]!.includes(variable) }).toEqual({ variable, used: false });
     }
     for (const line of conf.split("\n").filter((l) => /^\s*access_log\s/.test(l))) expect(line).toContain("chat_safe");

@@ -9,7 +9,13 @@ import { dirname, join, relative } from "node:path";
 import { CloseCode, ErrorCode } from "../src/protocol/codes.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const FILES = ["README.md", "bench/README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const FILES = [
+  "README.md",
+  "bench/README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 const slug = (heading: string) =>
@@ -45,7 +51,8 @@ describe("documentation", () => {
         const resolved = target ? join(dirname(path), target) : path;
         checked++;
         if (!existsSync(resolved)) broken.push(`${file}: ${link} (no file ${relative(ROOT, resolved)})`);
-        else if (anchor && resolved.endsWith(".md") && !anchorsOf(resolved).has(anchor)) broken.push(`${file}: ${link} (no heading #${anchor})`);
+        else if (anchor && resolved.endsWith(".md") && !anchorsOf(resolved).has(anchor))
+          broken.push(`${file}: ${link} (no heading #${anchor})`);
       }
     }
     expect(broken).toEqual([]);

@@ -55,7 +55,11 @@ describe("PostgreSQL unreachable", () => {
     const backAt = Date.now();
     for (let attempt = 0; attempt < 10 && !a.of("message").some((m) => m.client_id === clientId); attempt++) {
       a.send({ type: "message", content: "during", client_id: clientId });
-      await a.until((f) => f.some((x) => x.client_id === clientId && x.type === "message") || f.filter((x) => x.type === "error").length > attempt + 1, "an answer", 8000);
+      await a.until(
+        (f) => f.some((x) => x.client_id === clientId && x.type === "message") || f.filter((x) => x.type === "error").length > attempt + 1,
+        "an answer",
+        8000,
+      );
       if (!a.of("message").some((m) => m.client_id === clientId)) await Bun.sleep(300);
     }
     expect(Date.now() - backAt).toBeLessThan(8000);

@@ -7,7 +7,21 @@
  * FUZZ_SEED=<seed> replays a run exactly.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, createUser, db, join, RawSocket, sessionUrl, settle, useServers, type Frame, type Pair, type TestUser, joinBoth } from "./helpers.ts";
+import {
+  Client,
+  createPair,
+  createUser,
+  db,
+  join,
+  RawSocket,
+  sessionUrl,
+  settle,
+  useServers,
+  type Frame,
+  type Pair,
+  type TestUser,
+  joinBoth,
+} from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20260113);
@@ -23,7 +37,7 @@ function prng(label: string) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const int = (n: number) => Math.floor(next() * n);
-  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
   const uuid = () => "xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx".replace(/x/g, () => int(16).toString(16));
   return { next, int, pick, bytes, uuid };
@@ -103,12 +117,29 @@ describe("random input", () => {
   test("random bytes as binary frames each get binary_frame", async () => {
     const r = prng("binary");
     const frames = Array.from({ length: 150 }, () => r.bytes(r.pick([0, 1, 2, 16, 100, 1000, 5000])));
-    await expectErrors(frames, frames.map(() => ({ code: "binary_frame" })));
+    await expectErrors(
+      frames,
+      frames.map(() => ({ code: "binary_frame" })),
+    );
   }, 20_000);
 
   test("random text, random JSON and mutated valid frames get the error the oracle predicts", async () => {
     const r = prng("text");
-    const pool = [..."{}[]\":,.-+eE0123456789 \t\n\\/abcnulltruefalsetypemessagecontent", "é", "🧗", "\u0000", "\u2028", "\ud800", "\udfff", "\ufeff", "\\u0000", "\\ud800", '"type"', '"message"', '"__proto__"'];
+    const pool = [
+      ...'{}[]":,.-+eE0123456789 \t\n\\/abcnulltruefalsetypemessagecontent',
+      "é",
+      "🧗",
+      "\u0000",
+      "\u2028",
+      "\ud800",
+      "\udfff",
+      "\ufeff",
+      "\\u0000",
+      "\\ud800",
+      '"type"',
+      '"message"',
+      '"__proto__"',
+    ];
     const randomText = () => Array.from({ length: r.int(60) }, () => r.pick(pool)).join("");
     const randomBytesAsText = () => new TextDecoder().decode(r.bytes(r.int(200))); // invalid sequences become U+FFFD
     const randomValue = (depth: number): unknown => {
@@ -116,9 +147,15 @@ describe("random input", () => {
       if (kind === 0) return null;
       if (kind === 1) return r.next() < 0.5;
       if (kind === 2) return r.pick([0, -1, 1.5, 2 ** 53, 1e308, -0]);
-      if (kind === 3 || kind === 4) return r.pick(["", "message", "typing", "read", "auth", "shout", "__proto__", "constructor", "🧗", r.uuid()]);
+      if (kind === 3 || kind === 4)
+        return r.pick(["", "message", "typing", "read", "auth", "shout", "__proto__", "constructor", "🧗", r.uuid()]);
       if (kind === 5) return Array.from({ length: r.int(4) }, () => randomValue(depth + 1));
-      return Object.fromEntries(Array.from({ length: r.int(5) }, () => [r.pick(["type", "content", "client_id", "is_typing", "seq", "token", "x", "__proto__"]), randomValue(depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: r.int(5) }, () => [
+          r.pick(["type", "content", "client_id", "is_typing", "seq", "token", "x", "__proto__"]),
+          randomValue(depth + 1),
+        ]),
+      );
     };
     const templates = [
       JSON.stringify({ type: "message", content: "Let's climb tomorrow!", client_id: "6f1c2a9b-8e7d-4c3b-a1f0-e9d8c7b6a594" }),
@@ -166,7 +203,10 @@ describe("huge and deep JSON", () => {
     })();
     const cases: [string, Expected][] = [
       [sized(LIMIT, '{"type":"message","content":"', "a", '"}'), { code: "content_too_long", field: "content" }],
-      [sized(LIMIT - 1, `{"type":"message","client_id":"${uuid}","content":"`, "b", '"}'), { code: "content_too_long", field: "content", client_id: uuid }],
+      [
+        sized(LIMIT - 1, `{"type":"message","client_id":"${uuid}","content":"`, "b", '"}'),
+        { code: "content_too_long", field: "content", client_id: uuid },
+      ],
       [sized(LIMIT, '{"type":"message","content":"hi","client_id":"', "c", '"}'), { code: "invalid_field", field: "client_id" }],
       [sized(LIMIT, '{"type":"typing","is_typing":"', "d", '"}'), { code: "invalid_field", field: "is_typing" }],
       [sized(LIMIT, '{"type":"auth","token":"', "e", '"}'), { code: "invalid_field", field: "token" }],
@@ -177,7 +217,10 @@ describe("huge and deep JSON", () => {
       [manyKeys, { code: "unknown_type" }],
     ];
     for (const [frame] of cases) expect(Buffer.byteLength(frame)).toBeLessThanOrEqual(LIMIT);
-    await expectErrors(cases.map(([f]) => f), cases.map(([, e]) => e));
+    await expectErrors(
+      cases.map(([f]) => f),
+      cases.map(([, e]) => e),
+    );
   }, 20_000);
 
   test("one byte over the limit closes that socket with 1009, and only that one", async () => {
@@ -199,7 +242,10 @@ describe("huge and deep JSON", () => {
       [`{"type":"read","seq":${deepObject(40_000)}}`, { code: "invalid_field", field: "seq" }],
       [`{"type":"typing","is_typing":"no","x":${deep(100_000)}}`, { code: "invalid_field", field: "is_typing" }],
     ];
-    await expectErrors(cases.map(([f]) => f), cases.map(([, e]) => e));
+    await expectErrors(
+      cases.map(([f]) => f),
+      cases.map(([, e]) => e),
+    );
   }, 20_000);
 });
 
@@ -212,7 +258,13 @@ describe("valid-looking frames with wrong fields", () => {
     };
     const fields: { type: string; field: string; kind: keyof typeof wrong; base: object; alsoWrong?: unknown[] }[] = [
       { type: "message", field: "content", kind: "string", base: {} },
-      { type: "message", field: "client_id", kind: "string", base: { content: "valid content" }, alsoWrong: ["not-a-uuid", "", crypto.randomUUID() + "0"] },
+      {
+        type: "message",
+        field: "client_id",
+        kind: "string",
+        base: { content: "valid content" },
+        alsoWrong: ["not-a-uuid", "", crypto.randomUUID() + "0"],
+      },
       { type: "typing", field: "is_typing", kind: "boolean", base: {} },
       { type: "read", field: "seq", kind: "integer", base: {} },
       { type: "auth", field: "token", kind: "string", base: {}, alsoWrong: ["", "t".repeat(8193)] },
@@ -245,19 +297,52 @@ describe("valid-looking frames with wrong fields", () => {
       [{ type: "message\u200b", content: "zero-width space in type" }, { code: "unknown_type" }],
       [{ type: "MESSAGE", content: "upper case" }, { code: "unknown_type" }],
       [{ typе: "message", content: "cyrillic e in the key" }, { code: "invalid_frame" }],
-      [{ type: "message", content: "\u00a0\u1680\u2000\u2003\u200a\u2028\u2029\u202f\u205f\u3000\ufeff" }, { code: "empty_content", field: "content" }],
-      [{ type: "message", content: "\udc00" }, { code: "invalid_content", field: "content" }],
-      [{ type: "message", content: "ok\ud83d" }, { code: "invalid_content", field: "content" }],
-      [{ type: "message", content: "\ud83d\ud83d" }, { code: "invalid_content", field: "content" }],
-      [{ type: "message", content: "a\u0000b" }, { code: "invalid_content", field: "content" }],
-      [{ type: "message", content: "bell\u0007" }, { code: "invalid_content", field: "content" }],
-      [{ type: "message", content: "\u001b[31mescape" }, { code: "invalid_content", field: "content" }],
-      [{ type: "message", content: "🧗".repeat(2001) }, { code: "content_too_long", field: "content" }],
-      [{ type: "message", content: "e\u0301".repeat(1001) }, { code: "content_too_long", field: "content" }],
-      [{ type: "message", content: "🧗".repeat(2000) + "\u0301" }, { code: "content_too_long", field: "content" }],
+      [
+        { type: "message", content: "\u00a0\u1680\u2000\u2003\u200a\u2028\u2029\u202f\u205f\u3000\ufeff" },
+        { code: "empty_content", field: "content" },
+      ],
+      [
+        { type: "message", content: "\udc00" },
+        { code: "invalid_content", field: "content" },
+      ],
+      [
+        { type: "message", content: "ok\ud83d" },
+        { code: "invalid_content", field: "content" },
+      ],
+      [
+        { type: "message", content: "\ud83d\ud83d" },
+        { code: "invalid_content", field: "content" },
+      ],
+      [
+        { type: "message", content: "a\u0000b" },
+        { code: "invalid_content", field: "content" },
+      ],
+      [
+        { type: "message", content: "bell\u0007" },
+        { code: "invalid_content", field: "content" },
+      ],
+      [
+        { type: "message", content: "\u001b[31mescape" },
+        { code: "invalid_content", field: "content" },
+      ],
+      [
+        { type: "message", content: "🧗".repeat(2001) },
+        { code: "content_too_long", field: "content" },
+      ],
+      [
+        { type: "message", content: "e\u0301".repeat(1001) },
+        { code: "content_too_long", field: "content" },
+      ],
+      [
+        { type: "message", content: "🧗".repeat(2000) + "\u0301" },
+        { code: "content_too_long", field: "content" },
+      ],
     ];
     // JSON.stringify keeps lone surrogates as \uXXXX escapes, so they reach the server as sent.
-    await expectErrors(cases.map(([f]) => JSON.stringify(f)), cases.map(([, e]) => e));
+    await expectErrors(
+      cases.map(([f]) => JSON.stringify(f)),
+      cases.map(([, e]) => e),
+    );
   }, 20_000);
 
   test("unicode edge cases that are valid messages are stored and delivered exactly as sent", async () => {
@@ -295,16 +380,29 @@ describe("valid-looking frames with wrong fields", () => {
       ['{"constructor":{"prototype":{"type":"message"}},"content":"x"}', { code: "invalid_frame" }],
       [`{"type":"message","content":"","__proto__":{"client_id":"${uuid}"}}`, { code: "empty_content", field: "content" }],
       ['{"type":"message","content":{"__proto__":{"length":1}}}', { code: "invalid_field", field: "content" }],
-      ['{"type":"message","content":" ","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}', { code: "empty_content", field: "content" }],
+      [
+        '{"type":"message","content":" ","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}',
+        { code: "empty_content", field: "content" },
+      ],
       ...["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf", "__defineGetter__"].map(
         (type): [string, Expected] => [JSON.stringify({ type, content: "x" }), { code: "unknown_type" }],
       ),
     ];
-    await expectErrors(cases.map(([f]) => f), cases.map(([, e]) => e));
+    await expectErrors(
+      cases.map(([f]) => f),
+      cases.map(([, e]) => e),
+    );
     // The server runs in this process: its prototypes are ours.
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeKeys);
     const probe = {} as Record<string, unknown>;
-    expect([probe.polluted, probe.content, probe.type, probe.is_typing, probe.seq, probe.token]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect([probe.polluted, probe.content, probe.type, probe.is_typing, probe.seq, probe.token]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   }, 15_000);
 });
 
@@ -317,7 +415,14 @@ describe("broken WebSocket framing over raw TCP", () => {
     ["a UTF-8-encoded surrogate", (raw) => raw.send(1, Uint8Array.from([0xed, 0xa0, 0x80])), 1007],
     ["a byte that is never UTF-8", (raw) => raw.send(1, Uint8Array.from([0x22, 0xff, 0x22])), 1007],
     ["a truncated 4-byte sequence", (raw) => raw.send(1, Uint8Array.from([0xf0, 0x9f, 0x8e])), 1007],
-    ["invalid UTF-8 split over fragments", (raw) => (raw.send(1, Uint8Array.from([0x61, 0xe2]), { fin: false }), raw.send(0, Uint8Array.from([0x28, 0xa1]))), 1007],
+    [
+      "invalid UTF-8 split over fragments",
+      (raw) => {
+        raw.send(1, Uint8Array.from([0x61, 0xe2]), { fin: false });
+        raw.send(0, Uint8Array.from([0x28, 0xa1]));
+      },
+      1007,
+    ],
     ["an unmasked client frame", (raw) => raw.send(1, new TextEncoder().encode("{}"), { mask: false }), 1002],
     ["a reserved opcode", (raw) => raw.send(3, Uint8Array.from([1])), 1002],
     ["a control frame over 125 bytes", (raw) => raw.send(9, new Uint8Array(200)), 1002],
@@ -325,15 +430,19 @@ describe("broken WebSocket framing over raw TCP", () => {
     ["a close frame with an invalid code", (raw) => raw.send(8, Uint8Array.from([0x03, 0xe7])), 1002],
   ];
 
-  test.each(cases)("%s closes that connection with the right code; the server carries on", async (_name, misbehave, code) => {
-    const raw = await RawSocket.open(sessionUrl(app, garbage.sessionId, garbage.inviter.token));
-    misbehave(raw);
-    await Promise.race([raw.ended, Bun.sleep(3000)]);
-    expect(raw.closeFrame?.code).toBe(code);
-    expect(raw.socket.destroyed).toBe(true);
-    expect(raw.frames.filter((f) => f.opcode === 1).every((f) => !f.payload.toString().includes('"type":"message"'))).toBe(true);
-    expect((await fetch(`${app.httpUrl}/healthz`)).status).toBe(200);
-  }, 10_000);
+  test.each(cases)(
+    "%s closes that connection with the right code; the server carries on",
+    async (_name, misbehave, code) => {
+      const raw = await RawSocket.open(sessionUrl(app, garbage.sessionId, garbage.inviter.token));
+      misbehave(raw);
+      await Promise.race([raw.ended, Bun.sleep(3000)]);
+      expect(raw.closeFrame?.code).toBe(code);
+      expect(raw.socket.destroyed).toBe(true);
+      expect(raw.frames.filter((f) => f.opcode === 1).every((f) => !f.payload.toString().includes('"type":"message"'))).toBe(true);
+      expect((await fetch(`${app.httpUrl}/healthz`)).status).toBe(200);
+    },
+    10_000,
+  );
 });
 
 describe("a flood of opens and closes", () => {
@@ -344,7 +453,7 @@ describe("a flood of opens and closes", () => {
     const socketsBefore = await metric("chat_open_sockets");
     const roomsBefore = await metric("chat_rooms");
     const url = (token?: string) => sessionUrl(app, flood.sessionId, token);
-    const within = <T,>(p: Promise<T>, what: string, ms = 8000) =>
+    const within = <T>(p: Promise<T>, what: string, ms = 8000) =>
       Promise.race([p, Bun.sleep(ms).then(() => Promise.reject(new Error(`flood: ${what} did not finish within ${ms} ms`)))]);
     const closedWith = async (c: Client) => (await within(c.closed, "a refused socket")).code;
 
@@ -382,7 +491,10 @@ describe("a flood of opens and closes", () => {
       await Promise.all(batch.map((name) => kinds[name]!()));
     }
     console.log(`[fuzz] flood: ${JSON.stringify(tally)}`);
-    await waitFor("every flood socket to be gone", async () => (await metric("chat_open_sockets")) === socketsBefore && (await metric("chat_rooms")) === roomsBefore);
+    await waitFor(
+      "every flood socket to be gone",
+      async () => (await metric("chat_open_sockets")) === socketsBefore && (await metric("chat_rooms")) === roomsBefore,
+    );
 
     // The users of the flood can still join and chat.
     const a = await join(app, flood.sessionId, flood.inviter.token);
@@ -408,7 +520,15 @@ describe("afterwards", () => {
     await settle(300);
     expect(b.of("message")).toHaveLength(1);
     expect(a.of("message")).toEqual([got]);
-    expect(got).toMatchObject({ type: "message", content: "Still standing?", client_id: clientId, sender_id: pair.inviter.id, sender_name: pair.inviter.name, session_id: pair.sessionId, seq: 1 });
+    expect(got).toMatchObject({
+      type: "message",
+      content: "Still standing?",
+      client_id: clientId,
+      sender_id: pair.inviter.id,
+      sender_name: pair.inviter.name,
+      session_id: pair.sessionId,
+      seq: 1,
+    });
     expect(got.message_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(got.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     await Promise.all([a.close(), b.close()]);

@@ -23,8 +23,19 @@ declare global {
  */
 export const UNLIMITED: Record<string, string> = Object.fromEntries(
   [
-    "MESSAGE_RATE_PER_SECOND", "MESSAGE_BURST", "TYPING_RATE_PER_SECOND", "TYPING_BURST", "USER_MESSAGE_RATE_PER_SECOND", "USER_MESSAGE_BURST",
-    "MAX_PENDING_WRITES_PER_USER", "CONNECT_RATE_PER_SECOND", "CONNECT_BURST", "API_RATE_PER_SECOND", "API_BURST", "IP_RATE_PER_SECOND", "IP_BURST",
+    "MESSAGE_RATE_PER_SECOND",
+    "MESSAGE_BURST",
+    "TYPING_RATE_PER_SECOND",
+    "TYPING_BURST",
+    "USER_MESSAGE_RATE_PER_SECOND",
+    "USER_MESSAGE_BURST",
+    "MAX_PENDING_WRITES_PER_USER",
+    "CONNECT_RATE_PER_SECOND",
+    "CONNECT_BURST",
+    "API_RATE_PER_SECOND",
+    "API_BURST",
+    "IP_RATE_PER_SECOND",
+    "IP_BURST",
   ].map((name) => [name, "100000"]),
 );
 
@@ -81,12 +92,17 @@ export const describeWithRedis = (name: string, body: () => void) =>
  */
 export function describeEachRedis(name: string, body: (redisUrl: () => string, kind: "single" | "cluster") => void) {
   describeWithRedis(`${name} (Redis)`, () => body(() => env.redisUrl!, "single"));
-  describeWhen(REDIS_SERVER !== null && REDIS_CLI !== null, `${name} (Redis Cluster)`, "install redis-server and redis-cli (apt-get install -y redis-server)", () => {
-    const cluster = new OwnCluster(3, 0);
-    beforeAll(() => cluster.start(), 60_000);
-    afterAll(() => cluster.remove());
-    body(() => cluster.url, "cluster");
-  });
+  describeWhen(
+    REDIS_SERVER !== null && REDIS_CLI !== null,
+    `${name} (Redis Cluster)`,
+    "install redis-server and redis-cli (apt-get install -y redis-server)",
+    () => {
+      const cluster = new OwnCluster(3, 0);
+      beforeAll(() => cluster.start(), 60_000);
+      afterAll(() => cluster.remove());
+      body(() => cluster.url, "cluster");
+    },
+  );
 }
 
 export type TestUser = { id: string; name: string; token: string };
@@ -125,7 +141,9 @@ export class Client {
       this.ws.addEventListener("open", () => resolve(), { once: true });
       this.ws.addEventListener("error", () => reject(new Error("websocket error before open")), { once: true });
     });
-    this.closed = new Promise((resolve) => this.ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason }), { once: true }));
+    this.closed = new Promise((resolve) =>
+      this.ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason }), { once: true }),
+    );
     this.ws.addEventListener("message", (e) => {
       this.frames.push(JSON.parse(String(e.data)));
       for (const w of this.waiters.splice(0)) w();
@@ -193,7 +211,6 @@ export async function joinBoth(app: App, pair: Pair): Promise<{ a: Client; b: Cl
 /** Resolves after the current burst of network events settled: for asserting that nothing more arrives. */
 export const settle = (ms = 150) => Bun.sleep(ms);
 
-
 /**
  * A WebSocket client written by hand over TCP (node:net), for clients that misbehave on purpose: it
  * completes the handshake, then does only what the test says. It never answers pings, can stop
@@ -219,8 +236,10 @@ export class RawSocket {
     const url = new URL(wsUrl);
     const raw = new RawSocket(connect({ host: url.hostname, port: Number(url.port) }));
     const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
-    raw.socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    raw.socket.write(
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     const deadline = Date.now() + timeoutMs;
     while (handshake && !raw.upgraded) {
       if (Date.now() > deadline || raw.socket.destroyed) {
@@ -235,7 +254,8 @@ export class RawSocket {
   /** Sends one frame, masked as a client must unless `mask` is false. */
   send(opcode: number, payload: Uint8Array, { fin = true, mask = true } = {}): void {
     const n = payload.length;
-    const length = n < 126 ? [n] : n < 65536 ? [126, n >> 8, n & 255] : [127, 0, 0, 0, 0, n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255];
+    const length =
+      n < 126 ? [n] : n < 65536 ? [126, n >> 8, n & 255] : [127, 0, 0, 0, 0, n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255];
     length[0]! |= mask ? 0x80 : 0;
     const key = mask ? crypto.getRandomValues(new Uint8Array(4)) : new Uint8Array(0);
     const body = mask ? payload.map((b, i) => b ^ key[i % 4]!) : payload;
@@ -266,7 +286,11 @@ export class RawSocket {
       if (this.buffer.length < offset) return;
       const length = short === 126 ? this.buffer.readUInt16BE(2) : short === 127 ? Number(this.buffer.readBigUInt64BE(2)) : short;
       if (this.buffer.length < offset + length) return;
-      this.frames.push({ opcode: this.buffer[0]! & 0x0f, payload: Buffer.from(this.buffer.subarray(offset, offset + length)), at: performance.now() });
+      this.frames.push({
+        opcode: this.buffer[0]! & 0x0f,
+        payload: Buffer.from(this.buffer.subarray(offset, offset + length)),
+        at: performance.now(),
+      });
       this.buffer = this.buffer.subarray(offset + length);
     }
   }
@@ -303,7 +327,11 @@ export const MAIN = `${import.meta.dir}/../src/main.ts`;
  * Starts a server process on a free port and resolves once it logged that it listens. Its output is
  * drained all along (a full pipe would block it). `command` defaults to `bun src/main.ts serve`.
  */
-export async function spawnServer(environment: Record<string, string>, command = ["bun", MAIN, "serve"], cwd?: string): Promise<ServerProcess> {
+export async function spawnServer(
+  environment: Record<string, string>,
+  command = ["bun", MAIN, "serve"],
+  cwd?: string,
+): Promise<ServerProcess> {
   const proc = Bun.spawn(command, {
     cwd,
     env: { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...environment },
@@ -313,7 +341,10 @@ export async function spawnServer(environment: Record<string, string>, command =
   });
   let text = "";
   const decoder = new TextDecoder();
-  for (const stream of [proc.stdout, proc.stderr]) void (async () => { for await (const chunk of stream) text += decoder.decode(chunk); })();
+  for (const stream of [proc.stdout, proc.stderr])
+    void (async () => {
+      for await (const chunk of stream) text += decoder.decode(chunk);
+    })();
   const printed = async (wanted: string | RegExp, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!(typeof wanted === "string" ? text.includes(wanted) : wanted.test(text))) {

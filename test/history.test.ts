@@ -33,7 +33,13 @@ describe("paging", () => {
     expect(body.has_more).toBe(true);
     expect(body.cursors).toEqual({ before: 951, after: 1000 });
     expect(body.last_seq).toBe(TOTAL);
-    expect(body.messages[0]).toMatchObject({ message_id: expect.any(String), session_id: pair.sessionId, content: "message 951", sender_id: pair.inviter.id, sender_name: pair.inviter.name });
+    expect(body.messages[0]).toMatchObject({
+      message_id: expect.any(String),
+      session_id: pair.sessionId,
+      content: "message 951",
+      sender_id: pair.inviter.id,
+      sender_name: pair.inviter.name,
+    });
     expect(body.messages[0].created_at).toMatch(/Z$/);
   });
 

@@ -190,7 +190,10 @@ describe("connections per user (MAX_CONNECTIONS_PER_USER=2)", () => {
     expect(await third.closed).toEqual({ code: 4101, reason: "too many connections for this user" });
     expect(await metric(app, 'chat_connections_refused_total{code="4101"}')).toBe(1);
 
-    const otherUser = [new Client(sessionUrl(app, pair.sessionId, pair.invitee.token)), new Client(sessionUrl(app, pair.sessionId, pair.invitee.token))];
+    const otherUser = [
+      new Client(sessionUrl(app, pair.sessionId, pair.invitee.token)),
+      new Client(sessionUrl(app, pair.sessionId, pair.invitee.token)),
+    ];
     expect(await Promise.all(otherUser.map(admitted))).toEqual([true, true]);
 
     await first.close();
@@ -245,7 +248,9 @@ describe("slow reader (WS_BACKPRESSURE_LIMIT_BYTES=65536)", () => {
     expect(received).toBeLessThan(total / 2); // the server dropped it instead of queueing the flood
     // Bun cuts a socket with more than the limit queued, on the next send, without a close frame
     // (it could not be read anyway): the client sees 1006 and resumes with `after`.
-    console.log(`slow reader: cut after ${slowGoneAfter ?? "?"} messages; it had received ${received}; RSS growth ${rssGrowthMb.toFixed(0)} MB`);
+    console.log(
+      `slow reader: cut after ${slowGoneAfter ?? "?"} messages; it had received ${received}; RSS growth ${rssGrowthMb.toFixed(0)} MB`,
+    );
     expect(slow.closeFrame).toBeNull();
     await fast.close();
   }, 30_000);
@@ -263,7 +268,10 @@ describe("heartbeats (WS_IDLE_TIMEOUT_SECONDS=5)", () => {
     const app = await servers.start({}, { WS_IDLE_TIMEOUT_SECONDS: String(idleSeconds) });
     const pair = await createPair();
     const started = performance.now();
-    const [mute, idle] = await Promise.all([RawSocket.open(sessionUrl(app, pair.sessionId, pair.invitee.token)), join(app, pair.sessionId, pair.inviter.token)]);
+    const [mute, idle] = await Promise.all([
+      RawSocket.open(sessionUrl(app, pair.sessionId, pair.invitee.token)),
+      join(app, pair.sessionId, pair.inviter.token),
+    ]);
     expect(await metric(app, "chat_open_sockets")).toBe(2);
 
     await Promise.race([mute.ended, Bun.sleep(3 * idleSeconds * 1000)]);
@@ -272,7 +280,9 @@ describe("heartbeats (WS_IDLE_TIMEOUT_SECONDS=5)", () => {
     const ping = mute.frames.find((f) => f.opcode === 9);
     expect(ping).toBeDefined();
     const pingAfter = (ping!.at - started) / 1000;
-    console.log(`heartbeats: the mute socket was pinged after ${pingAfter.toFixed(1)} s and cut after ${cutAfter.toFixed(1)} s (idle timeout ${idleSeconds} s)`);
+    console.log(
+      `heartbeats: the mute socket was pinged after ${pingAfter.toFixed(1)} s and cut after ${cutAfter.toFixed(1)} s (idle timeout ${idleSeconds} s)`,
+    );
     expect(mute.closeFrame).toBeNull(); // dropped at the TCP level
     expect(cutAfter - pingAfter).toBeGreaterThan(3); // one 4-second tick between the ping and the cut
     expect(cutAfter - pingAfter).toBeLessThan(5.5);

@@ -1,6 +1,6 @@
 /** Messages and typing on one instance: fields, echo, persistence, the 2000 limit, tabs, isolation. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, createUser, db, join, settle, useServers, joinBoth } from "./helpers.ts";
+import { createPair, createUser, db, join, settle, useServers, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -58,7 +58,10 @@ describe("message", () => {
     const [count] = await db`SELECT count(*)::int AS n, max(seq)::int AS max FROM messages WHERE session_id = ${pair.sessionId}`;
     expect(count).toEqual({ n: 50, max: 50 });
     // Each socket's own messages keep the order it sent them in.
-    const fromA = a.of("message").filter((m) => m.sender_id === pair.invitee.id).map((m) => m.content);
+    const fromA = a
+      .of("message")
+      .filter((m) => m.sender_id === pair.invitee.id)
+      .map((m) => m.content);
     expect(fromA).toEqual(Array.from({ length: 25 }, (_, i) => `m${i * 2}`));
     await Promise.all([a.close(), b.close()]);
   });
@@ -92,7 +95,12 @@ describe("message", () => {
     for (const c of [laptop, phone, other]) await c.until((f) => f.filter((x) => x.type === "message").length === 2, "2 messages");
     await settle();
     for (const c of [laptop, phone, other]) {
-      expect(c.of("message").map((m) => m.content).sort()).toEqual(["from the laptop", "to both tabs"]);
+      expect(
+        c
+          .of("message")
+          .map((m) => m.content)
+          .sort(),
+      ).toEqual(["from the laptop", "to both tabs"]);
     }
     await Promise.all([laptop.close(), phone.close(), other.close()]);
   });
@@ -139,7 +147,10 @@ describe("participants changed by the backend while the room is open", () => {
 
     const c = await join(app, pair.sessionId, newcomer.token);
     await c.until((f) => f.filter((x) => x.type === "presence").length === 2, "snapshot");
-    expect(c.of("presence").map((p) => [p.user_id, p.online])).toEqual([[pair.inviter.id, true], [newcomer.id, true]]);
+    expect(c.of("presence").map((p) => [p.user_id, p.online])).toEqual([
+      [pair.inviter.id, true],
+      [newcomer.id, true],
+    ]);
     c.send({ type: "message", content: "I am the invitee now" });
     const got = await a.next("message", 1);
     expect(got).toMatchObject({ seq: 2, sender_id: newcomer.id, sender_name: newcomer.name, content: "I am the invitee now" });

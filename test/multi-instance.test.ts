@@ -69,7 +69,8 @@ describeEachRedis("two instances through Redis", (redisUrl) => {
     const otherOnB = await join(b, pair.sessionId, pair.inviter.token);
     for (let i = 0; i < 20; i++) (i % 2 ? other : phoneOnB).send({ type: "message", content: `m${i}` });
     phoneOnB.send({ type: "typing", is_typing: true });
-    for (const c of [laptopOnA, phoneOnB, other, otherOnB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 20, "20 messages");
+    for (const c of [laptopOnA, phoneOnB, other, otherOnB])
+      await c.until((f) => f.filter((x) => x.type === "message").length >= 20, "20 messages");
     await other.next("typing");
     await otherOnB.next("typing");
     await settle(300);

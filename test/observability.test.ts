@@ -1,6 +1,6 @@
 /** /healthz, /readyz and /metrics: what an operator and a load balancer read. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, createUser, describeWithRedis, env, join, sessionUrl, useServers, joinBoth } from "./helpers.ts";
+import { Client, createPair, createUser, describeWithRedis, env, sessionUrl, useServers, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();

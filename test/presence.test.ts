@@ -26,9 +26,17 @@ describe("one instance", () => {
     ]);
 
     const tab1 = await join(app, pair.sessionId, pair.invitee.token);
-    expect(await a.next("presence", 2)).toEqual({ type: "presence", user_id: pair.invitee.id, display_name: pair.invitee.name, online: true });
+    expect(await a.next("presence", 2)).toEqual({
+      type: "presence",
+      user_id: pair.invitee.id,
+      display_name: pair.invitee.name,
+      online: true,
+    });
     await tab1.until((f) => f.filter((x) => x.type === "presence").length === 2, "snapshot");
-    expect(presence(tab1)).toEqual([[pair.inviter.id, true], [pair.invitee.id, true]]);
+    expect(presence(tab1)).toEqual([
+      [pair.inviter.id, true],
+      [pair.invitee.id, true],
+    ]);
 
     const tab2 = await join(app, pair.sessionId, pair.invitee.token);
     await tab2.next("presence", 1);
@@ -57,7 +65,10 @@ describeEachRedis("across instances", (redisUrl) => {
     const tabOnB = await join(b, pair.sessionId, pair.invitee.token);
     expect(await onA.next("presence", 2)).toMatchObject({ user_id: pair.invitee.id, online: true });
     await tabOnB.until((f) => f.filter((x) => x.type === "presence").length === 2, "snapshot");
-    expect(presence(tabOnB)).toEqual([[pair.inviter.id, true], [pair.invitee.id, true]]);
+    expect(presence(tabOnB)).toEqual([
+      [pair.inviter.id, true],
+      [pair.invitee.id, true],
+    ]);
 
     const tabOnA = await join(a, pair.sessionId, pair.invitee.token); // same user, other instance
     await tabOnA.next("presence", 1);
@@ -74,7 +85,14 @@ describeEachRedis("across instances", (redisUrl) => {
     const pair = await createPair();
     const onA = await join(a, pair.sessionId, pair.inviter.token);
     await onA.next("presence", 1);
-    const child = await spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: redisUrl(), JWT_SECRET: SECRET, PRESENCE_TTL_SECONDS: "1" });
+    const child = await spawnServer({
+      ...(process.env as Record<string, string>),
+      NODE_ENV: "test",
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: redisUrl(),
+      JWT_SECRET: SECRET,
+      PRESENCE_TTL_SECONDS: "1",
+    });
     const onChild = await Client.open(sessionUrl(child.at, pair.sessionId, pair.invitee.token));
     expect(await onA.next("presence", 2)).toMatchObject({ user_id: pair.invitee.id, online: true });
     child.proc.kill("SIGKILL");
@@ -125,7 +143,11 @@ async function churnRound(apps: App[], plan: ReturnType<typeof planRound>, seed:
   const pair = await createPair();
   const observers = await Promise.all(plan.observersOn.map((i) => join(apps[i]!, pair.sessionId, pair.inviter.token)));
   for (const o of observers) await o.until((f) => f.filter((x) => x.type === "presence").length === 2, "snapshot");
-  const heard = (o: Client) => o.of("presence").filter((p) => p.user_id === pair.invitee.id).map((p) => p.online);
+  const heard = (o: Client) =>
+    o
+      .of("presence")
+      .filter((p) => p.user_id === pair.invitee.id)
+      .map((p) => p.online);
   const open = async ({ on, openAfterMs }: { on: number; openAfterMs: number }) => {
     await Bun.sleep(openAfterMs);
     return Client.open(sessionUrl(apps[on]!, pair.sessionId, pair.invitee.token));
@@ -147,11 +169,14 @@ async function churnRound(apps: App[], plan: ReturnType<typeof planRound>, seed:
   const before = observers.map((o) => heard(o).length);
   for (const o of observers) expect(heard(o).at(-1)).toBe(true);
 
-  await Promise.all(tabs.map(async (tab, i) => {
-    await Bun.sleep(plan.closeAfterMs[i]!);
-    await tab.close();
-  }));
-  for (const o of observers) await o.until(() => heard(o).at(-1) === false, `offline within ${OFFLINE_BOUND_MS} ms (${where})`, OFFLINE_BOUND_MS);
+  await Promise.all(
+    tabs.map(async (tab, i) => {
+      await Bun.sleep(plan.closeAfterMs[i]!);
+      await tab.close();
+    }),
+  );
+  for (const o of observers)
+    await o.until(() => heard(o).at(-1) === false, `offline within ${OFFLINE_BOUND_MS} ms (${where})`, OFFLINE_BOUND_MS);
   await settle(300);
   observers.forEach((o, i) => {
     const seen = heard(o);

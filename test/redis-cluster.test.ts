@@ -3,11 +3,11 @@
  * on loopback, found from one seed URL; a master killed under load (failover); TLS and an ACL user as
  * managed Redis offers them; a clear start-up error when Redis refuses the credentials.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
-import { Client, MAIN, SECRET, createPair, db, describeWhen, env, join, settle, useServers, type Pair } from "./helpers.ts";
+import { type Client, MAIN, SECRET, createPair, db, describeWhen, env, join, settle, useServers, type Pair } from "./helpers.ts";
 import { OwnCluster, OwnRedis, REDIS_CLI, REDIS_SERVER, freePort } from "./redis-servers.ts";
 import { connectRedis } from "../src/bus/redis-connect.ts";
 import { RedisPresence } from "../src/bus/redis-presence.ts";
@@ -94,7 +94,13 @@ describeWhen(haveRedis, "on a Redis Cluster", "install redis-server and redis-cl
   test("a master killed under cross-instance load: its replica takes over, /readyz says degraded then ok, nothing acknowledged is lost, doubled or reordered", async () => {
     const pairs: Pair[] = await Promise.all(Array.from({ length: 6 }, () => createPair()));
     const victim = await cluster.masterOf(`chat:{${pairs[0]!.sessionId}}`);
-    const sockets = await Promise.all(pairs.map(async (pair) => ({ pair, onA: await join(a, pair.sessionId, pair.inviter.token), onB: await join(b, pair.sessionId, pair.invitee.token) })));
+    const sockets = await Promise.all(
+      pairs.map(async (pair) => ({
+        pair,
+        onA: await join(a, pair.sessionId, pair.inviter.token),
+        onB: await join(b, pair.sessionId, pair.invitee.token),
+      })),
+    );
     let sending = true;
     let sent = 0;
     const load = (async () => {
@@ -111,7 +117,9 @@ describeWhen(haveRedis, "on a Redis Cluster", "install redis-server and redis-cl
     const states: string[] = [];
     let recoveredAt = 0;
     while (Date.now() - killedAt < 20_000) {
-      const [ra, rb] = await Promise.all([a, b].map(async (app) => ((await (await fetch(`${app.httpUrl}/readyz`)).json()) as { status: string }).status));
+      const [ra, rb] = await Promise.all(
+        [a, b].map(async (app) => ((await (await fetch(`${app.httpUrl}/readyz`)).json()) as { status: string }).status),
+      );
       states.push(`${ra}/${rb}`);
       if (states.some((st) => st.includes("degraded")) && ra === "ok" && rb === "ok") {
         recoveredAt = Date.now();
@@ -148,13 +156,78 @@ describeWhen(haveRedis, "managed-Redis basics: TLS, an ACL user, refused credent
   const ca = joinPath(dir, "cert.pem");
   const key = joinPath(dir, "key.pem");
   const tlsPort = freePort();
-  const tls = new OwnRedis(tlsPort, ["--port", "0", "--tls-port", String(tlsPort), "--tls-cert-file", ca, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"], ["--tls", "--cacert", ca]);
+  const tls = new OwnRedis(
+    tlsPort,
+    [
+      "--port",
+      "0",
+      "--tls-port",
+      String(tlsPort),
+      "--tls-cert-file",
+      ca,
+      "--tls-key-file",
+      key,
+      "--tls-ca-cert-file",
+      ca,
+      "--tls-auth-clients",
+      "no",
+    ],
+    ["--tls", "--cacert", ca],
+  );
   // The least the service needs: its own keys and channels, pub/sub, scripts, and the few commands ioredis sends.
-  const acl = new OwnRedis(freePort(), ["--user", "default", "off", "--user", "chat", "on", ">s3cret-pass", "~chat:*", "&chat:*", "-@all", "+@connection", "+@pubsub", "+@scripting", "+info", "+hgetall",
-    // what the presence scripts call
-    "+zadd", "+zrem", "+zrangebyscore", "+zremrangebyscore", "+hget", "+hset", "+pexpire", "+exists", "+time"], ["--user", "chat", "--pass", "s3cret-pass", "--no-auth-warning"]);
+  const acl = new OwnRedis(
+    freePort(),
+    [
+      "--user",
+      "default",
+      "off",
+      "--user",
+      "chat",
+      "on",
+      ">s3cret-pass",
+      "~chat:*",
+      "&chat:*",
+      "-@all",
+      "+@connection",
+      "+@pubsub",
+      "+@scripting",
+      "+info",
+      "+hgetall",
+      // what the presence scripts call
+      "+zadd",
+      "+zrem",
+      "+zrangebyscore",
+      "+zremrangebyscore",
+      "+hget",
+      "+hset",
+      "+pexpire",
+      "+exists",
+      "+time",
+    ],
+    ["--user", "chat", "--pass", "s3cret-pass", "--no-auth-warning"],
+  );
   beforeAll(async () => {
-    const made = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", ca, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stderr: "pipe" });
+    const made = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        ca,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      ],
+      { stderr: "pipe" },
+    );
     if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
     await Promise.all([tls.start(), acl.start()]);
   }, 30_000);
@@ -174,7 +247,10 @@ describeWhen(haveRedis, "managed-Redis basics: TLS, an ACL user, refused credent
 
   test("rediss:// with REDIS_TLS_CA_FILE: instances bridge over TLS; without the CA the certificate is refused", async () => {
     const url = `rediss://127.0.0.1:${tlsPort}`;
-    const [a, b] = await Promise.all([servers.start({ redisUrl: url, redisTlsCaFile: ca }), servers.start({ redisUrl: url, redisTlsCaFile: ca })]);
+    const [a, b] = await Promise.all([
+      servers.start({ redisUrl: url, redisTlsCaFile: ca }),
+      servers.start({ redisUrl: url, redisTlsCaFile: ca }),
+    ]);
     expect(((await (await fetch(`${a.httpUrl}/readyz`)).json()) as { redis: string }).redis).toBe("up");
     await crossInstance(a, b);
     const untrusting = await servers.start({ redisUrl: url });
@@ -195,12 +271,22 @@ describeWhen(haveRedis, "managed-Redis basics: TLS, an ACL user, refused credent
 
   test("refused credentials stop the start with a message naming REDIS_URL, never the password", async () => {
     const wrong = `redis://chat:not-the-password@127.0.0.1:${acl.port}`;
-    const refused = await servers.start({ redisUrl: wrong }).then(() => null, (err: Error) => err);
+    const refused = await servers.start({ redisUrl: wrong }).then(
+      () => null,
+      (err: Error) => err,
+    );
     expect(refused?.name).toBe("RedisAuthError");
     expect(refused?.message).toContain("REDIS_URL");
     expect(refused?.message).not.toContain("not-the-password");
     const child = Bun.spawn(["bun", MAIN, "serve"], {
-      env: { ...(process.env as Record<string, string>), NODE_ENV: "test", PORT: "0", DATABASE_URL: env.databaseUrl, JWT_SECRET: SECRET, REDIS_URL: wrong },
+      env: {
+        ...(process.env as Record<string, string>),
+        NODE_ENV: "test",
+        PORT: "0",
+        DATABASE_URL: env.databaseUrl,
+        JWT_SECRET: SECRET,
+        REDIS_URL: wrong,
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

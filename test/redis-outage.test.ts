@@ -15,94 +15,125 @@ const seqs = (c: Client) => c.of("message").map((m) => m.seq as number);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 /** What the test does to Redis: a single server, or every node of a cluster at once. */
-type Outage = { url: string; setUp(): Promise<void>; down(): Promise<void>; up(): Promise<void>; tearDown(): Promise<void>; nodeUrls(): string[] };
+type Outage = {
+  url: string;
+  setUp(): Promise<void>;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  tearDown(): Promise<void>;
+  nodeUrls(): string[];
+};
 
 const single = (): Outage => {
   const redis = new OwnRedis();
-  return { url: redis.url, setUp: () => redis.start(), down: () => redis.stop(), up: () => redis.start(), tearDown: () => redis.remove(), nodeUrls: () => [redis.url] };
+  return {
+    url: redis.url,
+    setUp: () => redis.start(),
+    down: () => redis.stop(),
+    up: () => redis.start(),
+    tearDown: () => redis.remove(),
+    nodeUrls: () => [redis.url],
+  };
 };
 const cluster = (): Outage => {
   const c = new OwnCluster(3, 0);
-  return { url: c.url, setUp: () => c.start(), down: () => c.stop(), up: () => c.restart(), tearDown: () => c.remove(), nodeUrls: () => c.nodes.map((n) => n.url) };
+  return {
+    url: c.url,
+    setUp: () => c.start(),
+    down: () => c.stop(),
+    up: () => c.restart(),
+    tearDown: () => c.remove(),
+    nodeUrls: () => c.nodes.map((n) => n.url),
+  };
 };
 
-for (const [kind, make, recoveryMs] of [["Redis", single, 2000], ["Redis Cluster", cluster, 5000]] as const) {
-describeWhen(env.redisUrl !== null && REDIS_SERVER !== null && REDIS_CLI !== null, `Redis outage (${kind})`, "install redis-server and redis-cli", () => {
-  const redis = make();
-  let a: App;
-  let b: App;
-  beforeAll(async () => {
-    await redis.setUp();
-    a = await servers.start({ redisUrl: redis.url });
-    b = await servers.start({ redisUrl: redis.url });
-  }, 60_000);
-  afterAll(() => redis.tearDown());
+for (const [kind, make, recoveryMs] of [
+  ["Redis", single, 2000],
+  ["Redis Cluster", cluster, 5000],
+] as const) {
+  describeWhen(
+    env.redisUrl !== null && REDIS_SERVER !== null && REDIS_CLI !== null,
+    `Redis outage (${kind})`,
+    "install redis-server and redis-cli",
+    () => {
+      const redis = make();
+      let a: App;
+      let b: App;
+      beforeAll(async () => {
+        await redis.setUp();
+        a = await servers.start({ redisUrl: redis.url });
+        b = await servers.start({ redisUrl: redis.url });
+      }, 60_000);
+      afterAll(() => redis.tearDown());
 
-  test("messages sent on both sides during the outage reach every socket exactly once, in order, after it", async () => {
-    const pair = await createPair();
-    const inviterA = await join(a, pair.sessionId, pair.inviter.token);
-    const inviteeA = await join(a, pair.sessionId, pair.invitee.token);
-    const inviteeB = await join(b, pair.sessionId, pair.invitee.token);
-    inviterA.send({ type: "message", content: "before" });
-    for (const c of [inviterA, inviteeA, inviteeB]) await c.next("message");
+      test("messages sent on both sides during the outage reach every socket exactly once, in order, after it", async () => {
+        const pair = await createPair();
+        const inviterA = await join(a, pair.sessionId, pair.inviter.token);
+        const inviteeA = await join(a, pair.sessionId, pair.invitee.token);
+        const inviteeB = await join(b, pair.sessionId, pair.invitee.token);
+        inviterA.send({ type: "message", content: "before" });
+        for (const c of [inviterA, inviteeA, inviteeB]) await c.next("message");
 
-    await redis.down();
-    await settle(200);
-    const ready = await fetch(`${a.httpUrl}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: "degraded", database: "up", redis: "down" });
+        await redis.down();
+        await settle(200);
+        const ready = await fetch(`${a.httpUrl}/readyz`);
+        expect(ready.status).toBe(200);
+        expect(await ready.json()).toMatchObject({ status: "degraded", database: "up", redis: "down" });
 
-    // A sends first, then B: B's own messages reveal the gap and B fills it from the store at once;
-    // A sees no gap, so only the resync after Redis returns can bring it B's messages.
-    for (let i = 0; i < 10; i++) inviterA.send({ type: "message", content: `A during ${i}` });
-    await inviteeA.until((f) => f.filter((x) => x.type === "message").length === 11, "A's messages on A");
-    await settle(300);
-    expect(inviteeB.of("message")).toHaveLength(1); // nothing crossed without Redis
-    for (let i = 0; i < 10; i++) inviteeB.send({ type: "message", content: `B during ${i}` });
-    await inviteeB.until((f) => f.filter((x) => x.type === "message").length === 21, "all 21 on B (gap filled from the store)");
-    await settle(500);
-    expect(seqs(inviterA)).toEqual(range(11));
-    expect(seqs(inviteeA)).toEqual(range(11));
-    const [stored] = await db`SELECT count(*)::int AS n FROM messages WHERE session_id = ${pair.sessionId}`;
-    expect(stored!.n).toBe(21);
+        // A sends first, then B: B's own messages reveal the gap and B fills it from the store at once;
+        // A sees no gap, so only the resync after Redis returns can bring it B's messages.
+        for (let i = 0; i < 10; i++) inviterA.send({ type: "message", content: `A during ${i}` });
+        await inviteeA.until((f) => f.filter((x) => x.type === "message").length === 11, "A's messages on A");
+        await settle(300);
+        expect(inviteeB.of("message")).toHaveLength(1); // nothing crossed without Redis
+        for (let i = 0; i < 10; i++) inviteeB.send({ type: "message", content: `B during ${i}` });
+        await inviteeB.until((f) => f.filter((x) => x.type === "message").length === 21, "all 21 on B (gap filled from the store)");
+        await settle(500);
+        expect(seqs(inviterA)).toEqual(range(11));
+        expect(seqs(inviteeA)).toEqual(range(11));
+        const [stored] = await db`SELECT count(*)::int AS n FROM messages WHERE session_id = ${pair.sessionId}`;
+        expect(stored!.n).toBe(21);
 
-    await redis.up();
-    const back = Date.now();
-    for (const c of [inviterA, inviteeA, inviteeB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 21, "21 messages", recoveryMs);
-    expect(Date.now() - back).toBeLessThan(recoveryMs);
-    await settle(300);
-    for (const c of [inviterA, inviteeA, inviteeB]) expect(seqs(c)).toEqual(range(21));
-    for (const app of [a, b]) {
-      const deadline = Date.now() + recoveryMs;
-      while ((await (await fetch(`${app.httpUrl}/readyz`)).json()).status !== "ok" && Date.now() < deadline) await Bun.sleep(50);
-      expect((await (await fetch(`${app.httpUrl}/readyz`)).json()).status).toBe("ok");
-    }
+        await redis.up();
+        const back = Date.now();
+        for (const c of [inviterA, inviteeA, inviteeB])
+          await c.until((f) => f.filter((x) => x.type === "message").length >= 21, "21 messages", recoveryMs);
+        expect(Date.now() - back).toBeLessThan(recoveryMs);
+        await settle(300);
+        for (const c of [inviterA, inviteeA, inviteeB]) expect(seqs(c)).toEqual(range(21));
+        for (const app of [a, b]) {
+          const deadline = Date.now() + recoveryMs;
+          while ((await (await fetch(`${app.httpUrl}/readyz`)).json()).status !== "ok" && Date.now() < deadline) await Bun.sleep(50);
+          expect((await (await fetch(`${app.httpUrl}/readyz`)).json()).status).toBe("ok");
+        }
 
-    // And live traffic crosses again.
-    inviteeB.send({ type: "message", content: "after" });
-    for (const c of [inviterA, inviteeA, inviteeB]) await c.until((f) => f.filter((x) => x.type === "message").length === 22, "22 messages");
-    await Promise.all([inviterA, inviteeA, inviteeB].map((c) => c.close()));
-  }, 30_000);
+        // And live traffic crosses again.
+        inviteeB.send({ type: "message", content: "after" });
+        for (const c of [inviterA, inviteeA, inviteeB])
+          await c.until((f) => f.filter((x) => x.type === "message").length === 22, "22 messages");
+        await Promise.all([inviterA, inviteeA, inviteeB].map((c) => c.close()));
+      }, 30_000);
 
-  test("a killed bridge connection (CLIENT KILL) loses nothing", async () => {
-    const pair = await createPair();
-    const onA = await join(a, pair.sessionId, pair.inviter.token);
-    const onB = await join(b, pair.sessionId, pair.invitee.token);
-    const { default: Redis } = await import("ioredis");
-    const admins = redis.nodeUrls().map((url) => new Redis(url));
-    for (const admin of admins) admin.on("error", () => {});
-    const killAll = (...args: string[]) => Promise.all(admins.map((admin) => admin.call("CLIENT", "KILL", ...args)));
-    for (let i = 0; i < 100; i++) {
-      onA.send({ type: "message", content: `a${i}` });
-      onB.send({ type: "message", content: `b${i}` });
-      if (i === 30) await killAll("TYPE", "pubsub");
-      if (i === 60) await killAll("TYPE", "normal", "SKIPME", "yes");
-    }
-    for (const c of [onA, onB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 200, "200 messages", 5000);
-    await settle(300);
-    for (const c of [onA, onB]) expect(seqs(c)).toEqual(range(200));
-    for (const admin of admins) admin.disconnect();
-    await Promise.all([onA.close(), onB.close()]);
-  }, 20_000);
-});
+      test("a killed bridge connection (CLIENT KILL) loses nothing", async () => {
+        const pair = await createPair();
+        const onA = await join(a, pair.sessionId, pair.inviter.token);
+        const onB = await join(b, pair.sessionId, pair.invitee.token);
+        const { default: Redis } = await import("ioredis");
+        const admins = redis.nodeUrls().map((url) => new Redis(url));
+        for (const admin of admins) admin.on("error", () => {});
+        const killAll = (...args: string[]) => Promise.all(admins.map((admin) => admin.call("CLIENT", "KILL", ...args)));
+        for (let i = 0; i < 100; i++) {
+          onA.send({ type: "message", content: `a${i}` });
+          onB.send({ type: "message", content: `b${i}` });
+          if (i === 30) await killAll("TYPE", "pubsub");
+          if (i === 60) await killAll("TYPE", "normal", "SKIPME", "yes");
+        }
+        for (const c of [onA, onB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 200, "200 messages", 5000);
+        await settle(300);
+        for (const c of [onA, onB]) expect(seqs(c)).toEqual(range(200));
+        for (const admin of admins) admin.disconnect();
+        await Promise.all([onA.close(), onB.close()]);
+      }, 20_000);
+    },
+  );
 }

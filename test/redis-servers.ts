@@ -48,10 +48,26 @@ export class OwnRedis {
 
   async start(): Promise<void> {
     if (!REDIS_SERVER) throw new Error("redis-server is not installed");
-    this.proc = Bun.spawn([REDIS_SERVER, "--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir, ...this.extraArgs], {
-      stdout: "ignore",
-      stderr: "ignore",
-    });
+    this.proc = Bun.spawn(
+      [
+        REDIS_SERVER,
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        this.dir,
+        ...this.extraArgs,
+      ],
+      {
+        stdout: "ignore",
+        stderr: "ignore",
+      },
+    );
     for (let i = 0; i < 200; i++) {
       if (await answers(this.port, this.cliArgs)) return;
       await Bun.sleep(25);
@@ -82,9 +98,17 @@ export class OwnCluster {
     this.nodes = Array.from({ length: masters * (1 + replicas) }, () => {
       const busPort = freePort();
       return new OwnRedis(freePort(), [
-        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--cluster-port", String(busPort),
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        "1000",
+        "--cluster-port",
+        String(busPort),
         // Replicas sync at once (Redis waits 5 s for more replicas by default): failover needs synced ones.
-        "--repl-diskless-sync-delay", "0",
+        "--repl-diskless-sync-delay",
+        "0",
       ]);
     });
   }
@@ -96,7 +120,14 @@ export class OwnCluster {
 
   async start(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.start()));
-    const out = await cli(this.nodes[0]!.port, ["--cluster", "create", ...this.nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", String(this.replicas), "--cluster-yes"]);
+    const out = await cli(this.nodes[0]!.port, [
+      "--cluster",
+      "create",
+      ...this.nodes.map((n) => `127.0.0.1:${n.port}`),
+      "--cluster-replicas",
+      String(this.replicas),
+      "--cluster-yes",
+    ]);
     if (!out.includes("[OK] All 16384 slots covered")) throw new Error(`redis-cli --cluster create failed:\n${out}`);
     await this.waitHealthy();
     await this.waitReplicasSynced();
@@ -117,7 +148,9 @@ export class OwnCluster {
   async waitHealthy(timeoutMs = 20_000, alive = this.nodes): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const views = await Promise.all(alive.map(async (n) => ({ info: await cli(n.port, ["cluster", "info"]), nodes: await cli(n.port, ["cluster", "nodes"]) })));
+      const views = await Promise.all(
+        alive.map(async (n) => ({ info: await cli(n.port, ["cluster", "info"]), nodes: await cli(n.port, ["cluster", "nodes"]) })),
+      );
       const servingMastersOk = (nodes: string) =>
         nodes
           .split("\n")

@@ -35,7 +35,14 @@ describe("per IP address (IP_RATE_PER_SECOND=1, IP_BURST=3)", () => {
     expect(statuses).toEqual([200, 200, 401]);
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    const upgrade = await fetch(sessionUrl(app, pair.sessionId, pair.inviter.token).replace("ws:", "http:"), { headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" } });
+    const upgrade = await fetch(sessionUrl(app, pair.sessionId, pair.inviter.token).replace("ws:", "http:"), {
+      headers: {
+        upgrade: "websocket",
+        connection: "upgrade",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+    });
     expect(upgrade.status).toBe(429);
     await Bun.sleep(1100);
     expect((await unread(app.httpUrl, user.token)).status).toBe(200);
@@ -104,11 +111,17 @@ describe("history pages are capped in bytes (HISTORY_PAGE_MAX_BYTES=16384)", () 
     for (let i = 1; i <= 6; i++) a.send({ type: "message", content: big(i) });
     await a.until((f) => f.filter((x) => x.type === "message").length === 6, "6 messages");
     const page = async (query: string) => {
-      const res = await fetch(`${app.httpUrl}/api/sessions/${pair.sessionId}/messages?${query}`, { headers: { authorization: `Bearer ${pair.invitee.token}` } });
+      const res = await fetch(`${app.httpUrl}/api/sessions/${pair.sessionId}/messages?${query}`, {
+        headers: { authorization: `Bearer ${pair.invitee.token}` },
+      });
       expect(res.status).toBe(200);
       const text = await res.text();
       expect(text.length).toBeLessThanOrEqual(16384 + 1024);
-      return JSON.parse(text) as { messages: { seq: number; content: string }[]; has_more: boolean; cursors: { before: number | null; after: number | null } };
+      return JSON.parse(text) as {
+        messages: { seq: number; content: string }[];
+        has_more: boolean;
+        cursors: { before: number | null; after: number | null };
+      };
     };
     const newest = await page("limit=50");
     expect(newest.messages.map((m) => m.seq)).toEqual([6]);
@@ -181,8 +194,16 @@ describe("units", () => {
     const sent: string[] = [];
     const conn = { send: (f: string) => void sent.push(f), subscribe() {}, unsubscribe() {}, getBufferedAmount: () => 0 };
     const user = { userId: "u1", displayName: "U" };
-    const member = ChatService.member(user, { sessionId: "s", inviter: user, invitee: { userId: "u2", displayName: "V" }, lastSeq: 0, readMarks: { inviter: 0, invitee: 0 } });
-    const sends = [1, 2, 3].map((i) => chat.handle(conn, member, { type: "message", content: `m${i}`, client_id: `00000000-0000-4000-8000-00000000000${i}` }));
+    const member = ChatService.member(user, {
+      sessionId: "s",
+      inviter: user,
+      invitee: { userId: "u2", displayName: "V" },
+      lastSeq: 0,
+      readMarks: { inviter: 0, invitee: 0 },
+    });
+    const sends = [1, 2, 3].map((i) =>
+      chat.handle(conn, member, { type: "message", content: `m${i}`, client_id: `00000000-0000-4000-8000-00000000000${i}` }),
+    );
     await sends[2];
     expect(waiting).toHaveLength(2);
     expect(JSON.parse(sent[0]!)).toMatchObject({ type: "error", code: "rate_limited", client_id: "00000000-0000-4000-8000-000000000003" });

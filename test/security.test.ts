@@ -1,7 +1,7 @@
 /** Tokens on live sockets, in-band refresh, origins, public-key and JWKS verification, and logs. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from "jose";
-import { Client, SECRET, createPair, env, join, rawHttp, sessionUrl, settle, spawnServer, useServers, type Pair } from "./helpers.ts";
+import { Client, SECRET, createPair, env, rawHttp, sessionUrl, settle, spawnServer, useServers, type Pair } from "./helpers.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
 
@@ -52,7 +52,13 @@ describe("token lifetime on live sockets", () => {
 describe("origin check", () => {
   const upgrade = (app: App, sessionId: string, token: string, origin?: string) =>
     fetch(sessionUrl(app, sessionId, token).replace("ws://", "http://"), {
-      headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", ...(origin ? { origin } : {}) },
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+        ...(origin ? { origin } : {}),
+      },
     });
 
   test("by default only same-origin pages and clients without Origin may connect", async () => {
@@ -77,7 +83,10 @@ describe("public-key and JWKS verification", () => {
   const claims = (userId: string) => ({ token_type: "access", user_id: userId, jti: crypto.randomUUID() });
 
   async function sign(userId: string, key: CryptoKey, alg: string, extra: { iss?: string; aud?: string; kid?: string } = {}) {
-    let jwt = new SignJWT(claims(userId)).setProtectedHeader({ alg, ...(extra.kid ? { kid: extra.kid } : {}) }).setIssuedAt().setExpirationTime("5m");
+    let jwt = new SignJWT(claims(userId))
+      .setProtectedHeader({ alg, ...(extra.kid ? { kid: extra.kid } : {}) })
+      .setIssuedAt()
+      .setExpirationTime("5m");
     if (extra.iss) jwt = jwt.setIssuer(extra.iss);
     if (extra.aud) jwt = jwt.setAudience(extra.aud);
     return jwt.sign(key);
@@ -110,14 +119,22 @@ describe("public-key and JWKS verification", () => {
       const keys = await generateKeyPair("ES256", { extractable: true });
       privateKey = keys.privateKey;
       const jwk = { ...(await exportJWK(keys.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
-      jwks = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (fetches++, Response.json({ keys: [jwk] })) });
+      jwks = Bun.serve({
+        port: 0,
+        hostname: "127.0.0.1",
+        fetch: () => {
+          fetches++;
+          return Response.json({ keys: [jwk] });
+        },
+      });
     });
     afterAll(() => jwks.stop(true));
 
     test("keys come from JWT_JWKS_URL, fetched once and cached", async () => {
       const app = await servers.start({}, { JWT_JWKS_URL: `http://127.0.0.1:${jwks.port}/.well-known/jwks.json` });
       const pair = await createPair();
-      for (let i = 0; i < 3; i++) expect(await accepted(app, pair, await sign(pair.inviter.id, privateKey, "ES256", { kid: "k1" }))).toBe(true);
+      for (let i = 0; i < 3; i++)
+        expect(await accepted(app, pair, await sign(pair.inviter.id, privateKey, "ES256", { kid: "k1" }))).toBe(true);
       expect(fetches).toBe(1);
       const other = await generateKeyPair("ES256");
       expect(await accepted(app, pair, await sign(pair.inviter.id, other.privateKey, "ES256", { kid: "k1" }))).toBe(false);
@@ -146,9 +163,20 @@ describe("HTTP edges", () => {
 describe("logs", () => {
   test("tokens and query strings never appear in the logs, even at debug level", async () => {
     const pair = await createPair();
-    const child = await spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, LOG_LEVEL: "debug" });
+    const child = await spawnServer({
+      ...(process.env as Record<string, string>),
+      NODE_ENV: "test",
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: "",
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: "debug",
+    });
     const base = child.at;
-    const ticketAnswer = await fetch(`${base.httpUrl}/api/ws-ticket`, { method: "POST", headers: { authorization: `Bearer ${pair.invitee.token}` }, body: JSON.stringify({ session_id: pair.sessionId }) });
+    const ticketAnswer = await fetch(`${base.httpUrl}/api/ws-ticket`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${pair.invitee.token}` },
+      body: JSON.stringify({ session_id: pair.sessionId }),
+    });
     const { ticket } = (await ticketAnswer.json()) as { ticket: string };
     const withTicket = await Client.open(`${base.wsUrl}/ws/sessions/${pair.sessionId}/?ticket=${ticket}`);
     await withTicket.next("presence");
@@ -168,7 +196,8 @@ describe("logs", () => {
     const lines = out.split("\n").filter((l) => l.startsWith("{"));
     expect(lines.length).toBeGreaterThan(3);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
-    for (const secret of [pair.inviter.token, pair.invitee.token, badToken, ticket, "token=", "ticket=", "after=0", "limit=oops"]) expect(out).not.toContain(secret);
+    for (const secret of [pair.inviter.token, pair.invitee.token, badToken, ticket, "token=", "ticket=", "after=0", "limit=oops"])
+      expect(out).not.toContain(secret);
     expect(out).toContain('"msg":"connection opened"');
     expect(out).toContain('"msg":"connection refused"');
   }, 20_000);

@@ -4,14 +4,36 @@
  * acknowledged message.
  */
 import { beforeAll, expect, test } from "bun:test";
-import { Client, SECRET, UNLIMITED, createPair, db, describeWithRedis, env, join, sessionUrl, settle, spawnServer, useServers, type Frame } from "./helpers.ts";
+import {
+  Client,
+  SECRET,
+  UNLIMITED,
+  createPair,
+  db,
+  describeWithRedis,
+  env,
+  join,
+  sessionUrl,
+  settle,
+  spawnServer,
+  useServers,
+  type Frame,
+} from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
 
 /** A real server process with the suite's database and the per-socket rate limits lifted. */
 const spawn = (extra: Record<string, string> = {}) =>
-  spawnServer({ ...(process.env as Record<string, string>), NODE_ENV: "test", DATABASE_URL: env.databaseUrl, REDIS_URL: "", JWT_SECRET: SECRET, ...UNLIMITED, ...extra });
+  spawnServer({
+    ...(process.env as Record<string, string>),
+    NODE_ENV: "test",
+    DATABASE_URL: env.databaseUrl,
+    REDIS_URL: "",
+    JWT_SECRET: SECRET,
+    ...UNLIMITED,
+    ...extra,
+  });
 
 test("SIGTERM: sockets get 1001 with a reason to resume, acknowledged messages are stored, the process exits 0", async () => {
   const child = await spawn({ SHUTDOWN_TIMEOUT_MS: "5000" });
@@ -34,7 +56,12 @@ test("SIGTERM: sockets get 1001 with a reason to resume, acknowledged messages a
   expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
   expect(child.output()).toContain('"msg":"stopped"');
   // Refused after shutdown began: nothing listens any more.
-  expect(await fetch(`${child.at.httpUrl}/healthz`).then(() => "answered", () => "refused")).toBe("refused");
+  expect(
+    await fetch(`${child.at.httpUrl}/healthz`).then(
+      () => "answered",
+      () => "refused",
+    ),
+  ).toBe("refused");
 }, 20_000);
 
 describeWithRedis("rolling restart", () => {
@@ -87,7 +114,8 @@ describeWithRedis("rolling restart", () => {
     await settle(300);
     const seqs = receiver.of("message").map((m) => m.seq);
     expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-    const [row] = await db`SELECT count(*)::int AS n, count(DISTINCT client_id)::int AS ids FROM messages WHERE session_id = ${pair.sessionId}`;
+    const [row] =
+      await db`SELECT count(*)::int AS n, count(DISTINCT client_id)::int AS ids FROM messages WHERE session_id = ${pair.sessionId}`;
     expect(row).toEqual({ n: 200, ids: 200 });
   }, 30_000);
 });

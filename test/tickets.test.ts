@@ -32,7 +32,8 @@ async function ticketFor(app: App, pair: Pair, who: "inviter" | "invitee" = "inv
   return body.ticket;
 }
 
-const ticketUrl = (app: App, sessionId: string, ticket: string) => `${app.wsUrl}/ws/sessions/${sessionId}/?ticket=${encodeURIComponent(ticket)}`;
+const ticketUrl = (app: App, sessionId: string, ticket: string) =>
+  `${app.wsUrl}/ws/sessions/${sessionId}/?ticket=${encodeURIComponent(ticket)}`;
 
 describe("connect tickets", () => {
   test("a ticket opens the session's WebSocket as its user, without the JWT in the URL", async () => {
@@ -62,7 +63,9 @@ describe("connect tickets", () => {
     const ticket = await ticketFor(a, pair);
     const [row] = await db`SELECT encode(ticket_hash, 'hex') AS hash FROM ws_tickets WHERE user_id = ${pair.inviter.id}`;
     expect(row!.hash).toBe(new Bun.CryptoHasher("sha256").update(ticket).digest("hex"));
-    expect((await db`SELECT count(*)::int AS n FROM ws_tickets WHERE encode(ticket_hash, 'escape') LIKE ${"%" + ticket + "%"}`)[0]!.n).toBe(0);
+    expect((await db`SELECT count(*)::int AS n FROM ws_tickets WHERE encode(ticket_hash, 'escape') LIKE ${"%" + ticket + "%"}`)[0]!.n).toBe(
+      0,
+    );
     await db`UPDATE ws_tickets SET expires_at = now() - interval '1 second' WHERE user_id = ${pair.inviter.id}`;
     expect((await new Client(ticketUrl(a, pair.sessionId, ticket)).closed).code).toBe(4003);
   });

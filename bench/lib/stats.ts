@@ -61,7 +61,10 @@ function medianOf(values: Figure[], key: string): Figure {
   if (first === null || typeof first === "string") return first;
   const out: { [key: string]: Figure } = {};
   for (const k of Object.keys(first)) {
-    out[k] = medianOf(values.map((v) => (v !== null && typeof v === "object" ? (v[k] ?? null) : null)), k);
+    out[k] = medianOf(
+      values.map((v) => (v !== null && typeof v === "object" ? (v[k] ?? null) : null)),
+      k,
+    );
   }
   return out;
 }

@@ -1,5 +1,5 @@
 /** The state of one load-client process: its sockets, the tracker, and the three things it does. */
-import { BenchSocket, openAll } from "./bench-socket.ts";
+import { type BenchSocket, openAll } from "./bench-socket.ts";
 import { runOpenLoop } from "./open-loop.ts";
 import { Tracker, type LoadCounters } from "./tracker.ts";
 import { LOAD_START_DELAY_MS, type ConnectResult, type LoadRequest, type LoadResult, type ProbeResult, type Requests } from "./ipc.ts";

@@ -57,7 +57,8 @@ async function measureIdle(ctx: BenchContext, kind: TargetKind): Promise<IdleFig
       connections_per_s: round(connected.opened / (connected.elapsedMs / 1000), 1),
       server_rss_before_mb: before === null ? null : round(before / 2 ** 20, 1),
       server_rss_after_mb: after === null ? null : round(after / 2 ** 20, 1),
-      rss_per_socket_kb: before === null || after === null || connected.opened === 0 ? null : round((after - before) / connected.opened / 1024, 2),
+      rss_per_socket_kb:
+        before === null || after === null || connected.opened === 0 ? null : round((after - before) / connected.opened / 1024, 2),
       fanout_expected: expected,
       fanout_reached: reached,
       open_sockets_after: openAfter,

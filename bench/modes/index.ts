@@ -32,7 +32,8 @@ const rate: ModeSpec = {
 };
 
 const cluster: ModeSpec = {
-  describe: (o) => `cluster (inviters on instance A, invitees on B, via Redis${o.redisCluster ? ", then via a 3-master Redis Cluster" : ""}) · ${loadLine(o)}`,
+  describe: (o) =>
+    `cluster (inviters on instance A, invitees on B, via Redis${o.redisCluster ? ", then via a 3-master Redis Cluster" : ""}) · ${loadLine(o)}`,
   run: runCluster,
   report(runs) {
     const m = medianFigures(runs as ClusterRun[]);
@@ -42,7 +43,11 @@ const cluster: ModeSpec = {
       { name: "bare", figures: m.bare },
       { name: "real", figures: m.real },
     ]);
-    const ratios = { real_vs_bare: ratiosOf(m.real, m.bare), cluster_vs_bare: ratiosOf(m.cluster, m.bare), cluster_vs_real: ratiosOf(m.cluster, m.real) };
+    const ratios = {
+      real_vs_bare: ratiosOf(m.real, m.bare),
+      cluster_vs_bare: ratiosOf(m.cluster, m.bare),
+      cluster_vs_real: ratiosOf(m.cluster, m.real),
+    };
     if (!m.redis_cluster) return { results: m, ratios };
     printLoad({ name: "redis cluster", figures: m.redis_cluster }, [
       { name: "bare", figures: m.bare },

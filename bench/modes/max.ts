@@ -46,13 +46,20 @@ async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTarge
     let sent = 0;
     let stoppedBecause = `reached --max-steps ${options.maxSteps}`;
     for (let i = 0, rate = options.startRate; i < options.maxSteps; i++, rate *= options.stepFactor) {
-      const request = { ratePerParticipant: rate / senders, warmupMs: STEP_WARMUP_MS, measureMs: options.stepS * 1000, graceMs: options.graceS * 1000 };
+      const request = {
+        ratePerParticipant: rate / senders,
+        warmupMs: STEP_WARMUP_MS,
+        measureMs: options.stepS * 1000,
+        graceMs: options.graceS * 1000,
+      };
       const measured = await measureLoad(ctx, r, request);
       messageIds.push(...measured.messageIds);
       sent += measured.figures.sent;
       const failure = failureOf(measured.figures, options.p99LimitMs);
       steps.push({ rate_msg_s: Math.round(rate), failure, figures: measured.figures });
-      console.log(`  ${kind} step ${i + 1}: ${Math.round(rate)} msg/s offered → p99 ${measured.figures.latency_ms.p99} ms${failure ? ` (fails: ${failure})` : ""}`);
+      console.log(
+        `  ${kind} step ${i + 1}: ${Math.round(rate)} msg/s offered → p99 ${measured.figures.latency_ms.p99} ms${failure ? ` (fails: ${failure})` : ""}`,
+      );
       if (failure) {
         stoppedBecause = failure;
         break;

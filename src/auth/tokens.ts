@@ -48,7 +48,16 @@ export function createVerifier(jwt: JwtConfig): TokenVerifier {
 
 /** The SimpleJWT-compatible default: HS256 over a shared secret. */
 export function hs256Verifier(secret: string, clockSkewSeconds = 5): TokenVerifier {
-  return createVerifier({ secret, secretIsDefault: false, publicKeyPem: null, jwksUrl: null, algorithms: ["HS256"], issuer: null, audience: null, clockSkewSeconds });
+  return createVerifier({
+    secret,
+    secretIsDefault: false,
+    publicKeyPem: null,
+    jwksUrl: null,
+    algorithms: ["HS256"],
+    issuer: null,
+    audience: null,
+    clockSkewSeconds,
+  });
 }
 
 /** Mints a SimpleJWT-shaped access token: for the demo CLI, the benchmark and the tests. */

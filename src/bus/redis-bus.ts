@@ -74,7 +74,8 @@ export class RedisBus implements Bus {
     const channel = channelOf(sessionId);
     this.channels.add(channel);
     if (this.sub.status === "ready") await this.sub.ssubscribe(channel);
-    else if (this.mode === "single") this.wasDown = true; // subscribed on reconnect; the room then resyncs
+    else if (this.mode === "single")
+      this.wasDown = true; // subscribed on reconnect; the room then resyncs
     else await this.sub.ssubscribe(channel); // the cluster client queues it until its shard is known
   }
 
@@ -86,7 +87,10 @@ export class RedisBus implements Bus {
 
   publish(envelope: Envelope): void {
     const args = [channelOf(envelope.sessionId), encode(this.origin, envelope)];
-    if (this.pub.status !== "ready") return this.keep(envelope, args);
+    if (this.pub.status !== "ready") {
+      this.keep(envelope, args);
+      return;
+    }
     this.pub.spublish(args[0]!, args[1]!).catch(() => this.keep(envelope, args));
   }
 
@@ -176,7 +180,8 @@ export class RedisBus implements Bus {
     if (state === this.lastState || this.closing) return;
     if (state === "down") {
       this.wasDown = true;
-      if (this.lastState) this.log.warn("redis bridge down: sending and same-instance delivery continue; other instances catch up when it returns");
+      if (this.lastState)
+        this.log.warn("redis bridge down: sending and same-instance delivery continue; other instances catch up when it returns");
     } else if (this.lastState) {
       this.log.info("redis bridge up again");
     }

@@ -62,7 +62,11 @@ export async function connectRedis(target: RedisTarget, log: Logger): Promise<Re
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000),
       ...extra,
     });
-  return { mode, commands: cluster("chat-pub", { enableOfflineQueue: false }), subscriber: cluster("chat-sub", { shardedSubscribers: true }) };
+  return {
+    mode,
+    commands: cluster("chat-pub", { enableOfflineQueue: false }),
+    subscriber: cluster("chat-sub", { shardedSubscribers: true }),
+  };
 }
 
 /** Host, port, credentials, db and TLS from the URL; the CA file is read here (a bad path stops the start). */
@@ -92,7 +96,14 @@ function hostPort(seed: string): { host: string; port: number } {
  * answers; a cluster that is unreachable at start needs REDIS_CLUSTER_NODES).
  */
 async function detectMode(node: RedisOptions, log: Logger): Promise<"single" | "cluster"> {
-  const probe = new Redis({ ...node, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000, connectionName: "chat-probe" });
+  const probe = new Redis({
+    ...node,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2000,
+    connectionName: "chat-probe",
+  });
   // A refused AUTH arrives as an error event; connect() itself only says the connection closed.
   let refusal: Error | null = null;
   probe.on("error", (err: Error) => (refusal ??= err));
@@ -103,7 +114,9 @@ async function detectMode(node: RedisOptions, log: Logger): Promise<"single" | "
   } catch (err) {
     const text = String((refusal ?? (err as Error)).message ?? err);
     if (/WRONGPASS|NOAUTH|NOPERM|invalid username-password|AUTH failed/i.test(text)) {
-      throw new RedisAuthError(`Redis refused the credentials given in REDIS_URL (${text.split("\n")[0]}): check its user name and password`);
+      throw new RedisAuthError(
+        `Redis refused the credentials given in REDIS_URL (${text.split("\n")[0]}): check its user name and password`,
+      );
     }
     log.warn("redis not reachable at start-up: taking it for a single server (set REDIS_CLUSTER_NODES for a cluster)");
     return "single";

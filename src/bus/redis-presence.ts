@@ -93,7 +93,15 @@ export class RedisPresence implements Presence {
   }
 
   async depart(sessionId: string, userId: string): Promise<PresenceChange | null> {
-    const decided = (await this.redis.eval(DEPART, 2, membersKey(sessionId), stateKey(sessionId), this.member(userId), userId, Date.now())) as Decided;
+    const decided = (await this.redis.eval(
+      DEPART,
+      2,
+      membersKey(sessionId),
+      stateKey(sessionId),
+      this.member(userId),
+      userId,
+      Date.now(),
+    )) as Decided;
     return changeOf(sessionId, userId, decided);
   }
 

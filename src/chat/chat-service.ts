@@ -5,7 +5,17 @@
  */
 import { userTopic, type Connection, type Fanout, type Member } from "./types.ts";
 import { Delivery } from "./delivery.ts";
-import { StoreUnavailableError, type Bus, type Envelope, type Participant, type Presence, type PresenceChange, type PresenceState, type SessionInfo, type Store } from "./ports.ts";
+import {
+  StoreUnavailableError,
+  type Bus,
+  type Envelope,
+  type Participant,
+  type Presence,
+  type PresenceChange,
+  type PresenceState,
+  type SessionInfo,
+  type Store,
+} from "./ports.ts";
 import { Room } from "./room.ts";
 import { replayInto } from "./resume.ts";
 import { ErrorCode } from "../protocol/codes.ts";
@@ -78,7 +88,13 @@ export class ChatService {
     if (room.addSocket(m.user.userId)) this.decidePresence(this.presence.arrive(sessionId, m.user.userId));
     await room.ready;
     if (afterSeq !== null) {
-      await replayInto(conn, room, afterSeq, (after, limit) => this.store.messagesAfter(sessionId, after, limit), () => conn.subscribe(topic));
+      await replayInto(
+        conn,
+        room,
+        afterSeq,
+        (after, limit) => this.store.messagesAfter(sessionId, after, limit),
+        () => conn.subscribe(topic),
+      );
     }
     await this.sendPresenceSnapshot(conn, m, room);
     this.sendReadSnapshot(conn, m.session, readMarks);
@@ -119,13 +135,26 @@ export class ChatService {
     const pending = this.pendingByUser.get(userId) ?? 0;
     if (pending >= this.maxPendingPerUser) {
       this.metrics.frameErrors.inc({ code: ErrorCode.RateLimited });
-      conn.send(errorFrame({ code: ErrorCode.RateLimited, error: "too many of your messages are waiting to be stored, slow down", ...(clientId ? { client_id: clientId } : {}) }));
+      conn.send(
+        errorFrame({
+          code: ErrorCode.RateLimited,
+          error: "too many of your messages are waiting to be stored, slow down",
+          ...(clientId ? { client_id: clientId } : {}),
+        }),
+      );
       return;
     }
     this.pendingByUser.set(userId, pending + 1);
     let appended;
     try {
-      appended = await this.store.append({ id: crypto.randomUUID(), sessionId, senderId: userId, senderName: m.user.displayName, content, clientId });
+      appended = await this.store.append({
+        id: crypto.randomUUID(),
+        sessionId,
+        senderId: userId,
+        senderName: m.user.displayName,
+        content,
+        clientId,
+      });
     } catch (err) {
       conn.send(this.storeFailure(err, "the message could not be stored", clientId));
       return;

@@ -17,7 +17,13 @@ const DRAIN_WAIT_MS = 10_000;
 
 type FetchAfter = (afterSeq: number, limit: number) => Promise<MessageView[]>;
 
-export async function replayInto(conn: Connection, room: Room, after: number, fetchAfter: FetchAfter, subscribe: () => void): Promise<void> {
+export async function replayInto(
+  conn: Connection,
+  room: Room,
+  after: number,
+  fetchAfter: FetchAfter,
+  subscribe: () => void,
+): Promise<void> {
   // A client that saw more than this room delivered yet (it was on another instance): let the room catch up.
   if (after > room.lastSeq) await room.catchUp();
   let cursor = after;

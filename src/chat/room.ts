@@ -116,7 +116,10 @@ export class Room {
 
   /** Runs `run` once `seq` was delivered to the local sockets (at once if it already was). */
   afterDelivered(seq: number, run: () => void): void {
-    if (seq <= this.lastSeq) return run();
+    if (seq <= this.lastSeq) {
+      run();
+      return;
+    }
     (this.waiting ??= []).push({ seq, run });
     this.armGapTimer(); // if its broadcast was lost, the store has it
   }

@@ -19,7 +19,11 @@ export async function provisionDemo(sql: Sql, jwtSecret: string, lifetimeSeconds
   await upsertUser(sql, DEMO.sam);
   await upsertSession(sql, { id: DEMO.sessionId, inviter_id: DEMO.alex.id, invitee_id: DEMO.sam.id });
   const users = await Promise.all(
-    [DEMO.alex, DEMO.sam].map(async (u) => ({ id: u.id, name: u.display_name, token: await mintAccessToken(jwtSecret, u.id, lifetimeSeconds) })),
+    [DEMO.alex, DEMO.sam].map(async (u) => ({
+      id: u.id,
+      name: u.display_name,
+      token: await mintAccessToken(jwtSecret, u.id, lifetimeSeconds),
+    })),
   );
   return { sessionId: DEMO.sessionId, users };
 }

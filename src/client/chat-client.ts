@@ -106,7 +106,11 @@ export class ChatClient extends Emitter<ChatEvents> {
   constructor(private readonly options: ChatClientOptions) {
     super();
     this.tokens = new TokenKeeper(options.getToken, options.tokenRefreshMarginMs ?? 60_000);
-    this.typingSignal = new TypingSignal((isTyping) => this.sendFrame({ type: "typing", is_typing: isTyping }), options.typing?.repeatMs, options.typing?.idleMs);
+    this.typingSignal = new TypingSignal(
+      (isTyping) => this.sendFrame({ type: "typing", is_typing: isTyping }),
+      options.typing?.repeatMs,
+      options.typing?.idleMs,
+    );
     this.ready.promise.catch(() => {}); // rejected by close() even if nobody awaits connect()
     globalThis.addEventListener?.("online", this.networkBack);
   }
@@ -156,7 +160,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   send(content: string, options: { clientId?: string } = {}): Promise<ChatMessage> {
     if (this.stopped) return Promise.reject(new ChatError("closed", "the client was closed"));
     const problem = contentProblem(content);
-    if (problem) return Promise.reject(new ChatError(problem, `the message cannot be sent: ${problem.replaceAll("_", " ")}`, { field: "content" }));
+    if (problem)
+      return Promise.reject(new ChatError(problem, `the message cannot be sent: ${problem.replaceAll("_", " ")}`, { field: "content" }));
     const clientId = options.clientId ?? newClientId();
     const existing = this.pending.get(clientId);
     if (existing) return existing.promise;
@@ -243,7 +248,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   private async connectTicket(): Promise<{ ticket: string; token: string }> {
     const url = this.httpUrl("api/ws-ticket");
     const body = JSON.stringify({ session_id: this.options.sessionId });
-    const post = (token: string) => fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body });
+    const post = (token: string) =>
+      fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body });
     const token = await this.tokens.current();
     const res = await post(token).catch(() => null);
     if (res?.ok) return { ticket: ((await res.json()) as { ticket: string }).ticket, token };
@@ -252,7 +258,10 @@ export class ChatClient extends Emitter<ChatEvents> {
     // one more try); anything else is worth a retry with backoff.
     const closeCode = status === 401 ? 4003 : status === 403 || status === 404 ? 4004 : 1013;
     const error = ((await res?.json().catch(() => null)) as { error?: string } | null)?.error;
-    throw new ChatError("closed", error ?? `connect ticket request failed${status ? ` with ${status}` : ""}`, { closeCode, ...(status ? { status } : {}) });
+    throw new ChatError("closed", error ?? `connect ticket request failed${status ? ` with ${status}` : ""}`, {
+      closeCode,
+      ...(status ? { status } : {}),
+    });
   }
 
   /** The session's last seq, so that even the first connection resumes: nothing falls between. */
@@ -409,10 +418,13 @@ export class ChatClient extends Emitter<ChatEvents> {
     }
     if (RETRYABLE_ERRORS.has(frame.code) && p.retries < MAX_SEND_RETRIES) {
       p.sentOn = null;
-      p.retryTimer = setTimeout(() => {
-        p.retryTimer = null;
-        this.pump();
-      }, backoffDelay(p.retries++, this.options.backoff));
+      p.retryTimer = setTimeout(
+        () => {
+          p.retryTimer = null;
+          this.pump();
+        },
+        backoffDelay(p.retries++, this.options.backoff),
+      );
       return;
     }
     this.pending.delete(p.clientId);

@@ -10,7 +10,10 @@ export function jwtExpiresAt(token: string): number | null {
   const payload = token.split(".")[1];
   if (!payload) return null;
   try {
-    const base64 = payload.replaceAll("-", "+").replaceAll("_", "/").padEnd(Math.ceil(payload.length / 4) * 4, "=");
+    const base64 = payload
+      .replaceAll("-", "+")
+      .replaceAll("_", "/")
+      .padEnd(Math.ceil(payload.length / 4) * 4, "=");
     const claims: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))));
     const exp = (claims as { exp?: unknown }).exp;
     return typeof exp === "number" ? exp * 1000 : null;

@@ -21,13 +21,16 @@ const url = (name: string, schemes: string[]) =>
   v.pipe(
     v.string(),
     v.trim(),
-    v.check((s) => {
-      try {
-        return schemes.includes(new URL(s).protocol);
-      } catch {
-        return false;
-      }
-    }, `${name} must be a URL starting with ${schemes.map((s) => s + "//").join(" or ")}`),
+    v.check(
+      (s) => {
+        try {
+          return schemes.includes(new URL(s).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `${name} must be a URL starting with ${schemes.map((s) => s + "//").join(" or ")}`,
+    ),
   );
 
 /** Loopback host names: the only ones where a key may travel without TLS. */
@@ -38,11 +41,19 @@ export function isLoopback(hostname: string): boolean {
 
 const list = v.pipe(
   v.string(),
-  v.transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean)),
+  v.transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ),
 );
 
 const EnvSchema = v.object({
-  NODE_ENV: v.optional(v.picklist(["development", "production", "test"], "NODE_ENV must be development, production or test"), "development"),
+  NODE_ENV: v.optional(
+    v.picklist(["development", "production", "test"], "NODE_ENV must be development, production or test"),
+    "development",
+  ),
   PORT: v.optional(integer("PORT", 0, 65535), "8000"),
   HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, "HOST must not be empty")), "0.0.0.0"),
   DATABASE_URL: v.optional(url("DATABASE_URL", ["postgres:", "postgresql:"])),
@@ -54,16 +65,24 @@ const EnvSchema = v.object({
   REDIS_CLUSTER_NODES: v.optional(
     v.pipe(
       list,
-      v.check((seeds) => seeds.every((s) => /^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/.test(s)), "REDIS_CLUSTER_NODES must be comma-separated host:port seeds"),
+      v.check(
+        (seeds) => seeds.every((s) => /^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/.test(s)),
+        "REDIS_CLUSTER_NODES must be comma-separated host:port seeds",
+      ),
     ),
   ),
   REDIS_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   JWT_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, "JWT_SECRET must be at least 32 characters"))),
-  JWT_PUBLIC_KEY: v.optional(v.pipe(v.string(), v.includes("-----BEGIN PUBLIC KEY-----", "JWT_PUBLIC_KEY must be a PEM (SPKI) public key"))),
+  JWT_PUBLIC_KEY: v.optional(
+    v.pipe(v.string(), v.includes("-----BEGIN PUBLIC KEY-----", "JWT_PUBLIC_KEY must be a PEM (SPKI) public key")),
+  ),
   JWT_JWKS_URL: v.optional(
     v.pipe(
       url("JWT_JWKS_URL", ["https:", "http:"]),
-      v.check((s) => new URL(s).protocol === "https:" || isLoopback(new URL(s).hostname), "JWT_JWKS_URL must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)"),
+      v.check(
+        (s) => new URL(s).protocol === "https:" || isLoopback(new URL(s).hostname),
+        "JWT_JWKS_URL must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)",
+      ),
     ),
   ),
   JWT_ALGORITHMS: v.optional(list),
@@ -94,7 +113,10 @@ const EnvSchema = v.object({
   HISTORY_PAGE_MAX_BYTES: v.optional(integer("HISTORY_PAGE_MAX_BYTES", 16 * 1024, 64 * 1024 * 1024), "524288"),
   SHUTDOWN_TIMEOUT_MS: v.optional(integer("SHUTDOWN_TIMEOUT_MS", 0, 600_000), "10000"),
   PRESENCE_TTL_SECONDS: v.optional(integer("PRESENCE_TTL_SECONDS", 1, 3600), "30"),
-  LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error", "silent"], "LOG_LEVEL must be debug, info, warn, error or silent"), "info"),
+  LOG_LEVEL: v.optional(
+    v.picklist(["debug", "info", "warn", "error", "silent"], "LOG_LEVEL must be debug, info, warn, error or silent"),
+    "info",
+  ),
   DEMO_PAGE: v.optional(v.picklist(["on", "off"], "DEMO_PAGE must be on or off")),
 });
 

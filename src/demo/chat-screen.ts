@@ -1,5 +1,5 @@
 /** The chat screen: wires the client's events to the view and the composer to the client. */
-import { ChatClient, ChatError, type ConnectionState } from "../client/index.ts";
+import { ChatClient, type ChatError, type ConnectionState } from "../client/index.ts";
 import { newClientId } from "../client/client-id.ts";
 import { MAX_CONTENT_CODE_POINTS } from "../protocol/content.ts";
 import { fetchDemoAccess, type DemoAccess, type DemoUser } from "./access.ts";

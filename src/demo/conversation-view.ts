@@ -126,7 +126,9 @@ export class ConversationView {
     const own = senderId === this.me.id;
     const time = h("time", {}, timeOf(at));
     const status = h("span", { class: "status" });
-    const avatar = own ? null : h("span", { class: "avatar small", style: `--hue:${hueOf(senderId)}`, "aria-hidden": "true" }, initialOf(this.peer.name));
+    const avatar = own
+      ? null
+      : h("span", { class: "avatar small", style: `--hue:${hueOf(senderId)}`, "aria-hidden": "true" }, initialOf(this.peer.name));
     const li = h(
       "li",
       { class: `msg ${own ? "own" : "theirs"}` },
@@ -157,7 +159,14 @@ export class ConversationView {
       b.li.classList.remove("seen-last");
       if (seen) lastSeenOwn = b;
       if (own) {
-        const [icon, label] = b.seq === null ? (b.li.classList.contains("failed") ? ["", "not sent"] : [CLOCK, "sending"]) : seen ? [CHECKS, "seen"] : [CHECK, "sent"];
+        const [icon, label] =
+          b.seq === null
+            ? b.li.classList.contains("failed")
+              ? ["", "not sent"]
+              : [CLOCK, "sending"]
+            : seen
+              ? [CHECKS, "seen"]
+              : [CHECK, "sent"];
         if (b.status.dataset.state !== label) {
           b.status.innerHTML = icon; // one of the constant icons above, never message content
           b.status.dataset.state = label;

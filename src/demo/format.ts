@@ -22,7 +22,12 @@ export function dayOf(d: Date, now = new Date()): string {
   const days = Math.round((startOf(now) - startOf(d)) / 86_400_000);
   if (days === 0) return "Today";
   if (days === 1) return "Yesterday";
-  return d.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long", ...(d.getFullYear() !== now.getFullYear() ? { year: "numeric" } : {}) });
+  return d.toLocaleDateString([], {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    ...(d.getFullYear() !== now.getFullYear() ? { year: "numeric" } : {}),
+  });
 }
 
 export const sameDay = (a: Date, b: Date) => a.toDateString() === b.toDateString();

@@ -15,7 +15,10 @@ const labelText = (labels: Labels) => {
 
 export class Counter {
   private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const key = labelText(labels);
     this.values.set(key, (this.values.get(key) ?? 0) + by);
@@ -32,7 +35,11 @@ export class Counter {
 }
 
 export class Gauge {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {}
   render(): string[] {
     return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`];
   }
@@ -40,7 +47,11 @@ export class Gauge {
 
 export class Histogram {
   private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, private readonly buckets = SECONDS) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets = SECONDS,
+  ) {}
   observe(value: number, labels: Labels = {}): void {
     const key = labelText(labels);
     let s = this.series.get(key);
@@ -54,8 +65,14 @@ export class Histogram {
     for (const [key, s] of this.series) {
       const inner = key.slice(1, -1);
       const withLe = (le: string) => `{${inner ? inner + "," : ""}le="${le}"}`;
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${withLe(String(b))} ${s.counts[i]}`));
-      lines.push(`${this.name}_bucket${withLe("+Inf")} ${s.count}`, `${this.name}_sum${key} ${s.sum}`, `${this.name}_count${key} ${s.count}`);
+      this.buckets.forEach((b, i) => {
+        lines.push(`${this.name}_bucket${withLe(String(b))} ${s.counts[i]}`);
+      });
+      lines.push(
+        `${this.name}_bucket${withLe("+Inf")} ${s.count}`,
+        `${this.name}_sum${key} ${s.sum}`,
+        `${this.name}_count${key} ${s.count}`,
+      );
     }
     return lines;
   }
@@ -65,11 +82,17 @@ export class Histogram {
 export class Metrics {
   readonly messagesReceived = new Counter("chat_messages_received_total", "Valid message frames received from clients");
   readonly messagesPersisted = new Counter("chat_messages_persisted_total", "Messages committed to PostgreSQL by this instance");
-  readonly messagesDelivered = new Counter("chat_messages_delivered_total", "Messages published to this instance's local sockets, whatever their origin (local commit, bus, store)");
+  readonly messagesDelivered = new Counter(
+    "chat_messages_delivered_total",
+    "Messages published to this instance's local sockets, whatever their origin (local commit, bus, store)",
+  );
   readonly frameErrors = new Counter("chat_frame_errors_total", "Error frames sent, by code");
   readonly connectionsRefused = new Counter("chat_connections_refused_total", "Connections refused, by close code or HTTP status");
   readonly connectionsOpened = new Counter("chat_connections_opened_total", "Connections accepted");
-  readonly ticketsRedeemed = new Counter("chat_ws_tickets_redeemed_total", "Connect tickets redeemed: connections opened without a JWT in the URL");
+  readonly ticketsRedeemed = new Counter(
+    "chat_ws_tickets_redeemed_total",
+    "Connect tickets redeemed: connections opened without a JWT in the URL",
+  );
   readonly socketsClosedByServer = new Counter("chat_sockets_closed_total", "Sockets closed by the server, by close code");
   readonly persistSeconds = new Histogram("chat_persist_seconds", "Time to commit a message (group commit included)");
   readonly messageSeconds = new Histogram("chat_message_seconds", "From a message frame's arrival to its broadcast on this instance");
@@ -83,9 +106,19 @@ export class Metrics {
 
   render(): string {
     const all = [
-      this.messagesReceived, this.messagesPersisted, this.messagesDelivered, this.frameErrors, this.connectionsRefused,
-      this.connectionsOpened, this.ticketsRedeemed, this.socketsClosedByServer, this.persistSeconds, this.messageSeconds, this.bridgeLagSeconds,
-      this.writeBatchSize, ...this.gauges,
+      this.messagesReceived,
+      this.messagesPersisted,
+      this.messagesDelivered,
+      this.frameErrors,
+      this.connectionsRefused,
+      this.connectionsOpened,
+      this.ticketsRedeemed,
+      this.socketsClosedByServer,
+      this.persistSeconds,
+      this.messageSeconds,
+      this.bridgeLagSeconds,
+      this.writeBatchSize,
+      ...this.gauges,
     ];
     return all.flatMap((m) => m.render()).join("\n") + "\n";
   }

@@ -55,7 +55,8 @@ export type FrameError = { code: ErrorCode; error: string; field?: string; clien
 const sentences: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.EmptyContent]: "content must not be empty",
   [ErrorCode.ContentTooLong]: `content must be at most ${MAX_CONTENT_CODE_POINTS} characters`,
-  [ErrorCode.InvalidContent]: "content contains characters that cannot be stored (control characters other than tab and line breaks, or unpaired surrogates)",
+  [ErrorCode.InvalidContent]:
+    "content contains characters that cannot be stored (control characters other than tab and line breaks, or unpaired surrogates)",
 };
 
 /** Turns one text frame into a typed command, or the error to send back. Never throws. */
@@ -71,7 +72,8 @@ export function parseClientFrame(text: string): { ok: true; frame: ClientFrame }
   }
   const clientId = clientIdOf(data);
   const type = (data as { type?: unknown }).type;
-  if (typeof type !== "string") return fail(ErrorCode.InvalidFrame, 'frame must be a JSON object with a string "type"', undefined, clientId);
+  if (typeof type !== "string")
+    return fail(ErrorCode.InvalidFrame, 'frame must be a JSON object with a string "type"', undefined, clientId);
   if (!Object.hasOwn(clientFrameSchemas, type)) {
     return fail(ErrorCode.UnknownType, `unknown frame type "${type.slice(0, 32)}"`, undefined, clientId);
   }
@@ -117,8 +119,7 @@ export type MessageView = {
 
 export const messageFrame = (m: MessageView) => JSON.stringify({ type: "message", ...m });
 
-export const typingFrame = (t: { sender_id: string; sender_name: string; is_typing: boolean }) =>
-  JSON.stringify({ type: "typing", ...t });
+export const typingFrame = (t: { sender_id: string; sender_name: string; is_typing: boolean }) => JSON.stringify({ type: "typing", ...t });
 
 export const errorFrame = (e: FrameError) => JSON.stringify({ type: "error", ...e });
 

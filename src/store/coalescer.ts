@@ -29,7 +29,9 @@ export class Coalescer<K, V> {
   private async run(batch: typeof this.pending) {
     try {
       const values = await this.fetchMany(batch.map((p) => p.key));
-      batch.forEach((p, i) => p.resolve(values[i]!));
+      batch.forEach((p, i) => {
+        p.resolve(values[i]!);
+      });
     } catch (err) {
       for (const p of batch) p.reject(err);
     }

@@ -17,7 +17,11 @@ export async function upsertSession(sql: Sql, session: { id: string; inviter_id:
 }
 
 /** Many pairs in three statements: for the benchmark and load tests. */
-export async function createPairs(sql: Sql, count: number, label = "user"): Promise<{ sessionId: string; inviterId: string; inviteeId: string }[]> {
+export async function createPairs(
+  sql: Sql,
+  count: number,
+  label = "user",
+): Promise<{ sessionId: string; inviterId: string; inviteeId: string }[]> {
   const pairs = Array.from({ length: count }, () => ({
     sessionId: crypto.randomUUID(),
     inviterId: crypto.randomUUID(),

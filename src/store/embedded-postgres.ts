@@ -32,12 +32,17 @@ export type EmbeddedOptions = {
 };
 
 /** `dir` is a folder that keeps the data across restarts, or "memory://". */
-export async function startEmbeddedPostgres(dir: string, { maxConnections = 1, tcp = false }: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  dir: string,
+  { maxConnections = 1, tcp = false }: EmbeddedOptions = {},
+): Promise<EmbeddedPostgres> {
   const releaseLock = dir.startsWith("memory://") ? () => {} : lockDataDir(dir);
   const [pgliteWasmModule, initdbWasmModule, fsBundle] = await Promise.all([
     WebAssembly.compile(await Bun.file(pgliteWasm).arrayBuffer()),
     WebAssembly.compile(await Bun.file(initdbWasm).arrayBuffer()),
-    Bun.file(pgliteData).arrayBuffer().then((bytes) => new Blob([bytes])),
+    Bun.file(pgliteData)
+      .arrayBuffer()
+      .then((bytes) => new Blob([bytes])),
   ]);
   const db = await PGlite.create(dir, { pgliteWasmModule, initdbWasmModule, fsBundle });
   const socketDir = tcp ? null : mkdtempSync(join(tmpdir(), "sendbuddy-chat-pg-"));
@@ -45,7 +50,9 @@ export async function startEmbeddedPostgres(dir: string, { maxConnections = 1, t
   const server = new PGLiteSocketServer({ db, maxConnections, ...(socketPath ? { path: socketPath } : { host: "127.0.0.1", port: 0 }) });
   await server.start();
   return {
-    address: socketPath ? { url: "postgres://postgres@localhost/postgres", socketPath } : { url: `postgres://postgres@${server.getServerConn()}/postgres` },
+    address: socketPath
+      ? { url: "postgres://postgres@localhost/postgres", socketPath }
+      : { url: `postgres://postgres@${server.getServerConn()}/postgres` },
     async stop() {
       await server.stop();
       await db.close();

@@ -63,7 +63,8 @@ export class MessageWriter {
   }
 
   append(msg: NewMessage): Promise<Appended> {
-    if (this.queue.length >= this.options.maxPending) return Promise.reject(new UnavailableError("too many messages waiting for the database"));
+    if (this.queue.length >= this.options.maxPending)
+      return Promise.reject(new UnavailableError("too many messages waiting for the database"));
     return new Promise((resolve, reject) => {
       this.queue.push({ msg, resolve, reject, deadline: performance.now() + this.options.timeoutMs, abandoned: false });
       this.schedule();

@@ -1,5 +1,5 @@
 /** The Store on PostgreSQL through postgres.js: the same code for a real server and for PGlite. */
-import postgres, { type PendingQuery, type Row, type Sql } from "postgres";
+import postgres, { type PendingQuery, type Sql } from "postgres";
 import type { Appended, Authorization, HistoryPage, HistoryQuery, MessageJson, NewMessage, Store, UnreadRow } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { ISO_UTC, MessageWriter, type WriterOptions } from "./message-writer.ts";

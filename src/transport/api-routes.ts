@@ -12,14 +12,25 @@ import type { Tickets } from "../store/tickets.ts";
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
 const UNREAD_PATH = /^\/api\/sessions\/unread\/?$/;
 const TICKET_PATH = /^\/api\/ws-ticket\/?$/;
-const TicketRequest = v.object({ session_id: v.pipe(v.string("must be a session UUID"), v.regex(new RegExp(`^${sessionIdPattern}$`, "i"), "must be a session UUID")) });
+const TicketRequest = v.object({
+  session_id: v.pipe(v.string("must be a session UUID"), v.regex(new RegExp(`^${sessionIdPattern}$`, "i"), "must be a session UUID")),
+});
 /** A ticket request is a few dozen bytes. */
 const MAX_TICKET_BODY = 1024;
 
 const seqParam = v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a non-negative integer"), v.transform(Number));
 const HistoryParams = v.pipe(
   v.object({
-    limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, "must be an integer from 1 to 200"), v.transform(Number), v.minValue(1, "must be an integer from 1 to 200"), v.maxValue(200, "must be an integer from 1 to 200")), "50"),
+    limit: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^\d{1,4}$/, "must be an integer from 1 to 200"),
+        v.transform(Number),
+        v.minValue(1, "must be an integer from 1 to 200"),
+        v.maxValue(200, "must be an integer from 1 to 200"),
+      ),
+      "50",
+    ),
     before: v.optional(seqParam),
     after: v.optional(seqParam),
   }),
@@ -73,7 +84,9 @@ async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request)
   const auth = await store.authorize(sessionId, caller.userId);
   if (!auth.ok) {
     if (auth.reason === "user_not_found") return json(401, { error: "user not found" });
-    return auth.reason === "no_session" ? json(404, { error: "session not found" }) : json(403, { error: "not a participant of this session" });
+    return auth.reason === "no_session"
+      ? json(404, { error: "session not found" })
+      : json(403, { error: "not a participant of this session" });
   }
   const issued = await tickets.issue({ userId: caller.userId, sessionId, tokenExpiresAt: caller.expiresAt });
   return json(200, { ticket: issued.ticket, expires_at: new Date(issued.expiresAt).toISOString() });

@@ -29,7 +29,10 @@ export function parseTrustedProxies(entries: string[]): TrustedProxies | string 
 export function clientIp(peer: string, forwardedFor: string | null, trusted: TrustedProxies | null): string {
   let ip = normalize(peer);
   if (!trusted || !isTrusted(ip, trusted) || !forwardedFor) return ip;
-  const hops = forwardedFor.split(",").map((h) => normalize(h.trim())).filter(Boolean);
+  const hops = forwardedFor
+    .split(",")
+    .map((h) => normalize(h.trim()))
+    .filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
     ip = hops[i]!;
     if (!isTrusted(ip, trusted)) return ip;
@@ -39,7 +42,7 @@ export function clientIp(peer: string, forwardedFor: string | null, trusted: Tru
 
 function isTrusted(ip: string, trusted: TrustedProxies): boolean {
   const v4 = ipv4(ip);
-  if (v4 !== null) return trusted.v4.some(({ base, mask }) => ((v4 & mask) >>> 0) === base);
+  if (v4 !== null) return trusted.v4.some(({ base, mask }) => (v4 & mask) >>> 0 === base);
   return trusted.exact.has(ip);
 }
 

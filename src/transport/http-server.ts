@@ -57,7 +57,15 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     reusePort: false,
     // No request needs a body beyond a few bytes (POST /api/ws-ticket): refuse big ones before reading them.
     maxRequestBodySize: 64 * 1024,
-    websocket: websocketHandler({ chat: deps.chat, registry, requests, verify: deps.verify, limits: deps.limits, log: deps.log, metrics: deps.metrics }),
+    websocket: websocketHandler({
+      chat: deps.chat,
+      registry,
+      requests,
+      verify: deps.verify,
+      limits: deps.limits,
+      log: deps.log,
+      metrics: deps.metrics,
+    }),
 
     async fetch(req, server) {
       const url = urlOf(req);
@@ -68,12 +76,19 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       }
       if (url.pathname === "/healthz") return json(200, { status: "ok" });
       if (url.pathname === "/readyz") return readiness(deps);
-      if (url.pathname === "/metrics") return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+      if (url.pathname === "/metrics")
+        return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
       const ip = () => requests.ipOf(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"));
       if (url.pathname.startsWith("/api/")) {
         const wait = requests.ip(ip());
         if (wait > 0) return tooManyRequests(wait);
-        const api = { store: deps.store, tickets: deps.tickets, verify: deps.verify, requests, pageMaxBytes: deps.limits.historyPageMaxBytes };
+        const api = {
+          store: deps.store,
+          tickets: deps.tickets,
+          verify: deps.verify,
+          requests,
+          pageMaxBytes: deps.limits.historyPageMaxBytes,
+        };
         return (await apiRoute(req, url, api)) ?? json(404, { error: "not found" });
       }
 
@@ -90,7 +105,13 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       }
 
       let outcome = await admit(
-        { store: deps.store, verify: deps.verify, tickets: deps.tickets, mayAttempt: (userId) => requests.connect(userId) === 0, onTicket: () => deps.metrics.ticketsRedeemed.inc() },
+        {
+          store: deps.store,
+          verify: deps.verify,
+          tickets: deps.tickets,
+          mayAttempt: (userId) => requests.connect(userId) === 0,
+          onTicket: () => deps.metrics.ticketsRedeemed.inc(),
+        },
         sessionId,
         req,
         url,
@@ -135,7 +156,10 @@ function urlOf(req: Request): URL | null {
 
 async function readiness({ store, bus }: HttpDeps): Promise<Response> {
   const database = await Promise.race([
-    store.ping().then(() => "up" as const, () => "down" as const),
+    store.ping().then(
+      () => "up" as const,
+      () => "down" as const,
+    ),
     Bun.sleep(2000).then(() => "down" as const),
   ]);
   const redis = bus.status();

@@ -86,7 +86,13 @@ export class KeyedBuckets {
   }
 }
 
-export type RateLimits = { messageRatePerSecond: number; messageBurst: number; typingRatePerSecond: number; typingBurst: number; rateLimitStrikes: number };
+export type RateLimits = {
+  messageRatePerSecond: number;
+  messageBurst: number;
+  typingRatePerSecond: number;
+  typingBurst: number;
+  rateLimitStrikes: number;
+};
 
 export class SocketRateLimiter {
   private readonly messages: TokenBucket;

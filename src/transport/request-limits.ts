@@ -63,5 +63,8 @@ export class RequestLimits {
 
 /** 429 with Retry-After in whole seconds (at least 1). */
 export function tooManyRequests(retryAfterSeconds: number, error = "too many requests, retry later"): Response {
-  return Response.json({ error }, { status: 429, headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))), "cache-control": "no-store" } });
+  return Response.json(
+    { error },
+    { status: 429, headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))), "cache-control": "no-store" } },
+  );
 }

@@ -50,7 +50,12 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
         ws.close(outcome.close, CloseReason[outcome.close]);
         return;
       }
-      log.info("connection opened", { conn: connId, session_id: sessionId, user_id: outcome.member.user.userId, resume: outcome.afterSeq !== null });
+      log.info("connection opened", {
+        conn: connId,
+        session_id: sessionId,
+        user_id: outcome.member.user.userId,
+        resume: outcome.afterSeq !== null,
+      });
       metrics.connectionsOpened.inc();
       registry.add(ws, outcome.member.user.userId);
       ws.data.joining = chat
@@ -72,11 +77,16 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
       ws.data.limiter ??= new SocketRateLimiter(limits);
       let verdict = ws.data.limiter.check(parsed?.ok ? parsed.frame.type : null);
       // A user's sockets together: twenty tabs do not get twenty times the budget.
-      if (verdict === "ok" && parsed?.ok && parsed.frame.type === "message" && !requests.message(outcome.member.user.userId)) verdict = "limited";
+      if (verdict === "ok" && parsed?.ok && parsed.frame.type === "message" && !requests.message(outcome.member.user.userId))
+        verdict = "limited";
       if (verdict === "abuse") return registry.close(ws, CloseCode.PolicyViolation);
       if (verdict === "limited") {
         const clientId = parsed?.ok ? (parsed.frame as { client_id?: string }).client_id : parsed?.error.client_id;
-        return sendError(ws, { code: ErrorCode.RateLimited, error: "too many frames, slow down", ...(clientId ? { client_id: clientId } : {}) });
+        return sendError(ws, {
+          code: ErrorCode.RateLimited,
+          error: "too many frames, slow down",
+          ...(clientId ? { client_id: clientId } : {}),
+        });
       }
       if (!parsed) return sendError(ws, { code: ErrorCode.BinaryFrame, error: "binary frames are not supported: send JSON text" });
       if (!parsed.ok) return sendError(ws, parsed.error);
@@ -104,7 +114,10 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
     if (!outcome.ok) return;
     const checked = await verify(token);
     if (!checked.ok || checked.userId !== outcome.member.user.userId) {
-      return sendError(ws, { code: ErrorCode.AuthFailed, error: checked.ok ? "the token is for another user" : "the token is invalid or expired" });
+      return sendError(ws, {
+        code: ErrorCode.AuthFailed,
+        error: checked.ok ? "the token is for another user" : "the token is invalid or expired",
+      });
     }
     outcome.expiresAt = checked.expiresAt;
     ws.send(authOkFrame(checked.expiresAt));

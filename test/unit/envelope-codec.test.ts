@@ -25,7 +25,16 @@ describe("envelope codec", () => {
   });
 
   test("garbage decodes to null, never throws", () => {
-    for (const payload of ["", "no newline", "o x 1 2\nframe", "o m notanumber 1\nf", "o m 1 notatime\nf", "o p u1 1\n2 5", "o p u1 1\n1 x", "\n"]) {
+    for (const payload of [
+      "",
+      "no newline",
+      "o x 1 2\nframe",
+      "o m notanumber 1\nf",
+      "o m 1 notatime\nf",
+      "o p u1 1\n2 5",
+      "o p u1 1\n1 x",
+      "\n",
+    ]) {
       expect(decode(session, payload)).toBeNull();
     }
   });

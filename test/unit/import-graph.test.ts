@@ -11,7 +11,9 @@ const files = [...new Glob("**/*.ts").scanSync(SRC)].filter((f) => !f.endsWith("
 const graph = new Map(
   files.map((file) => {
     const text = readFileSync(join(SRC, file), "utf8");
-    const targets = [...text.matchAll(/^(?:import|export)[^;]*?from\s+"(\.{1,2}\/[^"]+\.ts)"/gms)].map((m) => relative(SRC, join(dirname(join(SRC, file)), m[1]!)));
+    const targets = [...text.matchAll(/^(?:import|export)[^;]*?from\s+"(\.{1,2}\/[^"]+\.ts)"/gms)].map((m) =>
+      relative(SRC, join(dirname(join(SRC, file)), m[1]!)),
+    );
     return [file, targets];
   }),
 );
@@ -38,11 +40,18 @@ describe("import graph of src/", () => {
   test("the domain (src/chat) imports only itself and the protocol: no Bun server, SQL or Redis", () => {
     const outside = [...graph]
       .filter(([file]) => file.startsWith("chat/"))
-      .flatMap(([file, targets]) => targets.filter((t) => !t.startsWith("chat/") && !t.startsWith("protocol/") && !t.startsWith("observability/")).map((t) => `${file} → ${t}`));
+      .flatMap(([file, targets]) =>
+        targets
+          .filter((t) => !t.startsWith("chat/") && !t.startsWith("protocol/") && !t.startsWith("observability/"))
+          .map((t) => `${file} → ${t}`),
+      );
     expect(outside).toEqual([]);
     for (const [file] of graph) {
       if (!file.startsWith("chat/")) continue;
-      expect({ file, imports: /from\s+"(postgres|ioredis)"/.test(readFileSync(join(SRC, file), "utf8")) }).toEqual({ file, imports: false });
+      expect({ file, imports: /from\s+"(postgres|ioredis)"/.test(readFileSync(join(SRC, file), "utf8")) }).toEqual({
+        file,
+        imports: false,
+      });
     }
   });
 });

@@ -23,7 +23,9 @@ function fakeDatabase() {
   const commit = (b: Batch): Row[] =>
     b.ids.map((id, i) => {
       const session = b.sessions[i]!;
-      const existing = committed.find((c) => c.session === session && c.sender === b.senders[i] && c.clientId !== null && c.clientId === b.clientIds[i]);
+      const existing = committed.find(
+        (c) => c.session === session && c.sender === b.senders[i] && c.clientId !== null && c.clientId === b.clientIds[i],
+      );
       if (existing) return { ...existing.row, input_id: id, duplicate: true };
       const seq = (seqs.get(session) ?? 0) + 1;
       seqs.set(session, seq);
@@ -91,7 +93,11 @@ describe("MessageWriter", () => {
     const w = writerOn(db);
     const results = await Promise.all([w.append(message("s1")), w.append(message("s2")), w.append(message("s1"))]);
     expect(db.batches).toHaveLength(1);
-    expect(results.map((r) => [r.message.session_id, r.message.seq])).toEqual([["s1", 1], ["s2", 1], ["s1", 2]]);
+    expect(results.map((r) => [r.message.session_id, r.message.seq])).toEqual([
+      ["s1", 1],
+      ["s2", 1],
+      ["s1", 2],
+    ]);
   });
 
   test("a session is in one batch at a time: its next messages wait, other sessions go in a second batch", async () => {
@@ -174,7 +180,11 @@ describe("MessageWriter", () => {
     db.gateWith(async (b) => {
       if (b.contents.includes("poison")) throw Object.assign(new Error("foreign key violation"), { code: "23503" });
     });
-    const results = await Promise.allSettled([w.append(message("s1")), w.append(message("s1", { content: "poison" })), w.append(message("s2"))]);
+    const results = await Promise.allSettled([
+      w.append(message("s1")),
+      w.append(message("s1", { content: "poison" })),
+      w.append(message("s2")),
+    ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(db.batches.map((b) => b.ids.length)).toEqual([3, 1, 1, 1]);
   });

@@ -13,7 +13,13 @@ describe("rate limits", () => {
   });
 
   test("a socket's limiter: typing has its own bucket; persistent excess becomes abuse", () => {
-    const limiter = new SocketRateLimiter({ messageRatePerSecond: 1, messageBurst: 2, typingRatePerSecond: 1, typingBurst: 1, rateLimitStrikes: 2 });
+    const limiter = new SocketRateLimiter({
+      messageRatePerSecond: 1,
+      messageBurst: 2,
+      typingRatePerSecond: 1,
+      typingBurst: 1,
+      rateLimitStrikes: 2,
+    });
     expect([limiter.check("message"), limiter.check("message"), limiter.check("message")]).toEqual(["ok", "ok", "limited"]);
     expect(limiter.check("typing")).toBe("ok");
     expect(limiter.check("read")).toBe("limited");
@@ -33,7 +39,8 @@ describe("the client's reconnect policy", () => {
     expect(planAfterClose(1008)).toMatchObject({ minDelayMs: 5_000 });
     expect(planAfterClose(4101)).toMatchObject({ minDelayMs: 10_000 });
     expect(planAfterClose(4102)).toMatchObject({ minDelayMs: 5_000 });
-    for (const code of [1006, 1011, 1013, 4100, 4199]) expect(planAfterClose(code)).toMatchObject({ reconnect: true, immediate: false, minDelayMs: 0 });
+    for (const code of [1006, 1011, 1013, 4100, 4199])
+      expect(planAfterClose(code)).toMatchObject({ reconnect: true, immediate: false, minDelayMs: 0 });
   });
 
   test("backoff doubles with equal jitter, capped", () => {
@@ -50,7 +57,10 @@ describe("the client's reconnect policy", () => {
 describe("Coalescer", () => {
   test("lookups made in one turn go out as one batch, each answered with its own value", async () => {
     const calls: number[][] = [];
-    const coalescer = new Coalescer<number, string>(async (keys) => (calls.push(keys), keys.map((k) => `v${k}`)));
+    const coalescer = new Coalescer<number, string>(async (keys) => {
+      calls.push(keys);
+      return keys.map((k) => `v${k}`);
+    });
     expect(await Promise.all([coalescer.get(1), coalescer.get(2), coalescer.get(3)])).toEqual(["v1", "v2", "v3"]);
     expect(calls).toEqual([[1, 2, 3]]);
     expect(await coalescer.get(4)).toBe("v4");

@@ -13,10 +13,20 @@ const session = (over: Partial<SessionInfo> = {}): SessionInfo => ({
   ...over,
 });
 
-const view = (seq: number): MessageView => ({ message_id: `m${seq}`, session_id: "s1", seq, content: `c${seq}`, sender_id: "alex", sender_name: "Alex", created_at: "t" });
+const view = (seq: number): MessageView => ({
+  message_id: `m${seq}`,
+  session_id: "s1",
+  seq,
+  content: `c${seq}`,
+  sender_id: "alex",
+  sender_name: "Alex",
+  created_at: "t",
+});
 
 const rooms: Room[] = [];
-afterEach(() => rooms.splice(0).forEach((r) => r.dispose()));
+afterEach(() => {
+  for (const room of rooms.splice(0)) room.dispose();
+});
 
 /** A room whose store holds `stored` messages; `published` records what its sockets got. */
 function roomWith(stored: number[] = [], over: Partial<SessionInfo> = {}) {
@@ -26,7 +36,10 @@ function roomWith(stored: number[] = [], over: Partial<SessionInfo> = {}) {
     publish: (frame) => published.push(frame),
     fetchAfter: async (after, limit) => {
       fetches.push(after);
-      return stored.filter((s) => s > after).slice(0, limit).map(view);
+      return stored
+        .filter((s) => s > after)
+        .slice(0, limit)
+        .map(view);
     },
     frameOf: (m) => `f${m.seq}`,
     onError: () => {},
