@@ -195,7 +195,7 @@ export class Client {
   }
 }
 
-/** Opens and waits for the server to have joined the socket to its room. */
+/** Opens a socket (resolves on `open`: the server may still be joining it; await its presence snapshot to be sure). */
 export async function join(app: App, sessionId: string, token: string): Promise<Client> {
   const c = await Client.open(sessionUrl(app, sessionId, token));
   return c;

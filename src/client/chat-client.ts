@@ -6,12 +6,17 @@
  *    unacknowledged message is sent again, with the same `client_id`, after reconnecting;
  *  - reconnection follows the close codes, with jittered exponential backoff;
  *  - the token is refreshed in-band before it expires.
+ * This file is the connection's lifecycle and the frames; its parts: session-endpoints.ts (history,
+ * connect tickets, URLs), send-queue.ts (acknowledged sends), reconnect-policy.ts, token.ts,
+ * typing-signal.ts.
  */
 import { Emitter } from "./emitter.ts";
-import { newClientId } from "./client-id.ts";
 import { contentProblem } from "../protocol/content.ts";
-import { RETRYABLE_ERRORS } from "../protocol/codes.ts";
-import { planAfterClose, reconnectDelay, backoffDelay, type BackoffOptions } from "./reconnect-policy.ts";
+import { CloseCode, ErrorCode } from "../protocol/codes.ts";
+import { deferred } from "./deferred.ts";
+import { planAfterClose, reconnectDelay, type BackoffOptions } from "./reconnect-policy.ts";
+import { SendQueue } from "./send-queue.ts";
+import { SessionEndpoints } from "./session-endpoints.ts";
 import { TokenKeeper, jwtExpiresAt, type TokenSource } from "./token.ts";
 import { TypingSignal } from "./typing-signal.ts";
 import {
@@ -59,23 +64,6 @@ export type ChatEvents = {
   error: ChatError;
 };
 
-type Pending = {
-  clientId: string;
-  content: string;
-  promise: Promise<ChatMessage>;
-  resolve: (m: ChatMessage) => void;
-  reject: (e: ChatError) => void;
-  /** The socket it was last sent on: sent again only on a newer one. */
-  sentOn: WebSocket | null;
-  retries: number;
-  retryTimer: ReturnType<typeof setTimeout> | null;
-};
-
-/** Retryable refusals (RETRYABLE_ERRORS) are sent again at most this many times. */
-const MAX_SEND_RETRIES = 5;
-/** Unacknowledged messages on the wire at once; the rest wait (keeps a big backlog under the rate limit). */
-const MAX_IN_FLIGHT = 20;
-/** A connection that lasted this long was healthy: the backoff starts over after it drops. */
 const STABLE_CONNECTION_MS = 10_000;
 /** 4003 twice in a row, even with a token fresh from getToken: reconnecting cannot help. */
 const MAX_INVALID_TOKEN_CLOSES = 2;
@@ -83,9 +71,10 @@ const REFRESH_RETRY_MS = 5_000;
 
 export class ChatClient extends Emitter<ChatEvents> {
   private readonly tokens: TokenKeeper;
+  private readonly endpoints: SessionEndpoints;
   private readonly typingSignal: TypingSignal;
-  private readonly pending = new Map<string, Pending>();
-  private readonly ready = deferred<void>();
+  private readonly sends: SendQueue;
+  private readonly ready = deferred<void, ChatError>();
   private ws: WebSocket | null = null;
   private currentState: ConnectionState = "closed";
   private everOpen = false;
@@ -106,6 +95,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   constructor(private readonly options: ChatClientOptions) {
     super();
     this.tokens = new TokenKeeper(options.getToken, options.tokenRefreshMarginMs ?? 60_000);
+    this.endpoints = new SessionEndpoints(options.baseUrl, options.sessionId, this.tokens);
+    this.sends = new SendQueue(() => (this.currentState === "open" ? this.ws : null), options.backoff);
     this.typingSignal = new TypingSignal(
       (isTyping) => this.sendFrame({ type: "typing", is_typing: isTyping }),
       options.typing?.repeatMs,
@@ -126,7 +117,7 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   /** Messages sent but not acknowledged yet. */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.sends.size;
   }
 
   /**
@@ -162,15 +153,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     const problem = contentProblem(content);
     if (problem)
       return Promise.reject(new ChatError(problem, `the message cannot be sent: ${problem.replaceAll("_", " ")}`, { field: "content" }));
-    const clientId = options.clientId ?? newClientId();
-    const existing = this.pending.get(clientId);
-    if (existing) return existing.promise;
-
     this.typingSignal.stop();
-    const { promise, resolve, reject } = deferred<ChatMessage>();
-    this.pending.set(clientId, { clientId, content, promise, resolve, reject, sentOn: null, retries: 0, retryTimer: null });
-    this.pump();
-    return promise;
+    return this.sends.add(content, options.clientId);
   }
 
   /** Call on every keystroke with true, and with false when the input is cleared; debounced. */
@@ -187,17 +171,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   /** One page of the session's messages, oldest first: the newest page, or `before`/`after` a seq. */
-  async history(query: HistoryQuery = {}): Promise<HistoryPage> {
-    const params = new URLSearchParams();
-    for (const key of ["before", "after", "limit"] as const) if (query[key] !== undefined) params.set(key, String(query[key]));
-    const url = this.httpUrl(`api/sessions/${encodeURIComponent(this.options.sessionId)}/messages?${params}`);
-    let res = await this.authorizedGet(url, await this.tokens.current());
-    if (res.status === 401) res = await this.authorizedGet(url, await this.tokens.fresh());
-    if (!res.ok) {
-      const body = (await res.json().catch(() => null)) as { error?: string } | null;
-      throw new ChatError("http", body?.error ?? `history request failed with ${res.status}`, { status: res.status });
-    }
-    return (await res.json()) as HistoryPage;
+  history(query: HistoryQuery = {}): Promise<HistoryPage> {
+    return this.endpoints.history(query);
   }
 
   // ---- connection lifecycle ----
@@ -214,11 +189,11 @@ export class ChatClient extends Emitter<ChatEvents> {
     let url: string;
     let token: string;
     try {
-      const after = this.seq ?? (await this.currentEnd());
+      const after = this.seq ?? (await this.endpoints.currentEnd());
       this.seq ??= after;
       let ticket;
-      ({ ticket, token } = await this.connectTicket());
-      url = this.wsUrl(ticket, after);
+      ({ ticket, token } = await this.endpoints.connectTicket());
+      url = this.endpoints.wsUrl(ticket, after);
     } catch (err) {
       if (this.stopped) return;
       const chatError = err instanceof ChatError ? err : new ChatError("token", `getToken failed: ${String(err)}`);
@@ -241,43 +216,6 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.joinTimer = setTimeout(() => this.abandon(ws, "timed out joining"), this.options.joinTimeoutMs ?? 15_000);
   }
 
-  /**
-   * A one-use ticket for the next connection (POST /api/ws-ticket), so that the JWT never travels in
-   * a URL; with the token it was issued against (the socket lives until that token's `exp`).
-   */
-  private async connectTicket(): Promise<{ ticket: string; token: string }> {
-    const url = this.httpUrl("api/ws-ticket");
-    const body = JSON.stringify({ session_id: this.options.sessionId });
-    const post = (token: string) =>
-      fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body });
-    const token = await this.tokens.current();
-    const res = await post(token).catch(() => null);
-    if (res?.ok) return { ticket: ((await res.json()) as { ticket: string }).ticket, token };
-    const status = res?.status;
-    // The HTTP answers mean what the WebSocket close codes mean (a 401 is a 4003: a fresh token, then
-    // one more try); anything else is worth a retry with backoff.
-    const closeCode = status === 401 ? 4003 : status === 403 || status === 404 ? 4004 : 1013;
-    const error = ((await res?.json().catch(() => null)) as { error?: string } | null)?.error;
-    throw new ChatError("closed", error ?? `connect ticket request failed${status ? ` with ${status}` : ""}`, {
-      closeCode,
-      ...(status ? { status } : {}),
-    });
-  }
-
-  /** The session's last seq, so that even the first connection resumes: nothing falls between. */
-  private async currentEnd(): Promise<number> {
-    let page: HistoryPage;
-    try {
-      page = await this.history({ limit: 1 });
-    } catch (err) {
-      // The HTTP answers mean what the WebSocket close codes mean.
-      const status = err instanceof ChatError ? err.details.status : undefined;
-      const closeCode = status === 401 ? 4003 : status === 403 || status === 404 ? 4004 : 1013;
-      throw new ChatError("closed", err instanceof Error ? err.message : String(err), { closeCode, ...(status ? { status } : {}) });
-    }
-    return page.cursors.after ?? page.last_seq;
-  }
-
   private abandon(ws: WebSocket, reason: string) {
     if (this.ws !== ws) return;
     this.ws = null;
@@ -290,12 +228,12 @@ export class ChatClient extends Emitter<ChatEvents> {
     const wasOpen = this.currentState === "open";
     this.clearConnectionTimers();
     this.typingSignal.reset();
-    for (const p of this.pending.values()) p.sentOn = null;
+    this.sends.unsent();
     if (this.stopped) return;
 
     const plan = planAfterClose(code);
     const refusal = () => cause ?? new ChatError("closed", reason || `connection refused (${code})`, { closeCode: code });
-    if (code === 4003 && ++this.invalidTokenCloses >= MAX_INVALID_TOKEN_CLOSES) return this.finish(refusal());
+    if (code === CloseCode.InvalidToken && ++this.invalidTokenCloses >= MAX_INVALID_TOKEN_CLOSES) return this.finish(refusal());
     if (!plan.reconnect) return this.finish(refusal());
     if (plan.refreshToken) this.tokens.invalidate();
 
@@ -315,7 +253,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.emit("resumed", r);
     this.setState("open");
     this.ready.resolve();
-    this.pump();
+    this.sends.pump();
     this.readSent = 0; // a mark sent just before the drop may be lost; one that does not move is ignored
     this.flushReadMark();
     this.scheduleRefresh();
@@ -333,11 +271,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     ws?.close(1000, "client closed");
     this.setState("closed");
     if (report) this.emit("error", error);
-    for (const p of this.pending.values()) {
-      if (p.retryTimer) clearTimeout(p.retryTimer);
-      p.reject(error);
-    }
-    this.pending.clear();
+    this.sends.rejectAll(error);
     this.ready.reject(error);
   }
 
@@ -398,12 +332,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       this.seq = message.seq;
       this.emit("message", message);
     }
-    const p = message.client_id === undefined ? undefined : this.pending.get(message.client_id);
-    if (!p) return;
-    this.pending.delete(p.clientId);
-    if (p.retryTimer) clearTimeout(p.retryTimer);
-    p.resolve(message);
-    this.pump();
+    this.sends.acknowledged(message);
   }
 
   private refused(frame: ErrorFrame) {
@@ -411,40 +340,9 @@ export class ChatClient extends Emitter<ChatEvents> {
       ...(frame.field ? { field: frame.field } : {}),
       ...(frame.client_id ? { clientId: frame.client_id } : {}),
     });
-    const p = frame.client_id === undefined ? undefined : this.pending.get(frame.client_id);
-    if (!p) {
-      if (frame.code === "auth_failed") this.scheduleRefresh(REFRESH_RETRY_MS);
-      return this.emit("error", error);
-    }
-    if (RETRYABLE_ERRORS.has(frame.code) && p.retries < MAX_SEND_RETRIES) {
-      p.sentOn = null;
-      p.retryTimer = setTimeout(
-        () => {
-          p.retryTimer = null;
-          this.pump();
-        },
-        backoffDelay(p.retries++, this.options.backoff),
-      );
-      return;
-    }
-    this.pending.delete(p.clientId);
-    p.reject(error);
-    this.pump();
-  }
-
-  /** Sends the pending messages not yet sent on this socket, oldest first, within the in-flight window. */
-  private pump() {
-    const ws = this.ws;
-    if (!ws || this.currentState !== "open") return;
-    let inFlight = 0;
-    for (const p of this.pending.values()) if (p.sentOn === ws) inFlight++;
-    for (const p of this.pending.values()) {
-      if (inFlight >= MAX_IN_FLIGHT) return;
-      if (p.sentOn === ws || p.retryTimer) continue;
-      ws.send(JSON.stringify({ type: "message", content: p.content, client_id: p.clientId }));
-      p.sentOn = ws;
-      inFlight++;
-    }
+    if (this.sends.refused(frame, error)) return;
+    if (frame.code === ErrorCode.AuthFailed) this.scheduleRefresh(REFRESH_RETRY_MS);
+    this.emit("error", error);
   }
 
   private flushReadMark() {
@@ -486,39 +384,4 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (expiresAt !== null && expiring !== null && expiresAt <= expiring) this.scheduleRefresh(REFRESH_RETRY_MS);
     // Otherwise the server's `auth` answer schedules the next refresh.
   }
-
-  // ---- URLs ----
-
-  private base(): string {
-    const configured = typeof this.options.baseUrl === "function" ? this.options.baseUrl() : this.options.baseUrl;
-    const base = configured ?? (globalThis as { location?: { origin: string } }).location?.origin;
-    if (!base) throw new ChatError("closed", "baseUrl is required outside a browser", { closeCode: 4000 });
-    return base.endsWith("/") ? base : `${base}/`;
-  }
-
-  private httpUrl(path: string): string {
-    return new URL(path, this.base()).toString();
-  }
-
-  private wsUrl(ticket: string, after: number): string {
-    const url = new URL(`ws/sessions/${encodeURIComponent(this.options.sessionId)}/`, this.base());
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    url.searchParams.set("ticket", ticket);
-    url.searchParams.set("after", String(after));
-    return url.toString();
-  }
-
-  private authorizedGet(url: string, token: string): Promise<Response> {
-    return fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  }
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: ChatError) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }

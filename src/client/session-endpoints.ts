@@ -1,0 +1,94 @@
+/**
+ * The HTTP side of one session for the client, and the URLs: the history API, connect tickets
+ * (`POST /api/ws-ticket`, so that the JWT never travels in a URL), and the WebSocket URL.
+ */
+import { CloseCode } from "../protocol/codes.ts";
+import type { TokenKeeper } from "./token.ts";
+import { ChatError, type HistoryPage, type HistoryQuery } from "./types.ts";
+
+export type BaseUrl = string | (() => string) | undefined;
+
+/** The HTTP answers mean what the WebSocket close codes mean; anything else is worth a retry with backoff. */
+export function closeCodeOfStatus(status: number | undefined): number {
+  if (status === 401) return CloseCode.InvalidToken;
+  if (status === 403 || status === 404) return CloseCode.NotParticipant;
+  return CloseCode.TryAgainLater;
+}
+
+export class SessionEndpoints {
+  constructor(
+    private readonly baseUrl: BaseUrl,
+    private readonly sessionId: string,
+    private readonly tokens: TokenKeeper,
+  ) {}
+
+  /** One page of the session's messages, oldest first: the newest page, or `before`/`after` a seq. */
+  async history(query: HistoryQuery = {}): Promise<HistoryPage> {
+    const params = new URLSearchParams();
+    for (const key of ["before", "after", "limit"] as const) if (query[key] !== undefined) params.set(key, String(query[key]));
+    const url = this.httpUrl(`api/sessions/${encodeURIComponent(this.sessionId)}/messages?${params}`);
+    const get = (token: string) => fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    let res = await get(await this.tokens.current());
+    if (res.status === 401) res = await get(await this.tokens.fresh());
+    if (!res.ok) throw new ChatError("http", (await errorOf(res)) ?? `history request failed with ${res.status}`, { status: res.status });
+    return (await res.json()) as HistoryPage;
+  }
+
+  /** The session's last seq, so that even the first connection resumes: nothing falls between. */
+  async currentEnd(): Promise<number> {
+    let page: HistoryPage;
+    try {
+      page = await this.history({ limit: 1 });
+    } catch (err) {
+      const status = err instanceof ChatError ? err.details.status : undefined;
+      throw new ChatError("closed", err instanceof Error ? err.message : String(err), {
+        closeCode: closeCodeOfStatus(status),
+        ...(status ? { status } : {}),
+      });
+    }
+    return page.cursors.after ?? page.last_seq;
+  }
+
+  /**
+   * A one-use ticket for the next connection, with the token it was issued against (the socket lives
+   * until that token's `exp`). A 401 is a 4003: the caller gets a fresh token and tries once more.
+   */
+  async connectTicket(): Promise<{ ticket: string; token: string }> {
+    const token = await this.tokens.current();
+    const res = await fetch(this.httpUrl("api/ws-ticket"), {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ session_id: this.sessionId }),
+    }).catch(() => null);
+    if (res?.ok) return { ticket: ((await res.json()) as { ticket: string }).ticket, token };
+    const status = res?.status;
+    const error = res ? await errorOf(res) : null;
+    throw new ChatError("closed", error ?? `connect ticket request failed${status ? ` with ${status}` : ""}`, {
+      closeCode: closeCodeOfStatus(status),
+      ...(status ? { status } : {}),
+    });
+  }
+
+  wsUrl(ticket: string, after: number): string {
+    const url = new URL(`ws/sessions/${encodeURIComponent(this.sessionId)}/`, this.base());
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("ticket", ticket);
+    url.searchParams.set("after", String(after));
+    return url.toString();
+  }
+
+  private base(): string {
+    const configured = typeof this.baseUrl === "function" ? this.baseUrl() : this.baseUrl;
+    const base = configured ?? (globalThis as { location?: { origin: string } }).location?.origin;
+    if (!base) throw new ChatError("closed", "baseUrl is required outside a browser", { closeCode: CloseCode.BadRequest });
+    return base.endsWith("/") ? base : `${base}/`;
+  }
+
+  private httpUrl(path: string): string {
+    return new URL(path, this.base()).toString();
+  }
+}
+
+async function errorOf(res: Response): Promise<string | null> {
+  return ((await res.json().catch(() => null)) as { error?: string } | null)?.error ?? null;
+}
