@@ -10,12 +10,25 @@ import { join } from "node:path";
 export const REDIS_SERVER = Bun.which("redis-server");
 export const REDIS_CLI = Bun.which("redis-cli");
 
-/** A port nothing listens on right now. */
+const handedOut = new Set<number>();
+
+/**
+ * A port nothing listens on right now, below Linux's ephemeral range (32768+) so that no outgoing
+ * connection of the suite holds it meanwhile, and never the same one twice in this process (a
+ * cluster node's data port and another's bus port must differ).
+ */
 export function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+    } catch {
+      continue;
+    }
+    handedOut.add(port);
+    return port;
+  }
 }
 
 async function answers(port: number, cliArgs: string[] = []): Promise<boolean> {

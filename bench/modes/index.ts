@@ -66,10 +66,18 @@ const max: ModeSpec = {
     const last = all[all.length - 1]!;
     printMaxSteps("bare", last.bare);
     printMaxSteps("real", last.real);
-    const m = medianFigures(all.map((r) => ({ bare: r.bare.summary, real: r.real.summary })));
+    const m = medianFigures(all.map((r) => ({ bare: r.bare.summary, real: r.real.summary, storage: r.storage })));
     printMax({ name: "bare", figures: m.bare }, []);
     printMax({ name: "real", figures: m.real }, [{ name: "bare", figures: m.bare }]);
-    return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare) } };
+    const vsStorage = m.storage.rows_per_s ? Math.round((100 * m.real.max_sustainable_msg_s) / m.storage.rows_per_s) / 100 : null;
+    console.log(
+      `[storage] baseline ${m.storage.rows_per_s} rows/s (the service's own batched statement, no WebSocket/auth/fan-out; batches p50 ${m.storage.batch_rows.p50} rows, ${m.storage.batch_rows.statements_per_s} statements/s) · real max = ${vsStorage}x storage`,
+    );
+    if (m.real.batch_rows)
+      console.log(
+        `       real's writer at its max step: ${m.real.batch_rows.statements} statements, mean ${m.real.batch_rows.mean} rows (p50 ≤ ${m.real.batch_rows.p50_le}, p90 ≤ ${m.real.batch_rows.p90_le})`,
+      );
+    return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare), real_vs_storage: vsStorage } };
   },
 };
 

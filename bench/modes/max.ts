@@ -7,10 +7,14 @@ import type { LoadFigures } from "../figures.ts";
 import { connectAll, measureLoad, rowsCheckOf, withRunningTarget, type BenchContext } from "../harness.ts";
 import type { RowsCheck } from "../provision.ts";
 import type { TargetKind } from "../targets.ts";
+import { measureStorage, type StorageFigures } from "../storage.ts";
 
 const STEP_WARMUP_MS = 1000;
 
-export type MaxStep = { rate_msg_s: number; failure: string | null; figures: LoadFigures };
+/** Rows per group-commit statement during a step, from the server's /metrics histogram (real server only). */
+export type BatchRows = { statements: number; mean: number; p50_le: number; p90_le: number };
+
+export type MaxStep = { rate_msg_s: number; failure: string | null; figures: LoadFigures; batch_rows: BatchRows | null };
 
 export type MaxFigures = {
   /** Offered total rate of the highest passing step; 0 when the first step failed. */
@@ -25,15 +29,21 @@ export type MaxFigures = {
   steps_passed: number;
   stopped_because: string;
   rows: RowsCheck | null;
+  /** Rows per statement the server's writer formed at that step. */
+  batch_rows: BatchRows | null;
 };
 
 export type MaxTargetRun = { summary: MaxFigures; steps: MaxStep[] };
-export type MaxRun = { bare: MaxTargetRun; real: MaxTargetRun };
+export type MaxRun = { bare: MaxTargetRun; real: MaxTargetRun; storage: StorageFigures };
 
 export async function runMax(ctx: BenchContext): Promise<MaxRun> {
   const bare = await rampTarget(ctx, "bare");
   const real = await rampTarget(ctx, "real");
-  return { bare, real };
+  const storage = await measureStorage(ctx, { seconds: 5, outstanding: 1000 });
+  console.log(
+    `  storage baseline: ${storage.rows_per_s} rows/s · ${storage.batch_rows.statements_per_s} statements/s of p50 ${storage.batch_rows.p50} rows`,
+  );
+  return { bare, real, storage };
 }
 
 async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTargetRun> {
@@ -45,7 +55,9 @@ async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTarge
     const messageIds: string[] = [];
     let sent = 0;
     let stoppedBecause = `reached --max-steps ${options.maxSteps}`;
+    const metricsUrl = kind === "real" ? r.target.wsBase.inviter.replace("ws:", "http:") + "/metrics" : null;
     for (let i = 0, rate = options.startRate; i < options.maxSteps; i++, rate *= options.stepFactor) {
+      const batchesBefore = metricsUrl ? await batchHistogram(metricsUrl) : null;
       const request = {
         ratePerParticipant: rate / senders,
         warmupMs: STEP_WARMUP_MS,
@@ -56,7 +68,8 @@ async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTarge
       messageIds.push(...measured.messageIds);
       sent += measured.figures.sent;
       const failure = failureOf(measured.figures, options.p99LimitMs);
-      steps.push({ rate_msg_s: Math.round(rate), failure, figures: measured.figures });
+      const batch_rows = metricsUrl && batchesBefore ? batchRowsBetween(batchesBefore, await batchHistogram(metricsUrl)) : null;
+      steps.push({ rate_msg_s: Math.round(rate), failure, figures: measured.figures, batch_rows });
       console.log(
         `  ${kind} step ${i + 1}: ${Math.round(rate)} msg/s offered → p99 ${measured.figures.latency_ms.p99} ms${failure ? ` (fails: ${failure})` : ""}`,
       );
@@ -100,5 +113,35 @@ function summaryOf(steps: MaxStep[], stoppedBecause: string, rows: RowsCheck | n
     steps_passed: passed.length,
     stopped_because: stoppedBecause,
     rows,
+    batch_rows: best?.batch_rows ?? null,
+  };
+}
+
+type Histogram = { buckets: [number, number][]; sum: number; count: number };
+
+async function batchHistogram(url: string): Promise<Histogram> {
+  const text = await (await fetch(url)).text();
+  const buckets: [number, number][] = [];
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split("\n")) {
+    const bucket = /^chat_db_write_batch_rows_bucket\{le="([^"]+)"\} (\d+)/.exec(line);
+    if (bucket) buckets.push([bucket[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(bucket[1]), Number(bucket[2])]);
+    if (line.startsWith("chat_db_write_batch_rows_sum ")) sum = Number(line.split(" ")[1]);
+    if (line.startsWith("chat_db_write_batch_rows_count ")) count = Number(line.split(" ")[1]);
+  }
+  return { buckets, sum, count };
+}
+
+/** The statements of one step: their mean size, and the buckets their median and 90th percentile fall in. */
+function batchRowsBetween(before: Histogram, after: Histogram): BatchRows {
+  const statements = after.count - before.count;
+  const cumulative = after.buckets.map(([le, n], i) => [le, n - (before.buckets[i]?.[1] ?? 0)] as const);
+  const quantile = (q: number) => cumulative.find(([, n]) => n >= q * statements)?.[0] ?? 0;
+  return {
+    statements,
+    mean: statements ? Math.round((10 * (after.sum - before.sum)) / statements) / 10 : 0,
+    p50_le: quantile(0.5),
+    p90_le: quantile(0.9),
   };
 }
