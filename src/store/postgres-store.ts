@@ -51,10 +51,12 @@ export class PostgresStore implements Store {
   ) {
     this.timeoutMs = options.timeoutMs;
     this.writer = new MessageWriter(sql, {
-      // Up to 500 rows a statement, two statements in flight on disjoint sessions: PostgreSQL gets
-      // a second core, and one batch's commit overlaps the next one's execution.
+      // Up to 500 rows a statement. One statement at a time while the load is moderate (the next
+      // batch grows while it runs); a second one, on other sessions, once 100 messages wait:
+      // PostgreSQL then gets its second core.
       maxBatch: 500,
       concurrency: 2,
+      secondBatchMin: 100,
       ...options,
       onLateCommit: (appended) => this.lateCommitHandler(appended),
     });

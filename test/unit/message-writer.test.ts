@@ -117,6 +117,23 @@ describe("MessageWriter", () => {
     expect(db.batches.map((x) => x.sessions)).toEqual([["s1"], ["s2"], ["s1"]]);
   });
 
+  test("a second batch starts beside one in flight only once secondBatchMin messages wait", async () => {
+    const db = fakeDatabase();
+    const w = writerOn(db, { concurrency: 2, secondBatchMin: 3 });
+    const first = latch();
+    db.gateWith((b) => (db.batches.length === 1 && b.sessions[0] === "s1" ? first.opened : Promise.resolve()));
+    const a = w.append(message("s1"));
+    await Bun.sleep(5);
+    const waiting = [w.append(message("s2")), w.append(message("s3"))];
+    await Bun.sleep(5);
+    expect(db.batches).toHaveLength(1); // two waiting: not worth a second statement yet
+    const third = w.append(message("s4"));
+    await Promise.all([...waiting, third]); // the third makes it worth it, s1 still in flight
+    expect(db.batches.map((b) => b.sessions)).toEqual([["s1"], ["s2", "s3", "s4"]]);
+    first.open();
+    await a;
+  });
+
   test("a client_id retried twice in one burst goes into two batches: stored once, the retry answered as a duplicate", async () => {
     const db = fakeDatabase();
     const w = writerOn(db);
