@@ -48,7 +48,10 @@ export type WriterOptions = {
   onLateCommit?: (appended: Appended) => void;
 };
 
-type Batch = { items: Pending[]; sessions: Set<string>; done: boolean };
+type Batch = { items: Pending[]; sessions: Set<string>; done: boolean; startedAt: number };
+
+/** A statement in flight longer than this no longer holds a second one back (a slow or stuck connection). */
+const SLOW_BATCH_MS = 100;
 
 export class MessageWriter {
   private queue: Pending[] = [];
@@ -106,11 +109,15 @@ export class MessageWriter {
     let expired = 0;
     while (expired < this.queue.length && this.queue[expired]!.deadline <= now) this.queue[expired++]!.reject(timedOut());
     if (expired > 0) this.queue.splice(0, expired);
+    this.schedule(); // a batch in flight may have become slow: the rest need not wait for it
   }
 
   private mayStartBatch(): boolean {
     if (this.queue.length === 0 || this.inFlight.size >= this.options.concurrency) return false;
-    return this.inFlight.size === 0 || this.queue.length >= (this.options.secondBatchMin ?? 1);
+    if (this.inFlight.size === 0 || this.queue.length >= (this.options.secondBatchMin ?? 1)) return true;
+    const now = performance.now();
+    for (const batch of this.inFlight) if (now - batch.startedAt > SLOW_BATCH_MS) return true;
+    return false;
   }
 
   private schedule() {
@@ -168,7 +175,7 @@ export class MessageWriter {
       items.push(p);
     }
     this.queue = rest;
-    return items.length > 0 ? { items, sessions, done: false } : null;
+    return items.length > 0 ? { items, sessions, done: false, startedAt: performance.now() } : null;
   }
 
   private async writeWithFallback(batch: Pending[]) {

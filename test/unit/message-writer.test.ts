@@ -134,6 +134,19 @@ describe("MessageWriter", () => {
     await a;
   });
 
+  test("a statement in flight for long no longer holds a second one back", async () => {
+    const db = fakeDatabase();
+    const w = writerOn(db, { concurrency: 2, secondBatchMin: 100, timeoutMs: 2000 });
+    const stuck = latch();
+    db.gateWith((b) => (b.sessions[0] === "s1" ? stuck.opened : Promise.resolve()));
+    const a = w.append(message("s1"));
+    await Bun.sleep(5);
+    const other = w.append(message("s2"));
+    expect((await other).message.seq).toBe(1); // went in a second statement after ~100 ms, not after s1's
+    stuck.open();
+    await a;
+  });
+
   test("a client_id retried twice in one burst goes into two batches: stored once, the retry answered as a duplicate", async () => {
     const db = fakeDatabase();
     const w = writerOn(db);
