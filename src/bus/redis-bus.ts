@@ -14,6 +14,8 @@ import { channelOf, decode, encode, sessionOf } from "./envelope-codec.ts";
 import type { RedisClient, RedisConnections } from "./redis-connect.ts";
 
 const MAX_UNSENT = 10_000;
+/** The longest a room waits for its subscription before it opens anyway (it resyncs later). */
+const JOIN_WAIT_MS = 2000;
 /** How often envelopes that could not be published are tried again. */
 const RETRY_UNSENT_MS = 250;
 
@@ -70,13 +72,28 @@ export class RedisBus implements Bus {
     }
   }
 
+  /**
+   * Resolves once subscribed, or at once while Redis is unreachable (the subscription is made when it
+   * is back, and the room then resyncs), and never later than JOIN_WAIT_MS: a joining socket must not
+   * wait for a shard that is failing over.
+   */
   async join(sessionId: string): Promise<void> {
     const channel = channelOf(sessionId);
     this.channels.add(channel);
-    if (this.sub.status === "ready") await this.sub.ssubscribe(channel);
-    else if (this.mode === "single")
-      this.wasDown = true; // subscribed on reconnect; the room then resyncs
-    else await this.sub.ssubscribe(channel); // the cluster client queues it until its shard is known
+    if (this.sub.status !== "ready") {
+      this.wasDown = true;
+      // A single server is resubscribed by onSubscriberReady; the cluster client queues the command itself.
+      if (this.mode === "cluster") this.sub.ssubscribe(channel).catch(() => {});
+      return;
+    }
+    let timer: Timer | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.wasDown = true;
+        resolve();
+      }, JOIN_WAIT_MS);
+    });
+    await Promise.race([this.sub.ssubscribe(channel), late]).finally(() => clearTimeout(timer));
   }
 
   leave(sessionId: string): void {
