@@ -63,7 +63,7 @@ export class ChatService {
   }
 
   static member(user: Participant, session: SessionInfo): Member {
-    return { user, session, seenFrom: Number.POSITIVE_INFINITY };
+    return { user, session };
   }
 
   /**
@@ -75,12 +75,7 @@ export class ChatService {
     const topic = userTopic(sessionId, m.user.userId);
     const { readMarks } = m.session; // as this connection read them, before the room's copy replaces it
     // Live only: subscribed before any await, so nothing committed from now on is missed.
-    if (afterSeq === null) {
-      conn.subscribe(topic);
-      m.seenFrom = this.rooms.get(sessionId)?.lastSeq ?? m.session.lastSeq;
-    } else {
-      m.seenFrom = afterSeq;
-    }
+    if (afterSeq === null) conn.subscribe(topic);
     // Counted in its room before any await: the room cannot be disposed under a joining socket, and
     // presence hears of arrivals and departures in the order they happen here.
     const room = this.roomFor(m.session);

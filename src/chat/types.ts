@@ -20,8 +20,6 @@ export type Fanout = (topic: string, frame: string) => void;
 export type Member = {
   user: Participant;
   session: SessionInfo;
-  /** The socket has received, or will receive, every message with a greater seq (set on joining). */
-  seenFrom: number;
 };
 
 /**
