@@ -5,10 +5,12 @@
  */
 import { userTopic, type Connection, type Fanout, type Member } from "./types.ts";
 import { Delivery } from "./delivery.ts";
+import { readInbox, type InboxPage } from "./inbox.ts";
 import {
   StoreUnavailableError,
   type Bus,
   type Envelope,
+  type InboxQuery,
   type Participant,
   type Presence,
   type PresenceChange,
@@ -105,6 +107,11 @@ export class ChatService {
     room.dispose();
     this.rooms.delete(sessionId);
     this.bus.leave(sessionId);
+  }
+
+  /** One page of a user's inbox (HTTP API); null when the user does not exist. */
+  inbox(userId: string, query: InboxQuery): Promise<InboxPage | null> {
+    return readInbox(this.store, this.presence, userId, query);
   }
 
   async handle(conn: Connection, m: Member, frame: ChatCommand): Promise<void> {

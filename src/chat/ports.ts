@@ -32,6 +32,22 @@ export type HistoryPage =
 
 export type UnreadRow = { session_id: string; last_seq: number; last_read_seq: number; unread: number };
 
+/** The newest message of a session as an inbox shows it: content cut to INBOX_PREVIEW_CODE_POINTS. */
+export type InboxPreview = { seq: number; sender_id: string; sender_name: string; content: string; created_at: string };
+
+/** One session in a user's inbox, without the other participant's presence (the Presence port's). */
+export type InboxRow = UnreadRow & {
+  last_message: InboxPreview | null;
+  other: { user_id: string; display_name: string };
+  /** Position in the inbox: last activity (µs since the epoch) and the session id break ties. */
+  cursor: { activity: number; sessionId: string };
+};
+
+/** Most recent activity first; `before`: the cursor of the last row of the previous page. */
+export type InboxQuery = { limit: number; before: { activity: number; sessionId: string } | null };
+
+export const INBOX_PREVIEW_CODE_POINTS = 200;
+
 export type NewMessage = {
   id: string;
   sessionId: string;
@@ -92,6 +108,8 @@ export interface Store {
   markRead(sessionId: string, userId: string, seq: number): Promise<number | null>;
   /** Unread counts of every session of the user; null when the user does not exist. */
   unread(userId: string): Promise<UnreadRow[] | null>;
+  /** One page of the user's sessions, most recent activity first (limit + 1 rows tell whether there is more); null when the user does not exist. */
+  inbox(userId: string, query: InboxQuery): Promise<InboxRow[] | null>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -3,7 +3,8 @@
  * participants only, authenticated with `Authorization: Bearer <access JWT>`.
  */
 import * as v from "valibot";
-import type { Store } from "../chat/ports.ts";
+import type { InboxQuery, Store } from "../chat/ports.ts";
+import type { InboxPage } from "../chat/inbox.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
@@ -12,6 +13,22 @@ import type { Tickets } from "../store/tickets.ts";
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
 const UNREAD_PATH = /^\/api\/sessions\/unread\/?$/;
 const TICKET_PATH = /^\/api\/ws-ticket\/?$/;
+const INBOX_PATH = /^\/api\/inbox\/?$/;
+/** The inbox cursor: "<activity µs>.<session uuid>", from `next` of the previous page. */
+const INBOX_CURSOR = new RegExp(`^(\\d{1,17})\\.(${sessionIdPattern})$`, "i");
+const InboxParams = v.object({
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,4}$/, "must be an integer from 1 to 200"),
+      v.transform(Number),
+      v.minValue(1, "must be an integer from 1 to 200"),
+      v.maxValue(200, "must be an integer from 1 to 200"),
+    ),
+    "50",
+  ),
+  before: v.optional(v.pipe(v.string(), v.regex(INBOX_CURSOR, "must be the `next` cursor of a previous page"))),
+});
 const TicketRequest = v.object({
   session_id: v.pipe(v.string("must be a session UUID"), v.regex(new RegExp(`^${sessionIdPattern}$`, "i"), "must be a session UUID")),
 });
@@ -39,14 +56,22 @@ const HistoryParams = v.pipe(
 
 const json = (status: number, body: unknown) => Response.json(body, { status, headers: { "cache-control": "no-store" } });
 
-export type ApiDeps = { store: Store; tickets: Tickets; verify: TokenVerifier; requests: RequestLimits; pageMaxBytes: number };
+export type ApiDeps = {
+  store: Store;
+  tickets: Tickets;
+  verify: TokenVerifier;
+  requests: RequestLimits;
+  pageMaxBytes: number;
+  inbox: (userId: string, query: InboxQuery) => Promise<InboxPage | null>;
+};
 
 /** Answers an /api/ request, or null when the path is not one of the API's. */
 export async function apiRoute(req: Request, url: URL, deps: ApiDeps): Promise<Response | null> {
   const messages = MESSAGES_PATH.exec(url.pathname);
   const isUnread = UNREAD_PATH.test(url.pathname);
   const isTicket = TICKET_PATH.test(url.pathname);
-  if (!messages && !isUnread && !isTicket) return null;
+  const isInbox = INBOX_PATH.test(url.pathname);
+  if (!messages && !isUnread && !isTicket && !isInbox) return null;
   if (req.method !== (isTicket ? "POST" : "GET")) return json(405, { error: "method not allowed" });
   const caller = await authenticate(req, deps.verify);
   if (!caller) return json(401, { error: "a valid access token is required (Authorization: Bearer <token>)" });
@@ -54,6 +79,7 @@ export async function apiRoute(req: Request, url: URL, deps: ApiDeps): Promise<R
   if (wait > 0) return tooManyRequests(wait);
   const answer = await deps.requests.inSlot(caller.userId, () => {
     if (isTicket) return ticket(deps, caller, req);
+    if (isInbox) return inbox(deps, caller.userId, url);
     return messages ? history(deps, messages[1]!.toLowerCase(), caller.userId, url) : unread(deps.store, caller.userId);
   });
   return answer ?? tooManyRequests(1, "too many requests in flight for this user, retry later");
@@ -112,6 +138,24 @@ async function history({ store, pageMaxBytes }: ApiDeps, sessionId: string, user
   // Older page: ?before=<cursors.before>; newer page: ?after=<cursors.after>.
   const body = `{"messages":[${page.messages.map((m) => m.json).join(",")}],"has_more":${page.hasMore},"cursors":${JSON.stringify({ before: first, after: last })},"last_seq":${page.lastSeq}}`;
   return new Response(body, { headers: { "content-type": "application/json;charset=utf-8", "cache-control": "no-store" } });
+}
+
+/** `GET /api/inbox?limit=50&before=<next>`: the caller's sessions, most recent activity first. */
+async function inbox(deps: ApiDeps, userId: string, url: URL): Promise<Response> {
+  const parsed = v.safeParse(InboxParams, Object.fromEntries(url.searchParams));
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    return json(400, { error: `${String(issue.path?.[0]?.key ?? "query")} ${issue.message}` });
+  }
+  const cursor = parsed.output.before ? INBOX_CURSOR.exec(parsed.output.before) : null;
+  const before = cursor ? { activity: Number(cursor[1]), sessionId: cursor[2]!.toLowerCase() } : null;
+  const page = await deps.inbox(userId, { limit: parsed.output.limit, before });
+  if (!page) return json(401, { error: "user not found" });
+  return json(200, {
+    sessions: page.entries,
+    has_more: page.hasMore,
+    next: page.next ? `${page.next.activity}.${page.next.sessionId}` : null,
+  });
 }
 
 async function unread(store: Store, userId: string): Promise<Response> {

@@ -1,6 +1,6 @@
 /** `Bun.serve` wiring: health, readiness, metrics, the HTTP API, and the WebSocket upgrade. */
 import type { Server } from "bun";
-import type { Bus, Store } from "../chat/ports.ts";
+import type { Bus, InboxQuery, Store } from "../chat/ports.ts";
 import type { ChatService } from "../chat/chat-service.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Limits } from "../config/config.ts";
@@ -88,6 +88,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
           verify: deps.verify,
           requests,
           pageMaxBytes: deps.limits.historyPageMaxBytes,
+          inbox: (userId: string, query: InboxQuery) => deps.chat.inbox(userId, query),
         };
         return (await apiRoute(req, url, api)) ?? json(404, { error: "not found" });
       }
