@@ -16,17 +16,19 @@ const TICKET_PATH = /^\/api\/ws-ticket\/?$/;
 const INBOX_PATH = /^\/api\/inbox\/?$/;
 /** The inbox cursor: "<activity µs>.<session uuid>", from `next` of the previous page. */
 const INBOX_CURSOR = new RegExp(`^(\\d{1,17})\\.(${sessionIdPattern})$`, "i");
-const InboxParams = v.object({
-  limit: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^\d{1,4}$/, "must be an integer from 1 to 200"),
-      v.transform(Number),
-      v.minValue(1, "must be an integer from 1 to 200"),
-      v.maxValue(200, "must be an integer from 1 to 200"),
-    ),
-    "50",
+/** `limit` of a page (history, inbox): 1 to 200, 50 by default. */
+const pageLimit = v.optional(
+  v.pipe(
+    v.string(),
+    v.regex(/^\d{1,4}$/, "must be an integer from 1 to 200"),
+    v.transform(Number),
+    v.minValue(1, "must be an integer from 1 to 200"),
+    v.maxValue(200, "must be an integer from 1 to 200"),
   ),
+  "50",
+);
+const InboxParams = v.object({
+  limit: pageLimit,
   before: v.optional(v.pipe(v.string(), v.regex(INBOX_CURSOR, "must be the `next` cursor of a previous page"))),
 });
 const TicketRequest = v.object({
@@ -38,16 +40,7 @@ const MAX_TICKET_BODY = 1024;
 const seqParam = v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a non-negative integer"), v.transform(Number));
 const HistoryParams = v.pipe(
   v.object({
-    limit: v.optional(
-      v.pipe(
-        v.string(),
-        v.regex(/^\d{1,4}$/, "must be an integer from 1 to 200"),
-        v.transform(Number),
-        v.minValue(1, "must be an integer from 1 to 200"),
-        v.maxValue(200, "must be an integer from 1 to 200"),
-      ),
-      "50",
-    ),
+    limit: pageLimit,
     before: v.optional(seqParam),
     after: v.optional(seqParam),
   }),
