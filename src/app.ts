@@ -129,6 +129,7 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
       await http.server.stop(true);
       // Writes that arrived while sockets were closing commit and are published before the bus goes.
       await store.close();
+      await chat.inboxes.stop();
       await presence.close();
       await bus.close();
       await embedded?.stop();
@@ -140,6 +141,7 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
 
 function observe(metrics: Metrics, { store, bus, chat, poolMax }: { store: PostgresStore; bus: Bus; chat: ChatService; poolMax: number }) {
   metrics.gauge("chat_rooms", "Sessions with at least one socket on this instance", () => chat.roomCount);
+  metrics.gauge("chat_inbox_sockets", "Inbox sockets open on this instance", () => chat.inboxes.socketCount);
   metrics.gauge("chat_db_writes_pending", "Messages waiting for the next group commit", () => store.writer.pending);
   metrics.gauge("chat_db_pool_max", "PostgreSQL connections this instance may open", () => poolMax);
   metrics.gauge(

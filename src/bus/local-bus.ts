@@ -4,6 +4,8 @@ import type { Bus } from "../chat/ports.ts";
 export class LocalBus implements Bus {
   async join(): Promise<void> {}
   leave(): void {}
+  async joinUser(): Promise<void> {}
+  leaveUser(): void {}
   publish(): void {}
   onEnvelope(): void {}
   onResync(): void {}

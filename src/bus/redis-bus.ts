@@ -10,7 +10,7 @@
  */
 import type { Bus, Envelope } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
-import { channelOf, decode, encode, sessionOf } from "./envelope-codec.ts";
+import { channelFor, channelOf, decode, encode, inboxChannelOf, routeOf } from "./envelope-codec.ts";
 import type { RedisClient, RedisConnections } from "./redis-connect.ts";
 
 const MAX_UNSENT = 10_000;
@@ -77,8 +77,23 @@ export class RedisBus implements Bus {
    * is back, and the room then resyncs), and never later than JOIN_WAIT_MS: a joining socket must not
    * wait for a shard that is failing over.
    */
-  async join(sessionId: string): Promise<void> {
-    const channel = channelOf(sessionId);
+  join(sessionId: string): Promise<void> {
+    return this.subscribe(channelOf(sessionId));
+  }
+
+  leave(sessionId: string): void {
+    this.unsubscribe(channelOf(sessionId));
+  }
+
+  joinUser(userId: string): Promise<void> {
+    return this.subscribe(inboxChannelOf(userId));
+  }
+
+  leaveUser(userId: string): void {
+    this.unsubscribe(inboxChannelOf(userId));
+  }
+
+  private async subscribe(channel: string): Promise<void> {
     this.channels.add(channel);
     if (this.sub.status !== "ready") {
       this.wasDown = true;
@@ -96,14 +111,13 @@ export class RedisBus implements Bus {
     await Promise.race([this.sub.ssubscribe(channel), late]).finally(() => clearTimeout(timer));
   }
 
-  leave(sessionId: string): void {
-    const channel = channelOf(sessionId);
+  private unsubscribe(channel: string): void {
     this.channels.delete(channel);
     if (this.sub.status === "ready") this.sub.sunsubscribe(channel).catch(() => {});
   }
 
   publish(envelope: Envelope): void {
-    const args = [channelOf(envelope.sessionId), encode(this.origin, envelope)];
+    const args = [channelFor(envelope), encode(this.origin, envelope)];
     if (this.pub.status !== "ready") {
       this.keep(envelope, args);
       return;
@@ -133,8 +147,8 @@ export class RedisBus implements Bus {
   }
 
   private receive(channel: string, payload: string) {
-    const sessionId = sessionOf(channel);
-    const decoded = sessionId ? decode(sessionId, payload) : null;
+    const route = routeOf(channel);
+    const decoded = route ? decode(route, payload) : null;
     if (!decoded || decoded.origin === this.origin) return; // our own: already delivered locally
     this.envelopeHandler(decoded.envelope);
   }

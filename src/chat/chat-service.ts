@@ -6,6 +6,7 @@
 import { userTopic, type Connection, type Fanout, type Member } from "./types.ts";
 import { Delivery } from "./delivery.ts";
 import { readInbox, type InboxPage } from "./inbox.ts";
+import { InboxFeed } from "./inbox-feed.ts";
 import {
   StoreUnavailableError,
   type Bus,
@@ -49,15 +50,18 @@ export class ChatService {
   private readonly metrics: Metrics;
   private readonly maxPendingPerUser: number;
   private readonly pendingByUser = new Map<string, number>();
+  /** Every user's inbox sockets on this instance, kept current across instances. */
+  readonly inboxes: InboxFeed;
 
   constructor(ports: ChatPorts) {
     ({ store: this.store, bus: this.bus, presence: this.presence, log: this.log, metrics: this.metrics } = ports);
+    this.inboxes = new InboxFeed({ store: ports.store, presence: ports.presence, bus: ports.bus, log: ports.log });
     this.delivery = new Delivery(ports.fanout, ports.bus);
     this.maxPendingPerUser = ports.maxPendingPerUser ?? Number.POSITIVE_INFINITY;
     this.bus.onEnvelope((e) => this.receive(e));
     this.store.onLateCommit((appended) => this.broadcast(appended.message));
     this.bus.onResync(() => void this.resyncAll());
-    this.presence.onChange((change) => this.presenceChanged(change));
+    this.presence.onChange((change) => void this.sessionOf(change.sessionId, change.userId).then((s) => this.presenceChanged(change, s)));
     const rooms = this.rooms;
     this.presence.localUsers(function* () {
       for (const [sessionId, room] of rooms) yield [sessionId, room.usersHere()] as const;
@@ -82,7 +86,7 @@ export class ChatService {
     // presence hears of arrivals and departures in the order they happen here.
     const room = this.roomFor(m.session);
     room.adopt(m);
-    if (room.addSocket(m.user.userId)) this.decidePresence(this.presence.arrive(sessionId, m.user.userId));
+    if (room.addSocket(m.user.userId)) this.decidePresence(this.presence.arrive(sessionId, m.user.userId), m.session);
     await room.ready;
     if (afterSeq !== null) {
       await replayInto(
@@ -102,7 +106,7 @@ export class ChatService {
     conn.unsubscribe(userTopic(sessionId, m.user.userId));
     const room = this.rooms.get(sessionId);
     if (!room) return;
-    if (room.removeSocket(m.user.userId)) this.decidePresence(this.presence.depart(sessionId, m.user.userId));
+    if (room.removeSocket(m.user.userId)) this.decidePresence(this.presence.depart(sessionId, m.user.userId), m.session);
     if (room.sockets > 0) return;
     room.dispose();
     this.rooms.delete(sessionId);
@@ -174,8 +178,23 @@ export class ChatService {
 
   private broadcast(message: MessageView) {
     const frame = messageFrame(message);
-    this.rooms.get(message.session_id)?.deliver(message.seq, frame);
+    const room = this.rooms.get(message.session_id);
+    room?.deliver(message.seq, frame);
     this.delivery.messageToOthers(message, frame);
+    if (room) this.touchInboxes(room.session);
+    else void this.sessionOf(message.session_id, message.sender_id).then((s) => s && this.touchInboxes(s));
+  }
+
+  private touchInboxes(session: SessionInfo) {
+    this.inboxes.touch(session.sessionId, [session.inviter.userId, session.invitee.userId]);
+  }
+
+  /** The session as its room knows it, or as the store does (a change decided where no room is open); null if gone. */
+  private async sessionOf(sessionId: string, userId: string): Promise<SessionInfo | null> {
+    const room = this.rooms.get(sessionId);
+    if (room) return room.session;
+    const auth = await this.store.authorize(sessionId, userId).catch(() => null);
+    return auth?.ok ? auth.session : null;
   }
 
   /**
@@ -209,6 +228,7 @@ export class ChatService {
     const frame = readFrame({ user_id: m.user.userId, seq: moved });
     const room = this.rooms.get(m.session.sessionId);
     if (room) for (const p of room.participants) this.delivery.toUser(room.session.sessionId, p.userId, frame);
+    this.touchInboxes(m.session);
   }
 
   private storeFailure(err: unknown, what: string, clientId?: string | null): string {
@@ -227,6 +247,7 @@ export class ChatService {
     if (e.sentAt) this.metrics.bridgeLagSeconds.observe(Math.max(0, Date.now() - e.sentAt) / 1000);
     if (e.kind === "message") this.rooms.get(e.sessionId)?.deliver(e.seq, e.frame);
     else if (e.kind === "presence") this.applyPresence(e);
+    else if (e.kind === "inbox") this.inboxes.changed(e.userId, e.sessionId);
     else this.delivery.toUserHere(e.sessionId, e.toUserId, e.frame);
   }
 
@@ -264,14 +285,21 @@ export class ChatService {
   }
 
   /** Presence decisions are made in the presence store; a failed call is settled later by its heartbeat or reaper. */
-  private decidePresence(decision: Promise<PresenceChange | null>) {
-    decision.then((change) => change && this.presenceChanged(change)).catch((err) => this.log.debug("presence update failed", { err }));
+  private decidePresence(decision: Promise<PresenceChange | null>, session: SessionInfo) {
+    decision
+      .then((change) => change && this.presenceChanged(change, session))
+      .catch((err) => this.log.debug("presence update failed", { err }));
   }
 
-  /** Told to every instance, this one included, even when no socket of the session is left here. */
-  private presenceChanged(change: PresenceChange) {
+  /**
+   * Told to every instance, this one included, even when no socket of the session is left here; and
+   * to the other participant's inbox (once, by the instance that decided it).
+   */
+  private presenceChanged(change: PresenceChange, session: SessionInfo | null) {
     this.delivery.presenceToOthers(change);
     this.applyPresence(change);
+    const other = session && [session.inviter.userId, session.invitee.userId].filter((u) => u !== change.userId);
+    if (other) this.inboxes.touch(change.sessionId, other);
   }
 
   /** The other participants' local sockets hear a change only if it is newer than what their room showed and differs from it. */
@@ -301,7 +329,10 @@ export class ChatService {
 
   /** After a bus outage: messages and presence changes published meanwhile were lost; the stores have them. */
   private async resyncAll() {
-    await Promise.all([...this.rooms.values()].map((room) => Promise.all([room.catchUp(), this.resyncPresence(room.session.sessionId)])));
+    await Promise.all([
+      ...[...this.rooms.values()].map((room) => Promise.all([room.catchUp(), this.resyncPresence(room.session.sessionId)])),
+      this.inboxes.resync(),
+    ]);
   }
 
   private async resyncPresence(sessionId: string) {

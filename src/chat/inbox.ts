@@ -3,9 +3,13 @@
  * message (cut to a preview) and the other participant, with whether they are online in it.
  */
 import type { InboxQuery, InboxRow, Presence, Store } from "./ports.ts";
+import type { InboxView } from "../protocol/frames.ts";
 
-export type InboxEntry = Omit<InboxRow, "cursor" | "other"> & { other: InboxRow["other"] & { online: boolean } };
+export type InboxEntry = InboxView;
 export type InboxPage = { entries: InboxEntry[]; hasMore: boolean; next: InboxRow["cursor"] | null };
+
+/** The cursor as clients carry it: "<activity µs>.<session id>". */
+export const cursorText = (c: InboxRow["cursor"]) => `${c.activity}.${c.sessionId}`;
 
 /** Null when the user does not exist. Presence that cannot be read counts as offline. */
 export async function readInbox(store: Store, presence: Presence, userId: string, query: InboxQuery): Promise<InboxPage | null> {

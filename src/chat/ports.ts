@@ -43,8 +43,8 @@ export type InboxRow = UnreadRow & {
   cursor: { activity: number; sessionId: string };
 };
 
-/** Most recent activity first; `before`: the cursor of the last row of the previous page. */
-export type InboxQuery = { limit: number; before: { activity: number; sessionId: string } | null };
+/** Most recent activity first; `before`: the cursor of the last row of the previous page; `sessionId`: that session's row only. */
+export type InboxQuery = { limit: number; before: { activity: number; sessionId: string } | null; sessionId?: string };
 
 export const INBOX_PREVIEW_CODE_POINTS = 200;
 
@@ -110,6 +110,7 @@ export interface Store {
   unread(userId: string): Promise<UnreadRow[] | null>;
   /** One page of the user's sessions, most recent activity first (limit + 1 rows tell whether there is more); null when the user does not exist. */
   inbox(userId: string, query: InboxQuery): Promise<InboxRow[] | null>;
+  userExists(userId: string): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -119,6 +120,8 @@ export type Envelope = (
   | { kind: "message"; sessionId: string; seq: number; frame: string }
   | { kind: "direct"; sessionId: string; toUserId: string; frame: string }
   | ({ kind: "presence" } & PresenceChange)
+  /** Something the user's inbox shows of the session changed (routed on the user's channel, not the session's). */
+  | { kind: "inbox"; userId: string; sessionId: string }
 ) & {
   /** When the origin instance published it (ms), for the bridge-lag metric; set by the bus. */
   sentAt?: number;
@@ -130,6 +133,9 @@ export interface Bus {
   join(sessionId: string): Promise<void>;
   /** Stops receiving them (last local socket left). */
   leave(sessionId: string): void;
+  /** Starts receiving the user's `inbox` envelopes (their first local inbox socket). */
+  joinUser(userId: string): Promise<void>;
+  leaveUser(userId: string): void;
   publish(envelope: Envelope): void;
   /** Envelopes from other instances; never this instance's own. */
   onEnvelope(handler: (envelope: Envelope) => void): void;

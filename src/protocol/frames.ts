@@ -134,4 +134,20 @@ export const presenceFrame = (p: { user_id: string; display_name: string; online
 export const resumedFrame = (r: { after: number; replayed: number; first_seq: number | null; last_seq: number; complete: boolean }) =>
   JSON.stringify({ type: "resumed", ...r });
 
+/** A user's view of one of their sessions: the inbox socket's frame and a row of GET /api/inbox. */
+export type InboxView = {
+  session_id: string;
+  last_seq: number;
+  last_read_seq: number;
+  unread: number;
+  last_message: { seq: number; sender_id: string; sender_name: string; content: string; created_at: string } | null;
+  other: { user_id: string; display_name: string; online: boolean };
+};
+
+export const inboxFrame = (e: InboxView) => JSON.stringify({ type: "inbox", ...e });
+
+/** Ends an inbox snapshot: `sessions` frames were sent; with `has_more`, GET /api/inbox?before=<next> pages the rest. */
+export const inboxReadyFrame = (r: { sessions: number; has_more: boolean; next: string | null }) =>
+  JSON.stringify({ type: "inbox_ready", ...r });
+
 export const authOkFrame = (expiresAt: number) => JSON.stringify({ type: "auth", ok: true, expires_at: new Date(expiresAt).toISOString() });

@@ -192,7 +192,7 @@ export class PostgresStore implements Store {
     return rows.filter((r) => r.session_id !== null).map(({ user_ok: _, ...r }) => r);
   }
 
-  async inbox(userId: string, { limit, before }: InboxQuery): Promise<InboxRow[] | null> {
+  async inbox(userId: string, { limit, before, sessionId }: InboxQuery): Promise<InboxRow[] | null> {
     type Row = UnreadRow & {
       activity: number;
       lm_seq: number | null;
@@ -215,7 +215,7 @@ export class PostgresStore implements Store {
              o.id AS other_id, o.display_name AS other_name
       FROM (
         SELECT s.*, (extract(epoch FROM coalesce(s.last_message_at, s.created_at)) * 1000000)::bigint AS activity
-        FROM sessions s WHERE s.inviter_id = ${userId} OR s.invitee_id = ${userId}
+        FROM sessions s WHERE (s.inviter_id = ${userId} OR s.invitee_id = ${userId}) ${sessionId ? sql`AND s.id = ${sessionId}` : sql``}
       ) s
       JOIN users o ON o.id = CASE WHEN s.inviter_id = ${userId} THEN s.invitee_id ELSE s.inviter_id END
       LEFT JOIN session_reads r ON r.session_id = s.id AND r.user_id = ${userId}
@@ -224,7 +224,7 @@ export class PostgresStore implements Store {
       ${after}
       ORDER BY s.activity DESC, s.id DESC
       LIMIT ${limit + 1}`);
-    if (rows.length === 0 && !(await this.userExists(userId))) return null;
+    if (rows.length === 0 && !sessionId && !(await this.userExists(userId))) return null;
     return rows.map((r) => ({
       session_id: r.session_id,
       last_seq: r.last_seq,
@@ -245,7 +245,7 @@ export class PostgresStore implements Store {
     }));
   }
 
-  private async userExists(userId: string): Promise<boolean> {
+  async userExists(userId: string): Promise<boolean> {
     const [row] = await this.bounded(this.sql<{ ok: boolean }[]>`SELECT EXISTS (SELECT 1 FROM users WHERE id = ${userId}) AS ok`);
     return row!.ok;
   }

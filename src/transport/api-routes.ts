@@ -4,9 +4,9 @@
  */
 import * as v from "valibot";
 import type { InboxQuery, Store } from "../chat/ports.ts";
-import type { InboxPage } from "../chat/inbox.ts";
+import { cursorText, type InboxPage } from "../chat/inbox.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
-import { sessionIdPattern } from "./upgrade.ts";
+import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
 import type { Tickets } from "../store/tickets.ts";
 
@@ -31,9 +31,15 @@ const InboxParams = v.object({
   limit: pageLimit,
   before: v.optional(v.pipe(v.string(), v.regex(INBOX_CURSOR, "must be the `next` cursor of a previous page"))),
 });
-const TicketRequest = v.object({
-  session_id: v.pipe(v.string("must be a session UUID"), v.regex(new RegExp(`^${sessionIdPattern}$`, "i"), "must be a session UUID")),
-});
+const TicketRequest = v.union(
+  [
+    v.object({
+      session_id: v.pipe(v.string(), v.regex(new RegExp(`^${sessionIdPattern}$`, "i"))),
+    }),
+    v.object({ inbox: v.literal(true) }),
+  ],
+  'must be {"session_id":"<session uuid>"} or {"inbox":true}',
+);
 /** A ticket request is a few dozen bytes. */
 const MAX_TICKET_BODY = 1024;
 
@@ -87,7 +93,10 @@ async function authenticate(req: Request, verify: TokenVerifier): Promise<Caller
   return checked.ok ? { userId: checked.userId, expiresAt: checked.expiresAt } : null;
 }
 
-/** `POST /api/ws-ticket` `{"session_id":"…"}`: a one-use ticket to open that session's WebSocket without the JWT in the URL. */
+/**
+ * `POST /api/ws-ticket` `{"session_id":"…"}` or `{"inbox":true}`: a one-use ticket to open that
+ * session's WebSocket (or the inbox's) without the JWT in the URL.
+ */
 async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request): Promise<Response> {
   if (Number(req.headers.get("content-length") ?? 0) > MAX_TICKET_BODY) return json(413, { error: "the body is too large" });
   const body = await req.text().catch(() => "");
@@ -96,9 +105,13 @@ async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request)
   try {
     parsed = v.safeParse(TicketRequest, JSON.parse(body));
   } catch {
-    return json(400, { error: 'the body must be JSON: {"session_id":"<uuid>"}' });
+    return json(400, { error: 'the body must be JSON: {"session_id":"<uuid>"} or {"inbox":true}' });
   }
-  if (!parsed.success) return json(400, { error: `session_id ${parsed.issues[0].message}` });
+  if (!parsed.success) return json(400, { error: `the body ${parsed.issues[0].message}` });
+  if ("inbox" in parsed.output) {
+    if (!(await store.userExists(caller.userId))) return json(401, { error: "user not found" });
+    return issue(tickets, caller, INBOX_TICKET_SCOPE);
+  }
   const sessionId = parsed.output.session_id.toLowerCase();
   const auth = await store.authorize(sessionId, caller.userId);
   if (!auth.ok) {
@@ -107,7 +120,11 @@ async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request)
       ? json(404, { error: "session not found" })
       : json(403, { error: "not a participant of this session" });
   }
-  const issued = await tickets.issue({ userId: caller.userId, sessionId, tokenExpiresAt: caller.expiresAt });
+  return issue(tickets, caller, sessionId);
+}
+
+async function issue(tickets: Tickets, caller: Caller, scope: string): Promise<Response> {
+  const issued = await tickets.issue({ userId: caller.userId, sessionId: scope, tokenExpiresAt: caller.expiresAt });
   return json(200, { ticket: issued.ticket, expires_at: new Date(issued.expiresAt).toISOString() });
 }
 
@@ -147,7 +164,7 @@ async function inbox(deps: ApiDeps, userId: string, url: URL): Promise<Response>
   return json(200, {
     sessions: page.entries,
     has_more: page.hasMore,
-    next: page.next ? `${page.next.activity}.${page.next.sessionId}` : null,
+    next: page.next && cursorText(page.next),
   });
 }
 

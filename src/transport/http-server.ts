@@ -7,7 +7,7 @@ import type { Limits } from "../config/config.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { CloseCode } from "../protocol/codes.ts";
-import { admit, sessionIdOf } from "./upgrade.ts";
+import { admit, socketTargetOf } from "./upgrade.ts";
 import { apiRoute } from "./api-routes.ts";
 import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
@@ -93,8 +93,8 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         return (await apiRoute(req, url, api)) ?? json(404, { error: "not found" });
       }
 
-      const sessionId = sessionIdOf(url.pathname);
-      if (!sessionId) return (await deps.dev?.route?.(req, url, server)) ?? json(404, { error: "not found" });
+      const target = socketTargetOf(url.pathname);
+      if (!target) return (await deps.dev?.route?.(req, url, server)) ?? json(404, { error: "not found" });
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return json(426, { error: "websocket upgrade required" });
       if (!originAllowed(req, deps.allowedOrigins)) return refuse(403, "origin not allowed");
       if (!deps.accepting()) return refuse(503, "shutting down, reconnect to another instance");
@@ -113,16 +113,16 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
           mayAttempt: (userId) => requests.connect(userId) === 0,
           onTicket: () => deps.metrics.ticketsRedeemed.inc(),
         },
-        sessionId,
+        target,
         req,
         url,
       );
-      if (outcome.ok && registry.connectionsOf(outcome.member.user.userId) >= deps.limits.maxConnectionsPerUser) {
+      if (outcome.ok && registry.connectionsOf(outcome.userId) >= deps.limits.maxConnectionsPerUser) {
         outcome = { ok: false, close: CloseCode.TooManyConnections };
       }
       const data: SocketData = {
         connId: `${connPrefix}-${++nextConn}`,
-        sessionId,
+        sessionId: target.kind === "session" ? target.sessionId : null,
         outcome,
         limiter: null,
         joining: null,

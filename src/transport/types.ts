@@ -5,7 +5,8 @@ import type { UpgradeOutcome } from "./upgrade.ts";
 
 export type SocketData = {
   connId: string;
-  sessionId: string;
+  /** The session of a chat socket; null for an inbox socket. */
+  sessionId: string | null;
   outcome: UpgradeOutcome;
   /** Created on the first frame: idle sockets stay small. */
   limiter: SocketRateLimiter | null;

@@ -12,12 +12,20 @@ import type { Ticket } from "../store/tickets.ts";
 
 export const sessionIdPattern = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const SESSION_PATH = new RegExp(`^/ws/sessions/(${sessionIdPattern})/?$`, "i");
+const INBOX_PATH = /^\/ws\/inbox\/?$/;
 
-/** The session id of a WebSocket path, or null when the path is not one. */
-export function sessionIdOf(pathname: string): string | null {
+/** What a socket is for: one session's chat, or the user's inbox (all their sessions). */
+export type SocketTarget = { kind: "session"; sessionId: string } | { kind: "inbox" };
+
+/** The target of a WebSocket path, or null when the path is not one. */
+export function socketTargetOf(pathname: string): SocketTarget | null {
   const match = SESSION_PATH.exec(pathname);
-  return match ? match[1]!.toLowerCase() : null;
+  if (match) return { kind: "session", sessionId: match[1]!.toLowerCase() };
+  return INBOX_PATH.test(pathname) ? { kind: "inbox" } : null;
 }
+
+/** Tickets name a session; an inbox ticket names none, stored as the nil UUID. */
+export const INBOX_TICKET_SCOPE = "00000000-0000-0000-0000-000000000000";
 
 /** `?token=` as the original service, or `Authorization: Bearer` for non-browser clients. */
 function tokenOf(req: Request, url: URL): string | null {
@@ -28,7 +36,11 @@ function tokenOf(req: Request, url: URL): string | null {
   return match ? match[1]! : null;
 }
 
-export type UpgradeOutcome = { ok: true; member: Member; expiresAt: number; afterSeq: number | null } | { ok: false; close: CloseCode };
+export type Admitted = { ok: true; userId: string; expiresAt: number } & (
+  | { kind: "session"; member: Member; afterSeq: number | null }
+  | { kind: "inbox" }
+);
+export type UpgradeOutcome = Admitted | { ok: false; close: CloseCode };
 
 /** `?after=<seq>`: resume after the last message seen. Undefined when malformed. */
 export function afterSeqOf(url: URL): number | null | undefined {
@@ -52,31 +64,46 @@ export type TicketBook = { redeem(ticket: string): Promise<Ticket | null> };
 
 type Identity = { ok: true; userId: string; expiresAt: number } | { ok: false; close: CloseCode };
 
-export async function admit(deps: AdmitDeps, sessionId: string, req: Request, url: URL): Promise<UpgradeOutcome> {
+export async function admit(deps: AdmitDeps, target: SocketTarget, req: Request, url: URL): Promise<UpgradeOutcome> {
   const ticket = url.searchParams.get("ticket");
   const token = ticket ? null : tokenOf(req, url);
   if (!ticket && !token) return { ok: false, close: CloseCode.NoToken };
   const afterSeq = afterSeqOf(url);
   if (afterSeq === undefined) return { ok: false, close: CloseCode.BadRequest };
+  const scope = target.kind === "session" ? target.sessionId : INBOX_TICKET_SCOPE;
   let who: Identity;
   try {
-    who = ticket ? await redeem(deps, ticket, sessionId) : await verified(deps.verify, token!);
+    who = ticket ? await redeem(deps, ticket, scope) : await verified(deps.verify, token!);
   } catch {
     return { ok: false, close: CloseCode.TryAgainLater };
   }
   if (!who.ok) return who;
   if (!deps.mayAttempt(who.userId)) return { ok: false, close: CloseCode.TooManyAttempts };
-  let auth;
   try {
-    auth = await deps.store.authorize(sessionId, who.userId);
+    return target.kind === "session" ? await joinSession(deps.store, target.sessionId, who, afterSeq) : await openInbox(deps.store, who);
   } catch {
     return { ok: false, close: CloseCode.TryAgainLater };
   }
-  if (!auth.ok) return { ok: false, close: auth.reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant };
-  return { ok: true, member: ChatService.member(auth.user, auth.session), expiresAt: who.expiresAt, afterSeq };
 }
 
-/** A ticket stands for the token it was issued against, for its session only, once. */
+async function joinSession(
+  store: Store,
+  sessionId: string,
+  who: Identity & { ok: true },
+  afterSeq: number | null,
+): Promise<UpgradeOutcome> {
+  const auth = await store.authorize(sessionId, who.userId);
+  if (!auth.ok) return { ok: false, close: auth.reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant };
+  const member = ChatService.member(auth.user, auth.session);
+  return { ok: true, kind: "session", userId: who.userId, member, expiresAt: who.expiresAt, afterSeq };
+}
+
+async function openInbox(store: Store, who: Identity & { ok: true }): Promise<UpgradeOutcome> {
+  if (!(await store.userExists(who.userId))) return { ok: false, close: CloseCode.UserNotFound };
+  return { ok: true, kind: "inbox", userId: who.userId, expiresAt: who.expiresAt };
+}
+
+/** A ticket stands for the token it was issued against, for its session (or the inbox) only, once. */
 async function redeem({ tickets, onTicket }: AdmitDeps, ticket: string, sessionId: string): Promise<Identity> {
   const grant = await tickets.redeem(ticket);
   if (!grant || grant.sessionId !== sessionId) return { ok: false, close: CloseCode.InvalidToken };

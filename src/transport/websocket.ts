@@ -15,6 +15,7 @@ import { SocketRateLimiter } from "./rate-limit.ts";
 import type { RequestLimits } from "./request-limits.ts";
 import type { SocketRegistry } from "./socket-registry.ts";
 import type { ChatSocket, SocketData } from "./types.ts";
+import type { Admitted } from "./upgrade.ts";
 
 export type WebSocketDeps = {
   chat: ChatService;
@@ -52,14 +53,13 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
       }
       log.info("connection opened", {
         conn: connId,
-        session_id: sessionId,
-        user_id: outcome.member.user.userId,
-        resume: outcome.afterSeq !== null,
+        ...(sessionId ? { session_id: sessionId } : { inbox: true }),
+        user_id: outcome.userId,
+        ...(outcome.kind === "session" ? { resume: outcome.afterSeq !== null } : {}),
       });
       metrics.connectionsOpened.inc();
-      registry.add(ws, outcome.member.user.userId);
-      ws.data.joining = chat
-        .join(ws, outcome.member, outcome.afterSeq)
+      registry.add(ws, outcome.userId);
+      ws.data.joining = joined(ws, outcome)
         .catch((err) => {
           // The replay could not be read: the client reconnects and resumes from the same point.
           log.warn("join failed", { err, conn: connId });
@@ -77,8 +77,7 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
       ws.data.limiter ??= new SocketRateLimiter(limits);
       let verdict = ws.data.limiter.check(parsed?.ok ? parsed.frame.type : null);
       // A user's sockets together: twenty tabs do not get twenty times the budget.
-      if (verdict === "ok" && parsed?.ok && parsed.frame.type === "message" && !requests.message(outcome.member.user.userId))
-        verdict = "limited";
+      if (verdict === "ok" && parsed?.ok && parsed.frame.type === "message" && !requests.message(outcome.userId)) verdict = "limited";
       if (verdict === "abuse") return registry.close(ws, CloseCode.PolicyViolation);
       if (verdict === "limited") {
         const clientId = parsed?.ok ? (parsed.frame as { client_id?: string }).client_id : parsed?.error.client_id;
@@ -91,7 +90,13 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
       if (!parsed) return sendError(ws, { code: ErrorCode.BinaryFrame, error: "binary frames are not supported: send JSON text" });
       if (!parsed.ok) return sendError(ws, parsed.error);
       const frame = parsed.frame;
-      const handle = () => (frame.type === "auth" ? refresh(ws, frame.token) : chat.handle(ws, outcome.member, frame));
+      if (outcome.kind === "inbox" && frame.type !== "auth") {
+        return sendError(ws, { code: ErrorCode.UnknownType, error: `the inbox socket accepts only "auth" frames, not "${frame.type}"` });
+      }
+      const handle = async () => {
+        if (frame.type === "auth") return refresh(ws, frame.token);
+        if (outcome.kind === "session") return chat.handle(ws, outcome.member, frame);
+      };
       const work = ws.data.joined ? handle() : ws.data.joining!.then(handle);
       work.catch((err) => {
         log.error("frame handling failed", { err, conn: ws.data.connId });
@@ -102,18 +107,25 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
     close(ws, code) {
       const { outcome, connId, joining } = ws.data;
       if (!outcome.ok || !joining) return;
-      registry.remove(ws, outcome.member.user.userId);
-      void joining.then(() => chat.leave(ws, outcome.member));
+      registry.remove(ws, outcome.userId);
+      if (outcome.kind === "inbox") chat.inboxes.close(ws, outcome.userId);
+      else void joining.then(() => chat.leave(ws, outcome.member));
       log.debug("connection closed", { conn: connId, code });
     },
   };
+
+  /** A chat socket joins its room (after a replay when resuming); an inbox socket gets its snapshot. */
+  async function joined(ws: ChatSocket, outcome: Admitted): Promise<void> {
+    if (outcome.kind === "session") return chat.join(ws, outcome.member, outcome.afterSeq);
+    if (!(await chat.inboxes.open(ws, outcome.userId))) registry.close(ws, CloseCode.UserNotFound);
+  }
 
   /** A new token for the same user extends the socket's life; anything else changes nothing. */
   async function refresh(ws: ChatSocket, token: string) {
     const { outcome } = ws.data;
     if (!outcome.ok) return;
     const checked = await verify(token);
-    if (!checked.ok || checked.userId !== outcome.member.user.userId) {
+    if (!checked.ok || checked.userId !== outcome.userId) {
       return sendError(ws, {
         code: ErrorCode.AuthFailed,
         error: checked.ok ? "the token is for another user" : "the token is invalid or expired",

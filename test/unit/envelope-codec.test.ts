@@ -1,14 +1,23 @@
 /** The bytes of an envelope on a Redis channel. */
 import { describe, expect, test } from "bun:test";
-import { channelOf, decode, encode, sessionOf } from "../../src/bus/envelope-codec.ts";
+import { channelFor, channelOf, decode, encode, inboxChannelOf, routeOf } from "../../src/bus/envelope-codec.ts";
 
 const session = "5e55a0b1-0000-4000-8000-000000000001";
+const user = "0a0a0a0a-0000-4000-8000-000000000002";
 
 describe("envelope codec", () => {
   test("a session's channel has the session id as its Redis Cluster hash tag, and gives it back", () => {
     expect(channelOf(session)).toBe(`chat:{${session}}`);
-    expect(sessionOf(channelOf(session))).toBe(session);
-    expect(sessionOf("other:{x}")).toBeNull();
+    expect(routeOf(channelOf(session))).toEqual({ sessionId: session });
+    expect(routeOf("other:{x}")).toBeNull();
+    expect(routeOf("chat:nobrace")).toBeNull();
+  });
+
+  test("a user's inbox channel has the user id as its hash tag; inbox envelopes travel on it", () => {
+    expect(inboxChannelOf(user)).toBe(`chat:inbox:{${user}}`);
+    expect(routeOf(inboxChannelOf(user))).toEqual({ userId: user });
+    expect(channelFor({ kind: "inbox", userId: user, sessionId: session })).toBe(inboxChannelOf(user));
+    expect(channelFor({ kind: "message", sessionId: session, seq: 1, frame: "{}" })).toBe(channelOf(session));
   });
 
   test("message, direct and presence envelopes survive the round trip; frames are not parsed", () => {
@@ -20,11 +29,13 @@ describe("envelope codec", () => {
       { kind: "presence" as const, sessionId: session, userId: "u1", online: false, version: 7 },
     ]) {
       const bytes = encode("origin-1", envelope, 1000);
-      expect(decode(session, bytes)).toEqual({ origin: "origin-1", envelope: { ...envelope, sentAt: 1000 } });
+      expect(decode({ sessionId: session }, bytes)).toEqual({ origin: "origin-1", envelope: { ...envelope, sentAt: 1000 } });
     }
+    const inbox = { kind: "inbox" as const, userId: user, sessionId: session };
+    expect(decode({ userId: user }, encode("origin-1", inbox, 1000))).toEqual({ origin: "origin-1", envelope: { ...inbox, sentAt: 1000 } });
   });
 
-  test("garbage decodes to null, never throws", () => {
+  test("garbage decodes to null, never throws; a session envelope on an inbox channel is garbage too", () => {
     for (const payload of [
       "",
       "no newline",
@@ -33,9 +44,13 @@ describe("envelope codec", () => {
       "o m 1 notatime\nf",
       "o p u1 1\n2 5",
       "o p u1 1\n1 x",
+      "o i s1 x\n",
       "\n",
     ]) {
-      expect(decode(session, payload)).toBeNull();
+      expect(decode({ sessionId: session }, payload)).toBeNull();
+      expect(decode({ userId: user }, payload)).toBeNull();
     }
+    expect(decode({ userId: user }, `o m 1 1000\n{}`)).toBeNull();
+    expect(decode({ sessionId: session }, `o i ${session} 1000\n`)).toBeNull();
   });
 });
