@@ -5,7 +5,7 @@
  */
 import type { Server } from "bun";
 import type { Sql } from "postgres";
-import { isLoopback, type Config } from "./config/config.ts";
+import { isLoopback, type Config, type NotifyConfig } from "./config/config.ts";
 import type { Bus, Presence } from "./chat/ports.ts";
 import { ChatService } from "./chat/chat-service.ts";
 import { createVerifier } from "./auth/tokens.ts";
@@ -20,6 +20,10 @@ import type { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { provisionDemo, type DemoAccess } from "./cli/demo.ts";
 import { demoRoutes } from "./demo/routes.ts";
+import { Notifier } from "./notify/notifier.ts";
+import { createPost } from "./notify/http-post.ts";
+import { WebPushSender } from "./notify/web-push-sender.ts";
+import { WebhookSender } from "./notify/webhook-sender.ts";
 
 export type App = {
   server: Server<SocketData>;
@@ -30,6 +34,8 @@ export type App = {
   bus: Bus;
   chat: ChatService;
   metrics: Metrics;
+  /** Offline notifications (null: neither Web Push nor a webhook is configured). */
+  notifier: Notifier | null;
   /** Creates (or finds) the demo climbers and their session in this app's database. */
   demoAccess(): Promise<DemoAccess>;
   /** Graceful: refuse upgrades, finish writes, close sockets with 1001, close PostgreSQL and Redis. */
@@ -79,6 +85,7 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     timeoutMs: config.limits.dbWriteTimeoutMs,
     maxPending: config.limits.maxPendingWrites,
     onBatch: (rows) => metrics.writeBatchSize.observe(rows),
+    ...(config.notify ? { notify: { graceMs: config.notify.graceMs, everyone: config.notify.webhook !== null } } : {}),
   });
   let server: Server<SocketData> | null = null;
   const chat = new ChatService({
@@ -91,6 +98,7 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     maxPendingPerUser: config.limits.maxPendingWritesPerUser,
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
+  const notifier = config.notify ? startNotifier(config.notify, { store, presence, log, metrics }) : null;
 
   let accepting = true;
   const http: HttpServer = startHttpServer({
@@ -106,6 +114,9 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     limits: config.limits,
     allowedOrigins: config.allowedOrigins,
     trustedProxies: config.trustedProxies,
+    push: config.notify?.vapid
+      ? { outbox: store.notifications, vapidPublicKey: config.notify.vapid.publicKey, hosts: config.notify.pushHosts }
+      : null,
     clockSkewSeconds: config.jwt.clockSkewSeconds,
     accepting: () => accepting,
     dev: {
@@ -127,6 +138,7 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
       http.registry.closeAll(CloseCode.GoingAway);
       http.registry.stop();
       await http.server.stop(true);
+      await notifier?.stop();
       // Writes that arrived while sockets were closing commit and are published before the bus goes.
       await store.close();
       await chat.inboxes.stop();
@@ -136,7 +148,31 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     })());
 
   const demoAccess = () => provisionDemo(sql, config.jwt.secret);
-  return { server, wsUrl: `ws://${base}`, httpUrl: `http://${base}`, store, bus, chat, metrics, demoAccess, stop };
+  return { server, wsUrl: `ws://${base}`, httpUrl: `http://${base}`, store, bus, chat, metrics, notifier, demoAccess, stop };
+}
+
+/** Web Push and/or the webhook, drained by this instance as by every other. */
+function startNotifier(
+  notify: NotifyConfig,
+  { store, presence, log, metrics }: { store: PostgresStore; presence: Presence; log: Logger; metrics: Metrics },
+): Notifier {
+  const post = createPost(notify.extraCaFile);
+  if (notify.webhook && new URL(notify.webhook.url).protocol === "http:" && !isLoopback(new URL(notify.webhook.url).hostname)) {
+    log.warn("NOTIFY_WEBHOOK_URL is plain http: message previews cross the network unencrypted");
+  }
+  const notifier = new Notifier({
+    outbox: store.notifications,
+    presence,
+    push: notify.vapid ? new WebPushSender(notify.vapid, post) : null,
+    webhook: notify.webhook ? new WebhookSender(notify.webhook.url, notify.webhook.secret, post) : null,
+    log,
+    metrics,
+    quietMs: notify.quietMs,
+    maxAttempts: notify.maxAttempts,
+    pollMs: Math.min(1000, Math.max(50, notify.graceMs / 5)),
+  });
+  notifier.start();
+  return notifier;
 }
 
 function observe(metrics: Metrics, { store, bus, chat, poolMax }: { store: PostgresStore; bus: Bus; chat: ChatService; poolMax: number }) {

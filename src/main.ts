@@ -6,6 +6,7 @@
  *   demo             create two demo users and a session, print wscat lines
  *   token <user-id>  mint an access token (development)
  *   healthcheck      exit 0 when this machine's server on PORT is ready (for container health checks)
+ *   vapid            print a new VAPID key pair for Web Push (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY)
  */
 import { loadConfig, ConfigError, type Config } from "./config/config.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
@@ -15,11 +16,13 @@ import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { mintAccessToken } from "./auth/tokens.ts";
 import { provisionDemo, wscatLines, type DemoAccess } from "./cli/demo.ts";
+import { generateVapidKeys } from "./notify/web-push-sender.ts";
 
-const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid> | healthcheck]`;
+const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid> | healthcheck | vapid]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...args] = argv;
+  if (command === "vapid") return vapid();
   let config: Config;
   try {
     config = loadConfig(process.env, { requireKey: !["migrate", "healthcheck"].includes(command) });
@@ -48,6 +51,13 @@ async function main(argv: string[]): Promise<number> {
       console.error(USAGE);
       return 2;
   }
+}
+
+/** A new key pair, as lines for an env file: the private key never leaves this terminal. */
+function vapid(): number {
+  const { publicKey, privateKey } = generateVapidKeys();
+  console.log(`VAPID_PUBLIC_KEY=${publicKey}\nVAPID_PRIVATE_KEY=${privateKey}\nVAPID_SUBJECT=mailto:you@example.com`);
+  return 0;
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {

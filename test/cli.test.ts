@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import { Client, SECRET, createUser, env, rawHttp } from "./helpers.ts";
 import { hs256Verifier } from "../src/auth/tokens.ts";
+import { loadConfig } from "../src/config/config.ts";
 
 const MAIN = joinPath(import.meta.dir, "..", "src", "main.ts");
 const dataDir = mkdtempSync(joinPath(tmpdir(), "chat-embedded-"));
@@ -145,6 +146,19 @@ describe("commands", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("database schema is up to date");
     }
+  });
+
+  test("vapid prints a new Web Push key pair that the configuration accepts", async () => {
+    const r = await run(["vapid"], {});
+    expect(r.code).toBe(0);
+    const pairs = Object.fromEntries(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+    );
+    expect(Object.keys(pairs)).toEqual(["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"]);
+    expect(loadConfig(pairs).notify?.vapid?.publicKey).toBe(pairs.VAPID_PUBLIC_KEY);
   });
 
   test("token mints a SimpleJWT-shaped access token for a user", async () => {

@@ -94,4 +94,47 @@ describe("configuration", () => {
       expect(problems({ JWT_JWKS_URL: url })).toEqual([]);
     }
   });
+
+  test("notifications are off unless VAPID keys or a webhook are set; each needs all of its parts", () => {
+    expect(loadConfig({}).notify).toBeNull();
+    const vapid = {
+      VAPID_PUBLIC_KEY: Buffer.from(new Uint8Array(65).fill(4)).toString("base64url"),
+      VAPID_PRIVATE_KEY: Buffer.from(new Uint8Array(32).fill(7)).toString("base64url"),
+      VAPID_SUBJECT: "mailto:ops@sendbuddy.test",
+    };
+    expect(loadConfig(vapid).notify).toMatchObject({
+      vapid: { subject: "mailto:ops@sendbuddy.test" },
+      webhook: null,
+      graceMs: 5000,
+      quietMs: 10_000,
+      maxAttempts: 8,
+      pushHosts: expect.arrayContaining(["fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com"]),
+    });
+    expect(problems({ VAPID_PUBLIC_KEY: vapid.VAPID_PUBLIC_KEY })).toEqual([
+      "Web Push needs all three of VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT",
+    ]);
+    expect(problems({ ...vapid, VAPID_PRIVATE_KEY: "short" })).toEqual(["VAPID_PRIVATE_KEY must be 32 bytes, URL-safe base64"]);
+    expect(problems({ ...vapid, VAPID_SUBJECT: "ops@sendbuddy.test" })).toEqual(["VAPID_SUBJECT must be a mailto: or https: URL"]);
+    expect(problems({ NOTIFY_WEBHOOK_URL: "https://backend.example/hooks/chat" })).toEqual([
+      "the notification webhook needs both NOTIFY_WEBHOOK_URL and NOTIFY_WEBHOOK_SECRET",
+    ]);
+    expect(problems({ NOTIFY_WEBHOOK_URL: "https://backend.example/hooks/chat", NOTIFY_WEBHOOK_SECRET: "short" })).toEqual([
+      "NOTIFY_WEBHOOK_SECRET must be at least 32 characters",
+    ]);
+    const hook = loadConfig({
+      NOTIFY_WEBHOOK_URL: "https://backend.example/hooks/chat",
+      NOTIFY_WEBHOOK_SECRET: "x".repeat(32),
+      NOTIFY_GRACE_SECONDS: "0.5",
+      NOTIFY_QUIET_SECONDS: "30",
+      PUSH_ENDPOINT_HOSTS: "Push.Example",
+    }).notify;
+    expect(hook).toMatchObject({
+      vapid: null,
+      webhook: { url: "https://backend.example/hooks/chat" },
+      graceMs: 500,
+      quietMs: 30_000,
+      pushHosts: ["push.example"],
+    });
+    expect(problems({ NOTIFY_GRACE_SECONDS: "soon" })).toEqual(["NOTIFY_GRACE_SECONDS must be a number of seconds"]);
+  });
 });

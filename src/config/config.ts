@@ -17,6 +17,35 @@ const integer = (name: string, min: number, max: number) =>
     v.maxValue(max, `${name} must be at most ${max}`),
   );
 
+/** Seconds, fractions allowed (tests use short periods): given in ms. */
+const seconds = (name: string, max: number) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^\d+(\.\d{1,3})?$/, `${name} must be a number of seconds`),
+    v.transform((x) => Math.round(Number(x) * 1000)),
+    v.maxValue(max * 1000, `${name} must be at most ${max}`),
+  );
+
+const base64url = (name: string, bytes: number) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check(
+      (s) => /^[A-Za-z0-9_-]+={0,2}$/.test(s) && Buffer.from(s, "base64url").length === bytes,
+      `${name} must be ${bytes} bytes, URL-safe base64`,
+    ),
+  );
+
+/** Push services of the browsers that support Web Push (a host matches itself and its subdomains). */
+export const DEFAULT_PUSH_HOSTS = [
+  "fcm.googleapis.com",
+  "android.googleapis.com",
+  "push.services.mozilla.com",
+  "notify.windows.com",
+  "push.apple.com",
+];
+
 const url = (name: string, schemes: string[]) =>
   v.pipe(
     v.string(),
@@ -118,6 +147,18 @@ const EnvSchema = v.object({
     "info",
   ),
   DEMO_PAGE: v.optional(v.picklist(["on", "off"], "DEMO_PAGE must be on or off")),
+  VAPID_PUBLIC_KEY: v.optional(base64url("VAPID_PUBLIC_KEY", 65)),
+  VAPID_PRIVATE_KEY: v.optional(base64url("VAPID_PRIVATE_KEY", 32)),
+  VAPID_SUBJECT: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^(mailto:\S+@\S+|https:\/\/\S+)$/, "VAPID_SUBJECT must be a mailto: or https: URL")),
+  ),
+  PUSH_ENDPOINT_HOSTS: v.optional(list),
+  NOTIFY_WEBHOOK_URL: v.optional(url("NOTIFY_WEBHOOK_URL", ["https:", "http:"])),
+  NOTIFY_WEBHOOK_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, "NOTIFY_WEBHOOK_SECRET must be at least 32 characters"))),
+  NOTIFY_QUIET_SECONDS: v.optional(seconds("NOTIFY_QUIET_SECONDS", 3600), "10"),
+  NOTIFY_GRACE_SECONDS: v.optional(seconds("NOTIFY_GRACE_SECONDS", 600), "5"),
+  NOTIFY_MAX_ATTEMPTS: v.optional(integer("NOTIFY_MAX_ATTEMPTS", 1, 100), "8"),
+  NODE_EXTRA_CA_CERTS: v.optional(v.pipe(v.string(), v.minLength(1))),
 });
 
 export type JwtConfig = {
@@ -169,6 +210,21 @@ export type Limits = {
   maxPendingWrites: number;
 };
 
+/** Offline notifications; null in Config when neither Web Push nor a webhook is configured. */
+export type NotifyConfig = {
+  vapid: { publicKey: string; privateKey: string; subject: string } | null;
+  /** Hosts push subscriptions may point at (and their subdomains): the server POSTs there. */
+  pushHosts: string[];
+  webhook: { url: string; secret: string } | null;
+  /** A recipient reconnecting within this time is not notified. */
+  graceMs: number;
+  /** At most one notification per recipient and session per quiet period. */
+  quietMs: number;
+  maxAttempts: number;
+  /** PEM file of CAs trusted besides the system's (push services, webhook). */
+  extraCaFile: string | null;
+};
+
 export type Config = {
   env: "development" | "production" | "test";
   port: number;
@@ -200,6 +256,7 @@ export type Config = {
   devRoutes: boolean;
   /** Serve the demo chat page at /demo; default: when devRoutes is on. */
   demoPage: boolean;
+  notify: NotifyConfig | null;
 };
 
 export class ConfigError extends Error {
@@ -241,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JWT_PUBLIC_KEY && e.JWT_JWKS_URL) problems.push("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both");
   const trustedProxies = e.TRUST_PROXY ? parseTrustedProxies(e.TRUST_PROXY) : null;
   if (typeof trustedProxies === "string") problems.push(trustedProxies);
+  const notify = notifyConfig(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: e.NODE_ENV,
@@ -293,5 +351,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     presenceTtlMs: e.PRESENCE_TTL_SECONDS * 1000,
     devRoutes: e.NODE_ENV === "development" && !e.DATABASE_URL,
     demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development" && !e.DATABASE_URL,
+    notify,
+  };
+}
+
+function notifyConfig(e: v.InferOutput<typeof EnvSchema>, problems: string[]): NotifyConfig | null {
+  const vapidParts = [e.VAPID_PUBLIC_KEY, e.VAPID_PRIVATE_KEY, e.VAPID_SUBJECT];
+  const vapidSet = vapidParts.filter(Boolean).length;
+  if (vapidSet > 0 && vapidSet < 3) problems.push("Web Push needs all three of VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT");
+  if (Boolean(e.NOTIFY_WEBHOOK_URL) !== Boolean(e.NOTIFY_WEBHOOK_SECRET)) {
+    problems.push("the notification webhook needs both NOTIFY_WEBHOOK_URL and NOTIFY_WEBHOOK_SECRET");
+  }
+  const vapid = vapidSet === 3 ? { publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY!, subject: e.VAPID_SUBJECT! } : null;
+  const webhook = e.NOTIFY_WEBHOOK_URL && e.NOTIFY_WEBHOOK_SECRET ? { url: e.NOTIFY_WEBHOOK_URL, secret: e.NOTIFY_WEBHOOK_SECRET } : null;
+  if (!vapid && !webhook) return null;
+  return {
+    vapid,
+    pushHosts: (e.PUSH_ENDPOINT_HOSTS ?? DEFAULT_PUSH_HOSTS).map((h) => h.toLowerCase()),
+    webhook,
+    graceMs: e.NOTIFY_GRACE_SECONDS,
+    quietMs: e.NOTIFY_QUIET_SECONDS,
+    maxAttempts: e.NOTIFY_MAX_ATTEMPTS,
+    extraCaFile: e.NODE_EXTRA_CA_CERTS ?? null,
   };
 }

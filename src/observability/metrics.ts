@@ -94,6 +94,14 @@ export class Metrics {
     "Connect tickets redeemed: connections opened without a JWT in the URL",
   );
   readonly socketsClosedByServer = new Counter("chat_sockets_closed_total", "Sockets closed by the server, by close code");
+  readonly notifications = new Counter(
+    "chat_notifications_total",
+    "Offline notifications decided, by result: queued (its deliveries recorded) or skipped (read, recipient online, no target)",
+  );
+  readonly notificationDeliveries = new Counter(
+    "chat_notification_deliveries_total",
+    "Notification delivery attempts, by target (push, webhook) and result: sent, retried, failed (dead letter), gone (subscription deleted)",
+  );
   readonly persistSeconds = new Histogram("chat_persist_seconds", "Time to commit a message (group commit included)");
   readonly messageSeconds = new Histogram("chat_message_seconds", "From a message frame's arrival to its broadcast on this instance");
   readonly bridgeLagSeconds = new Histogram("chat_bridge_lag_seconds", "From publication on another instance to receipt through Redis");

@@ -44,9 +44,17 @@ export type WriterOptions = {
   /** Messages waiting beyond this are refused at once: memory stays bounded while the database is slow. */
   maxPending: number;
   onBatch?: (rows: number) => void;
+  /** Offline notifications on: each batch queues its recipients (notify/notifier.ts decides later). */
+  notify?: NotifyQueueing;
   /** A message whose caller had timed out was committed after all. */
   onLateCommit?: (appended: Appended) => void;
 };
+
+/**
+ * `graceMs`: how long the notifier waits before deciding (a reconnecting recipient is back by then).
+ * `everyone`: queue every recipient (a webhook is configured); otherwise only those with a push subscription.
+ */
+export type NotifyQueueing = { graceMs: number; everyone: boolean };
 
 type Batch = { items: Pending[]; sessions: Set<string>; done: boolean; startedAt: number };
 
@@ -217,6 +225,27 @@ export class MessageWriter {
     }
   }
 
+  /**
+   * In the batch's own transaction, so that a crash after the commit loses no notification: one queue
+   * row per recipient and session (kept while it waits, so a burst adds nothing), due after the grace.
+   */
+  private notifyQueueing() {
+    const notify = this.options.notify;
+    if (!notify) return this.sql``;
+    const subscribed = notify.everyone
+      ? this.sql``
+      : this.sql`AND EXISTS (SELECT 1 FROM chat_push_subscriptions p WHERE p.user_id = r.user_id)`;
+    return this.sql`,
+      queued AS (
+        INSERT INTO chat_notify_queue (user_id, session_id, notified_seq, due_at)
+        SELECT r.user_id, b.id, b.base, now() + ${notify.graceMs} * interval '1 millisecond'
+        FROM bumped b CROSS JOIN LATERAL (VALUES (b.inviter_id), (b.invitee_id)) AS r(user_id)
+        WHERE EXISTS (SELECT 1 FROM fresh f WHERE f.session_id = b.id AND f.sender_id <> r.user_id) ${subscribed}
+        GROUP BY r.user_id, b.id, b.base
+        ON CONFLICT (user_id, session_id) DO NOTHING
+      )`;
+  }
+
   private write(batch: Pending[]): Promise<Row[]> {
     const m = batch.map((p) => p.msg);
     const sql = this.sql;
@@ -246,7 +275,7 @@ export class MessageWriter {
         UPDATE sessions s SET last_seq = s.last_seq + c.n, last_message_at = now()
         FROM counts c JOIN locked l ON l.id = c.session_id
         WHERE s.id = c.session_id AND s.id = ANY(${sessionIds}::uuid[])
-        RETURNING s.id, s.last_seq - c.n AS base
+        RETURNING s.id, s.last_seq - c.n AS base, s.inviter_id, s.invitee_id
       ),
       inserted AS (
         INSERT INTO messages (id, session_id, sender_id, content, client_id, created_at, seq)
@@ -254,7 +283,7 @@ export class MessageWriter {
                b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
         FROM fresh f JOIN bumped b ON b.id = f.session_id
         RETURNING id, seq, content, created_at
-      )
+      )${this.notifyQueueing()}
       SELECT id AS input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at, false AS duplicate FROM inserted
       UNION ALL
       SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true FROM existing`;

@@ -102,6 +102,45 @@ export const migrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS ws_tickets_expiry_idx ON ws_tickets (expires_at);
     `,
   },
+  {
+    // Offline notifications (used only when Web Push or a webhook is configured): the browsers'
+    // push subscriptions, the per-recipient-and-session queue that the message batch feeds and the
+    // notifier decides on, and the outbox of deliveries with their retries and dead letters.
+    version: 6,
+    name: "notifications",
+    sql: `
+      CREATE TABLE IF NOT EXISTS chat_push_subscriptions (
+        endpoint text PRIMARY KEY,
+        user_id uuid NOT NULL REFERENCES users,
+        p256dh text NOT NULL,
+        auth text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX IF NOT EXISTS chat_push_subscriptions_user_idx ON chat_push_subscriptions (user_id);
+      CREATE TABLE IF NOT EXISTS chat_notify_queue (
+        user_id uuid NOT NULL,
+        session_id uuid NOT NULL,
+        notified_seq bigint NOT NULL,
+        due_at timestamptz NOT NULL,
+        PRIMARY KEY (user_id, session_id)
+      );
+      CREATE INDEX IF NOT EXISTS chat_notify_queue_due_idx ON chat_notify_queue (due_at);
+      CREATE TABLE IF NOT EXISTS chat_notification_deliveries (
+        id bigserial PRIMARY KEY,
+        event_id uuid NOT NULL,
+        target text NOT NULL,
+        event jsonb NOT NULL,
+        state text NOT NULL DEFAULT 'pending',
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_error text NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        done_at timestamptz NULL,
+        UNIQUE (event_id, target)
+      );
+      CREATE INDEX IF NOT EXISTS chat_notification_deliveries_due_idx ON chat_notification_deliveries (next_attempt_at) WHERE state = 'pending';
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

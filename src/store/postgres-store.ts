@@ -20,6 +20,7 @@ import { Coalescer } from "./coalescer.ts";
 import { pgArray } from "./pg-array.ts";
 import type { DatabaseAddress } from "./embedded-postgres.ts";
 import { Tickets } from "./tickets.ts";
+import { NotificationOutbox } from "./notification-outbox.ts";
 
 export type PostgresOptions = DatabaseAddress & { poolMax: number; statementTimeoutMs?: number };
 
@@ -53,13 +54,15 @@ export class PostgresStore implements Store {
   readonly writer: MessageWriter;
   /** One-use WebSocket connect tickets (the transport's, kept in the same database). */
   readonly tickets: Tickets;
+  /** Offline notifications: push subscriptions, their queue and outbox. */
+  readonly notifications: NotificationOutbox;
   private lateCommitHandler: (appended: Appended) => void = () => {};
   private readonly timeoutMs: number;
 
   /** `timeoutMs` bounds every query and write (DB_WRITE_TIMEOUT_MS); `maxPending` is MAX_PENDING_WRITES. */
   constructor(
     readonly sql: Sql,
-    options: Pick<WriterOptions, "timeoutMs" | "maxPending" | "onBatch">,
+    options: Pick<WriterOptions, "timeoutMs" | "maxPending" | "onBatch" | "notify">,
   ) {
     this.timeoutMs = options.timeoutMs;
     this.writer = new MessageWriter(sql, {
@@ -73,6 +76,7 @@ export class PostgresStore implements Store {
       onLateCommit: (appended) => this.lateCommitHandler(appended),
     });
     this.tickets = new Tickets(sql, (query) => this.bounded(query));
+    this.notifications = new NotificationOutbox(sql, (query) => this.bounded(query));
   }
 
   onLateCommit(handler: (appended: Appended) => void): void {

@@ -9,6 +9,8 @@ import type { TokenVerifier } from "../auth/tokens.ts";
 import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
 import type { Tickets } from "../store/tickets.ts";
+import { json } from "./json-response.ts";
+import { PUSH_KEY_PATH, PUSH_SUBSCRIPTIONS_PATH, subscribe, unsubscribe, vapidPublicKey, type PushApi } from "./push-routes.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
 const UNREAD_PATH = /^\/api\/sessions\/unread\/?$/;
@@ -53,8 +55,6 @@ const HistoryParams = v.pipe(
   v.check((p) => p.before === undefined || p.after === undefined, "before and after cannot be combined"),
 );
 
-const json = (status: number, body: unknown) => Response.json(body, { status, headers: { "cache-control": "no-store" } });
-
 export type ApiDeps = {
   store: Store;
   tickets: Tickets;
@@ -62,29 +62,44 @@ export type ApiDeps = {
   requests: RequestLimits;
   pageMaxBytes: number;
   inbox: (userId: string, query: InboxQuery) => Promise<InboxPage | null>;
+  /** Web Push subscriptions; null when Web Push is not configured. */
+  push: PushApi | null;
 };
+
+type Route = {
+  path: RegExp;
+  method: "GET" | "POST" | "DELETE";
+  handle: (deps: ApiDeps, caller: Caller, req: Request, url: URL, params: string[]) => Promise<Response>;
+};
+
+/** Every authenticated route: path, method, handler. */
+const routes: Route[] = [
+  { path: MESSAGES_PATH, method: "GET", handle: (d, c, _, url, [id]) => history(d, id!.toLowerCase(), c.userId, url) },
+  { path: UNREAD_PATH, method: "GET", handle: (d, c) => unread(d.store, c.userId) },
+  { path: INBOX_PATH, method: "GET", handle: (d, c, _, url) => inbox(d, c.userId, url) },
+  { path: TICKET_PATH, method: "POST", handle: (d, c, req) => ticket(d, c, req) },
+  { path: PUSH_SUBSCRIPTIONS_PATH, method: "POST", handle: (d, c, req) => subscribe(d.push, c.userId, req) },
+  { path: PUSH_SUBSCRIPTIONS_PATH, method: "DELETE", handle: (d, c, req) => unsubscribe(d.push, c.userId, req) },
+];
 
 /** Answers an /api/ request, or null when the path is not one of the API's. */
 export async function apiRoute(req: Request, url: URL, deps: ApiDeps): Promise<Response | null> {
-  const messages = MESSAGES_PATH.exec(url.pathname);
-  const isUnread = UNREAD_PATH.test(url.pathname);
-  const isTicket = TICKET_PATH.test(url.pathname);
-  const isInbox = INBOX_PATH.test(url.pathname);
-  if (!messages && !isUnread && !isTicket && !isInbox) return null;
-  if (req.method !== (isTicket ? "POST" : "GET")) return json(405, { error: "method not allowed" });
+  if (PUSH_KEY_PATH.test(url.pathname))
+    return req.method === "GET" ? vapidPublicKey(deps.push) : json(405, { error: "method not allowed" });
+  const onPath = routes.filter((r) => r.path.test(url.pathname));
+  if (onPath.length === 0) return null;
+  const route = onPath.find((r) => r.method === req.method);
+  if (!route) return json(405, { error: "method not allowed" });
   const caller = await authenticate(req, deps.verify);
   if (!caller) return json(401, { error: "a valid access token is required (Authorization: Bearer <token>)" });
   const wait = deps.requests.api(caller.userId);
   if (wait > 0) return tooManyRequests(wait);
-  const answer = await deps.requests.inSlot(caller.userId, () => {
-    if (isTicket) return ticket(deps, caller, req);
-    if (isInbox) return inbox(deps, caller.userId, url);
-    return messages ? history(deps, messages[1]!.toLowerCase(), caller.userId, url) : unread(deps.store, caller.userId);
-  });
+  const params = route.path.exec(url.pathname)!.slice(1);
+  const answer = await deps.requests.inSlot(caller.userId, () => route.handle(deps, caller, req, url, params));
   return answer ?? tooManyRequests(1, "too many requests in flight for this user, retry later");
 }
 
-type Caller = { userId: string; expiresAt: number };
+export type Caller = { userId: string; expiresAt: number };
 
 async function authenticate(req: Request, verify: TokenVerifier): Promise<Caller | null> {
   const match = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");

@@ -9,6 +9,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import { admit, socketTargetOf } from "./upgrade.ts";
 import { apiRoute } from "./api-routes.ts";
+import type { PushApi } from "./push-routes.ts";
 import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
 import { RequestLimits, tooManyRequests } from "./request-limits.ts";
@@ -31,6 +32,8 @@ export type HttpDeps = {
   allowedOrigins: string[] | null;
   trustedProxies: TrustedProxies | null;
   clockSkewSeconds: number;
+  /** Web Push subscriptions (null: not configured). */
+  push: PushApi | null;
   /** False once shutdown began: new upgrades are refused. */
   accepting: () => boolean;
   /** Development-only routes: static pages (the demo page, bundled by Bun) and handlers (demo accounts). */
@@ -89,6 +92,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
           requests,
           pageMaxBytes: deps.limits.historyPageMaxBytes,
           inbox: (userId: string, query: InboxQuery) => deps.chat.inbox(userId, query),
+          push: deps.push,
         };
         return (await apiRoute(req, url, api)) ?? json(404, { error: "not found" });
       }

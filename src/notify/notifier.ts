@@ -1,0 +1,128 @@
+/**
+ * The notification loop, on every instance: decides on queue rows whose grace or quiet period is
+ * over (is the recipient online in the session? what have they not read?) and sends the recorded
+ * deliveries, retrying with backoff up to a bound, then dead-lettering. Instances share the work
+ * through the outbox's leases; nothing here logs message content.
+ */
+import type { Presence } from "../chat/ports.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { WEBHOOK_TARGET, type Delivery, type DueEntry, type NotificationOutbox } from "../store/notification-outbox.ts";
+import { backoffMs, type Attempt } from "./delivery-policy.ts";
+import { composeEvent } from "./notification-text.ts";
+import type { WebPushSender } from "./web-push-sender.ts";
+import type { WebhookSender } from "./webhook-sender.ts";
+
+export type NotifierDeps = {
+  outbox: NotificationOutbox;
+  presence: Presence;
+  push: WebPushSender | null;
+  webhook: WebhookSender | null;
+  log: Logger;
+  metrics: Metrics;
+  quietMs: number;
+  maxAttempts: number;
+  /** How often the queue and the outbox are looked at. */
+  pollMs: number;
+};
+
+const CLAIM = 100;
+const SWEEP_EVERY_MS = 60_000;
+
+export class Notifier {
+  private timer: Timer | null = null;
+  private pass: Promise<void> | null = null;
+  private stopped = false;
+  private lastSweep = 0;
+
+  constructor(private readonly deps: NotifierDeps) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** Finishes the pass in progress; what is left is drained by any instance later. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.pass;
+  }
+
+  /** One look at the queue and the outbox (exported for tests that do not want to wait for the timer). */
+  async runOnce(): Promise<void> {
+    try {
+      await this.decideDue();
+      await this.deliverDue();
+      if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
+        this.lastSweep = Date.now();
+        await this.deps.outbox.sweep();
+      }
+    } catch (err) {
+      this.deps.log.warn("notification pass failed; the next one resumes", { err });
+    }
+  }
+
+  private schedule() {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.pass = this.runOnce().finally(() => {
+        this.pass = null;
+        this.schedule();
+      });
+    }, this.deps.pollMs);
+  }
+
+  private async decideDue() {
+    for (;;) {
+      const due = await this.deps.outbox.claimDue(CLAIM);
+      for (const entry of due) await this.decide(entry);
+      if (due.length < CLAIM || this.stopped) return;
+    }
+  }
+
+  /** Not while the recipient has a socket in the session, on any instance; presence that cannot be read waits for the lease. */
+  private async decide(entry: DueEntry) {
+    const { outbox, presence, metrics, quietMs, webhook } = this.deps;
+    const states = await presence.states(entry.sessionId).catch(() => null);
+    if (!states) return;
+    const online = states.get(entry.userId)?.online ?? false;
+    const event = await outbox.decide(entry, (unnotified) => (online ? null : composeEvent(unnotified, entry)), {
+      quietMs,
+      webhook: webhook !== null,
+    });
+    metrics.notifications.inc({ result: event ? "queued" : "skipped" });
+  }
+
+  private async deliverDue() {
+    for (;;) {
+      const batch = await this.deps.outbox.claimDeliveries(CLAIM);
+      await Promise.all(batch.map((d) => this.deliver(d)));
+      if (batch.length < CLAIM || this.stopped) return;
+    }
+  }
+
+  private async deliver(d: Delivery) {
+    const { outbox, metrics, log, maxAttempts } = this.deps;
+    const target = d.target === WEBHOOK_TARGET ? "webhook" : "push";
+    const sender = target === "webhook" ? this.deps.webhook : this.deps.push;
+    const result: Attempt = sender ? await sender.send(d) : { kind: "fail", error: `${target} is not configured` };
+    const fields = { event_id: d.eventId, target, attempt: d.attempts };
+    if (result.kind === "sent") {
+      await outbox.sent(d.id);
+      metrics.notificationDeliveries.inc({ target, result: "sent" });
+      log.debug("notification sent", fields);
+    } else if (result.kind === "gone") {
+      await outbox.gone(d);
+      metrics.notificationDeliveries.inc({ target, result: "gone" });
+      log.info("push subscription gone: deleted", { ...fields, error: result.error });
+    } else if (result.kind === "retry" && d.attempts < maxAttempts) {
+      await outbox.retryLater(d.id, backoffMs(d.attempts, result.retryAfterMs), result.error);
+      metrics.notificationDeliveries.inc({ target, result: "retried" });
+      log.debug("notification delivery failed; retrying", { ...fields, error: result.error });
+    } else {
+      await outbox.dead(d.id, result.error);
+      metrics.notificationDeliveries.inc({ target, result: "failed" });
+      log.warn("notification delivery failed for good (dead letter)", { ...fields, error: result.error });
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Web Push subscriptions over the HTTP API: the page asks for the VAPID public key, subscribes in
+ * the browser, and hands the subscription (`PushSubscription.toJSON()`) to the server.
+ *
+ *   GET    /api/push/vapid-public-key  → {"public_key"}                  (no token: it is public)
+ *   POST   /api/push/subscriptions     ← {"endpoint","keys":{"p256dh","auth"}} → 201
+ *   DELETE /api/push/subscriptions     ← {"endpoint"}                     → 204
+ *
+ * The server POSTs to the endpoint later: only https endpoints on the push services' hosts are taken.
+ */
+import * as v from "valibot";
+import type { NotificationOutbox } from "../store/notification-outbox.ts";
+import { json } from "./json-response.ts";
+
+export const PUSH_KEY_PATH = /^\/api\/push\/vapid-public-key\/?$/;
+export const PUSH_SUBSCRIPTIONS_PATH = /^\/api\/push\/subscriptions\/?$/;
+
+export type PushApi = { outbox: NotificationOutbox; vapidPublicKey: string; hosts: string[] };
+
+/** A subscription body is a few hundred bytes. */
+const MAX_BODY = 4096;
+
+const b64url = (bytes: number, what: string) =>
+  v.pipe(
+    v.string(`${what} must be a string`),
+    v.check(
+      (s) => /^[A-Za-z0-9_-]+={0,2}$/.test(s) && Buffer.from(s, "base64url").length === bytes,
+      `${what} must be ${bytes} bytes, URL-safe base64`,
+    ),
+  );
+
+const Endpoint = v.pipe(
+  v.string("endpoint must be a string"),
+  v.maxLength(1024, "endpoint must be at most 1024 characters"),
+  v.url("endpoint must be a URL"),
+);
+
+const Subscription = v.object({
+  endpoint: Endpoint,
+  expirationTime: v.optional(v.nullable(v.number())),
+  keys: v.object(
+    {
+      p256dh: v.pipe(
+        b64url(65, "keys.p256dh"),
+        v.check((s) => Buffer.from(s, "base64url")[0] === 4, "keys.p256dh must be an uncompressed P-256 point"),
+      ),
+      auth: b64url(16, "keys.auth"),
+    },
+    "keys must be an object with p256dh and auth",
+  ),
+});
+
+const Unsubscription = v.object({ endpoint: Endpoint });
+
+export function vapidPublicKey(push: PushApi | null): Response {
+  return push ? json(200, { public_key: push.vapidPublicKey }) : notEnabled();
+}
+
+export async function subscribe(push: PushApi | null, userId: string, req: Request): Promise<Response> {
+  if (!push) return notEnabled();
+  const body = await bodyOf(req, Subscription);
+  if ("error" in body) return body.error;
+  const { endpoint, keys } = body.value;
+  if (!endpointAllowed(endpoint, push.hosts)) return json(400, { error: "endpoint must be an https URL of a known push service" });
+  const created = await push.outbox.subscribe(userId, { endpoint, p256dh: keys.p256dh, auth: keys.auth });
+  return json(201, { endpoint, created });
+}
+
+export async function unsubscribe(push: PushApi | null, userId: string, req: Request): Promise<Response> {
+  if (!push) return notEnabled();
+  const body = await bodyOf(req, Unsubscription);
+  if ("error" in body) return body.error;
+  await push.outbox.unsubscribe(userId, body.value.endpoint);
+  return new Response(null, { status: 204, headers: { "cache-control": "no-store" } });
+}
+
+/** https, on an allowed host or one of its subdomains, without credentials in the URL. */
+export function endpointAllowed(endpoint: string, hosts: string[]): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== "https:" || url.username || url.password) return false;
+  const host = url.hostname.toLowerCase();
+  return hosts.some((h) => host === h || host.endsWith(`.${h}`));
+}
+
+function notEnabled(): Response {
+  return json(404, { error: "web push is not enabled on this server (VAPID keys are not configured)" });
+}
+
+async function bodyOf<S extends v.GenericSchema>(req: Request, schema: S): Promise<{ value: v.InferOutput<S> } | { error: Response }> {
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) return { error: json(413, { error: "the body is too large" }) };
+  const text = await req.text().catch(() => "");
+  if (text.length > MAX_BODY) return { error: json(413, { error: "the body is too large" }) };
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return { error: json(400, { error: "the body must be JSON" }) };
+  }
+  const parsed = v.safeParse(schema, data);
+  return parsed.success ? { value: parsed.output } : { error: json(400, { error: parsed.issues[0].message }) };
+}
