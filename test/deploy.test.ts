@@ -27,6 +27,9 @@ describe("compose.yaml", () => {
     for (const chat of ["chat-a", "chat-b"]) {
       expect(compose.services[chat]!.environment!.DATABASE_URL).toContain(":${POSTGRES_PASSWORD:?");
       expect(compose.services[chat]!.environment!.REDIS_URL).toContain(":${REDIS_PASSWORD:?");
+      // Notifications are optional: empty means off, never a working default key.
+      for (const name of ["VAPID_PRIVATE_KEY", "NOTIFY_WEBHOOK_SECRET"])
+        expect(compose.services[chat]!.environment![name]).toBe(`\${${name}:-}`);
     }
   });
 

@@ -135,6 +135,17 @@ describeWithRedis("Web Push and webhook notifications", () => {
     expect((await db`SELECT 1 FROM chat_push_subscriptions WHERE endpoint = ${sub.endpoint}`).length).toBe(1);
     expect((await del(pair.invitee)).status).toBe(204);
     expect((await db`SELECT 1 FROM chat_push_subscriptions WHERE endpoint = ${sub.endpoint}`).length).toBe(0);
+
+    // Bounded: the eleventh browser's subscription drops the oldest.
+    const many: BrowserSubscription[] = [];
+    for (let i = 0; i < 11; i++) many.push(await subscribe(a, pair.inviter));
+    const kept = await db`SELECT endpoint FROM chat_push_subscriptions WHERE user_id = ${pair.inviter.id}`;
+    expect(kept.map((r) => r.endpoint).sort()).toEqual(
+      many
+        .slice(1)
+        .map((m) => m.endpoint)
+        .sort(),
+    );
   });
 
   test("sent when away: encrypted for the subscription, VAPID-signed, the payload as documented; the webhook signed", async () => {

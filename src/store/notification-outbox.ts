@@ -45,6 +45,9 @@ export type Delivery = {
 
 export const WEBHOOK_TARGET = "webhook";
 
+/** Browsers and devices of one user that get pushes; registering another drops the oldest. */
+export const MAX_SUBSCRIPTIONS_PER_USER = 10;
+
 /** While an instance decides on a queue row or sends a delivery, others leave it alone this long. */
 const LEASE = "30 seconds";
 
@@ -54,13 +57,24 @@ export class NotificationOutbox {
     private readonly bounded: <T extends readonly (object | undefined)[]>(query: PendingQuery<T>) => Promise<T>,
   ) {}
 
-  /** Idempotent by endpoint: true when it is new. A browser's endpoint moving to another user moves with it. */
+  /**
+   * Idempotent by endpoint: true when it is new. A browser's endpoint moving to another user moves
+   * with it. A user keeps their newest MAX_SUBSCRIPTIONS_PER_USER: older ones are dropped.
+   */
   async subscribe(userId: string, s: PushSubscription): Promise<boolean> {
     const [row] = await this.bounded(this.sql<{ created: boolean }[]>`
-      INSERT INTO chat_push_subscriptions (endpoint, user_id, p256dh, auth)
-      VALUES (${s.endpoint}, ${userId}, ${s.p256dh}, ${s.auth})
-      ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth
-      RETURNING (xmax = 0) AS created`);
+      WITH saved AS (
+        INSERT INTO chat_push_subscriptions (endpoint, user_id, p256dh, auth)
+        VALUES (${s.endpoint}, ${userId}, ${s.p256dh}, ${s.auth})
+        ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, created_at = now()
+        RETURNING (xmax = 0) AS created
+      ),
+      dropped AS (
+        DELETE FROM chat_push_subscriptions WHERE user_id = ${userId} AND endpoint <> ${s.endpoint} AND endpoint NOT IN (
+          SELECT endpoint FROM chat_push_subscriptions WHERE user_id = ${userId} AND endpoint <> ${s.endpoint}
+          ORDER BY created_at DESC LIMIT ${MAX_SUBSCRIPTIONS_PER_USER - 1})
+      )
+      SELECT created FROM saved`);
     return row!.created;
   }
 
