@@ -49,44 +49,58 @@ export class SessionEndpoints {
     return page.cursors.after ?? page.last_seq;
   }
 
-  /**
-   * A one-use ticket for the next connection, with the token it was issued against (the socket lives
-   * until that token's `exp`). A 401 is a 4003: the caller gets a fresh token and tries once more.
-   */
-  async connectTicket(): Promise<{ ticket: string; token: string }> {
-    const token = await this.tokens.current();
-    const res = await fetch(this.httpUrl("api/ws-ticket"), {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ session_id: this.sessionId }),
-    }).catch(() => null);
-    if (res?.ok) return { ticket: ((await res.json()) as { ticket: string }).ticket, token };
-    const status = res?.status;
-    const error = res ? await errorOf(res) : null;
-    throw new ChatError("closed", error ?? `connect ticket request failed${status ? ` with ${status}` : ""}`, {
-      closeCode: closeCodeOfStatus(status),
-      ...(status ? { status } : {}),
-    });
+  /** A one-use ticket for this session's next connection (see `connectTicket` below). */
+  connectTicket(): Promise<{ ticket: string; token: string }> {
+    return connectTicket(this.baseUrl, this.tokens, { session_id: this.sessionId });
   }
 
   wsUrl(ticket: string, after: number): string {
-    const url = new URL(`ws/sessions/${encodeURIComponent(this.sessionId)}/`, this.base());
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    url.searchParams.set("ticket", ticket);
-    url.searchParams.set("after", String(after));
-    return url.toString();
-  }
-
-  private base(): string {
-    const configured = typeof this.baseUrl === "function" ? this.baseUrl() : this.baseUrl;
-    const base = configured ?? (globalThis as { location?: { origin: string } }).location?.origin;
-    if (!base) throw new ChatError("closed", "baseUrl is required outside a browser", { closeCode: CloseCode.BadRequest });
-    return base.endsWith("/") ? base : `${base}/`;
+    return wsUrl(this.baseUrl, `ws/sessions/${encodeURIComponent(this.sessionId)}/`, { ticket, after: String(after) });
   }
 
   private httpUrl(path: string): string {
-    return new URL(path, this.base()).toString();
+    return new URL(path, baseOf(this.baseUrl)).toString();
   }
+}
+
+/** The service's base URL, ending in "/": configured, or the page's origin in a browser. */
+export function baseOf(baseUrl: BaseUrl): string {
+  const configured = typeof baseUrl === "function" ? baseUrl() : baseUrl;
+  const base = configured ?? (globalThis as { location?: { origin: string } }).location?.origin;
+  if (!base) throw new ChatError("closed", "baseUrl is required outside a browser", { closeCode: CloseCode.BadRequest });
+  return base.endsWith("/") ? base : `${base}/`;
+}
+
+export function wsUrl(baseUrl: BaseUrl, path: string, params: Record<string, string>): string {
+  const url = new URL(path, baseOf(baseUrl));
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return url.toString();
+}
+
+/**
+ * A one-use ticket for the next connection (a session's, or the inbox's), with the token it was
+ * issued against (the socket lives until that token's `exp`). A 401 is a 4003: the caller gets a
+ * fresh token and tries once more.
+ */
+export async function connectTicket(
+  baseUrl: BaseUrl,
+  tokens: TokenKeeper,
+  body: { session_id: string } | { inbox: true },
+): Promise<{ ticket: string; token: string }> {
+  const token = await tokens.current();
+  const res = await fetch(new URL("api/ws-ticket", baseOf(baseUrl)), {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  }).catch(() => null);
+  if (res?.ok) return { ticket: ((await res.json()) as { ticket: string }).ticket, token };
+  const status = res?.status;
+  const error = res ? await errorOf(res) : null;
+  throw new ChatError("closed", error ?? `connect ticket request failed${status ? ` with ${status}` : ""}`, {
+    closeCode: closeCodeOfStatus(status),
+    ...(status ? { status } : {}),
+  });
 }
 
 async function errorOf(res: Response): Promise<string | null> {

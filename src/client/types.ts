@@ -2,10 +2,13 @@
  * The frames the client receives, as plain types. A stored message is the server's own type
  * (`src/protocol/frames.ts`, imported for its type only: nothing of the server is bundled).
  */
-import type { MessageView } from "../protocol/frames.ts";
+import type { InboxView, MessageView } from "../protocol/frames.ts";
 
 /** A stored message, as a live broadcast, a replay and a history page show it. */
 export type ChatMessage = MessageView;
+
+/** One session in the user's inbox: unread count, newest message (a 200-code-point preview), the other climber. */
+export type InboxEntry = InboxView;
 
 export type TypingEvent = { sender_id: string; sender_name: string; is_typing: boolean };
 export type PresenceEvent = { user_id: string; display_name: string; online: boolean };
