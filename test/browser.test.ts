@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { Subprocess } from "bun";
+import webpush from "web-push";
 import { describeWhen } from "./helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -16,6 +17,11 @@ const shots = mkdtempSync(join(tmpdir(), "demo-shots-"));
 const profile = mkdtempSync(join(tmpdir(), "demo-chromium-"));
 /** Makes this run's messages recognisable in a database that keeps earlier runs' demo history. */
 const tag = crypto.randomUUID().slice(0, 6);
+
+const keys = webpush.generateVAPIDKeys();
+const VAPID = { VAPID_PUBLIC_KEY: keys.publicKey, VAPID_PRIVATE_KEY: keys.privateKey, VAPID_SUBJECT: "mailto:ops@sendbuddy.test" };
+/** The demo's second session (Sam invited Alex): src/cli/demo.ts. */
+const SECOND_SESSION = "5e55a0b1-0000-4000-8000-000000000002";
 
 let server: Subprocess<"ignore", "pipe", "pipe"> | null = null;
 let context: BrowserContext | null = null;
@@ -35,6 +41,8 @@ async function startServer(): Promise<string> {
       JWT_SECRET: "",
       EMBEDDED_DB_DIR: "memory://",
       REDIS_URL: "",
+      // Web Push configured, so that "Notify me" goes as far as this machine lets a browser go.
+      ...VAPID,
     },
     stdin: "ignore",
     stdout: "pipe",
@@ -171,6 +179,41 @@ describeWhen(
       await screenshot(sam, "sam-mobile");
     }, 45_000);
 
+    test("the inbox: both sessions, a live unread badge on the one not open, cleared once opened; Notify me says what it can do", async () => {
+      const alex = await context!.newPage();
+      const sam = await context!.newPage();
+      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
+      await alex.goto(`${baseUrl}/demo?as=alex`);
+      await sam.goto(`${baseUrl}/demo?as=sam`);
+      await Promise.all([connected(alex), connected(sam)]);
+      const second = (page: Page) => page.locator(`.inbox-item[data-session="${SECOND_SESSION}"]`);
+      await second(alex).waitFor();
+      expect(await alex.locator(".inbox-item").count()).toBe(2);
+
+      // Sam writes in the other session; Alex, still in the first, sees its badge, then opens it.
+      await second(sam).click();
+      await eventually(second(sam)).toHaveAttribute("aria-current", "true");
+      await sam.locator("#input").fill(`Bouldering on Sunday instead? (${tag})`);
+      await sam.locator("#input").press("Enter");
+      await eventually(second(alex).locator(".badge")).toHaveText("1");
+      await eventually(second(alex).locator(".inbox-preview")).toHaveText(`Bouldering on Sunday instead? (${tag})`);
+      await eventually(alex.locator("title")).toHaveText(/^\(1\) /);
+      await screenshot(alex, "inbox");
+      await second(alex).click();
+      await bubble(alex, "theirs", `Bouldering on Sunday instead? (${tag})`).waitFor();
+      await second(alex).locator(".badge").waitFor({ state: "detached" });
+
+      // The service worker is served; "Notify me" ends in a sentence, whatever this machine allows.
+      const sw = await fetch(`${baseUrl}/demo/sw.js`);
+      expect(sw.headers.get("content-type")).toStartWith("text/javascript");
+      expect(await sw.text()).toContain("showNotification");
+      await context!.grantPermissions(["notifications"], { origin: baseUrl });
+      await alex.locator("#notify").click();
+      await alex.locator("#notify-status").waitFor({ state: "visible", timeout: 20_000 });
+      expect((await alex.locator("#notify-status").textContent()) ?? "").toMatch(/could not reach its push service|Notifications are on/);
+      await screenshot(alex, "notify");
+    }, 60_000);
+
     /** bun:test's expect has no auto-waiting: a small polling stand-in for locator assertions. */
     function eventually(locator: ReturnType<Page["locator"]>) {
       return {
@@ -179,6 +222,9 @@ describeWhen(
             const text = (await locator.textContent())?.trim() ?? "";
             return typeof expected === "string" ? text === expected : expected.test(text);
           }, `${locator} to have text ${expected}`);
+        },
+        async toHaveAttribute(name: string, expected: string) {
+          await pollUntil(async () => (await locator.getAttribute(name)) === expected, `${locator} to have ${name}=${expected}`);
         },
         async toHaveValue(expected: string) {
           await pollUntil(async () => (await locator.inputValue()) === expected, `${locator} to have value ${expected}`);

@@ -3,7 +3,7 @@
  * their session and returns fresh tokens. It is also how the page gets a new token when one expires.
  */
 export type DemoUser = { id: string; name: string; token: string };
-export type DemoAccess = { sessionId: string; users: DemoUser[] };
+export type DemoAccess = { sessionId: string; sessions: string[]; users: DemoUser[] };
 
 export async function fetchDemoAccess(): Promise<DemoAccess> {
   const res = await fetch("/dev/demo", { method: "POST" }).catch(() => null);

@@ -13,7 +13,7 @@ const PAGE_SIZE = 50;
 
 export type ChatScreen = { close(): void };
 
-export function openChatScreen(access: DemoAccess, me: DemoUser): ChatScreen {
+export function openChatScreen(access: DemoAccess, me: DemoUser, sessionId = access.sessionId): ChatScreen {
   const peer = access.users.find((u) => u.id !== me.id)!;
   const dom = {
     screen: byId("chat"),
@@ -41,12 +41,11 @@ export function openChatScreen(access: DemoAccess, me: DemoUser): ChatScreen {
   dom.input.placeholder = `Message ${shortName(peer.name)}`;
   dom.typingText.textContent = `${shortName(peer.name)} is typing`;
   dom.screen.hidden = false;
-  document.title = `${shortName(peer.name)} · Send Buddy`;
 
   const view = new ConversationView(dom.list, dom.scroller, me, peer);
   const client = new ChatClient({
     baseUrl: location.origin,
-    sessionId: access.sessionId,
+    sessionId,
     // The demo's tokens come from /dev/demo; a real app asks its backend for a new access token here.
     getToken: async () => (await fetchDemoAccess()).users.find((u) => u.id === me.id)!.token,
   });

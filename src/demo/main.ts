@@ -6,8 +6,11 @@ import { fetchDemoAccess, remember, rememberedUser, type DemoAccess, type DemoUs
 import { openChatScreen, type ChatScreen } from "./chat-screen.ts";
 import { byId, h } from "./dom.ts";
 import { hueOf, initialOf, shortName } from "./format.ts";
+import { openInboxPanel, type InboxPanel } from "./inbox-panel.ts";
+import { enableNotifications } from "./notifications.ts";
 
 let screen: ChatScreen | null = null;
+let inbox: InboxPanel | null = null;
 
 function showPicker(access: DemoAccess) {
   const choices = byId("choices");
@@ -30,7 +33,25 @@ function showPicker(access: DemoAccess) {
 function start(access: DemoAccess, user: DemoUser) {
   remember(user);
   byId("picker").hidden = true;
-  screen = openChatScreen(access, user);
+  // The demo's tokens come from /dev/demo; a real app asks its backend for a new access token here.
+  const getToken = async () => (await fetchDemoAccess()).users.find((u) => u.id === user.id)!.token;
+  const open = (sessionId: string) => {
+    screen?.close();
+    screen = openChatScreen(access, user, sessionId);
+    inbox?.select(sessionId);
+  };
+  inbox = openInboxPanel(getToken, open);
+  open(access.sessionId);
+  const notify = byId<HTMLButtonElement>("notify");
+  notify.onclick = async () => {
+    notify.disabled = true;
+    const status = byId("notify-status");
+    const result = await enableNotifications(getToken).catch((err) => ({ ok: false, message: String(err) }));
+    status.textContent = result.message;
+    status.dataset.ok = String(result.ok);
+    status.hidden = false;
+    notify.disabled = result.ok;
+  };
 }
 
 async function boot() {
@@ -47,6 +68,8 @@ async function boot() {
   byId("switch-user").addEventListener("click", () => {
     screen?.close();
     screen = null;
+    inbox?.close();
+    inbox = null;
     remember(null);
     showPicker(access);
   });

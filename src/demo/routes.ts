@@ -4,5 +4,11 @@
  * static import on purpose: a dynamic `import()` of an HTML file breaks the compiled binary (Bun 1.4).
  */
 import page from "./index.html";
+import { SERVICE_WORKER_SOURCE } from "./service-worker.ts";
 
-export const demoRoutes = { "/demo": page, "/demo/": page };
+const serviceWorker = new Response(SERVICE_WORKER_SOURCE, {
+  // Its scope must cover /demo itself, not only /demo/…
+  headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache", "service-worker-allowed": "/demo" },
+});
+
+export const demoRoutes: Record<string, Bun.HTMLBundle | Response> = { "/demo": page, "/demo/": page, "/demo/sw.js": serviceWorker };

@@ -23,8 +23,9 @@ export type EmbeddedPostgres = { address: DatabaseAddress; stop(): Promise<void>
 
 export type EmbeddedOptions = {
   /**
-   * > 1 only for the test suite, whose instances each use single statements: PGlite interleaves the
-   * connections' queries, so transactions on different connections are not isolated.
+   * > 1 only for the test suite, which shares one embedded database between many connections:
+   * PGlite is one backend session, so the connections' protocol messages are serialised (see
+   * `oneQueryAtATime`).
    */
   maxConnections?: number;
   /** The test suite shares one embedded database with server processes it spawns, by URL: loopback TCP. */
@@ -48,6 +49,7 @@ export async function startEmbeddedPostgres(
   const socketDir = tcp ? null : mkdtempSync(join(tmpdir(), "sendbuddy-chat-pg-"));
   const socketPath = socketDir ? join(socketDir, ".s.PGSQL.5432") : undefined;
   const server = new PGLiteSocketServer({ db, maxConnections, ...(socketPath ? { path: socketPath } : { host: "127.0.0.1", port: 0 }) });
+  if (maxConnections > 1) oneQueryAtATime(server);
   await server.start();
   return {
     address: socketPath
@@ -59,6 +61,72 @@ export async function startEmbeddedPostgres(
       if (socketDir) rmSync(socketDir, { recursive: true, force: true });
       releaseLock();
     },
+  };
+}
+
+type QueuedMessage = {
+  handlerId: number;
+  message: Uint8Array;
+  resolve(bytes: number): void;
+  reject(err: unknown): void;
+  onData(d: Uint8Array): void;
+};
+type QueryQueue = {
+  queue: QueuedMessage[];
+  processing: boolean;
+  lastHandlerId: number | null;
+  db: PGlite;
+  processQueue(): Promise<void>;
+  clearQueueForHandler(handlerId: number): void;
+};
+
+/** Protocol messages that end a query: Sync, a simple Query, Terminate (or a connection's startup packet, first byte 0). */
+const ENDS_QUERY = new Set([0x53, 0x51, 0x58, 0x00]);
+
+/**
+ * pglite-socket (0.2) runs the connections' protocol messages one by one, in arrival order: the Bind
+ * of one connection can land between another's Bind and Execute, and PGlite's single session then
+ * loses the unnamed portal ("portal does not exist"). This keeps a connection's turn from its first
+ * message to its Sync (and, as pglite-socket does, for the length of a transaction). The replacement
+ * of the queue's `processQueue` is the same loop with that one rule added.
+ */
+function oneQueryAtATime(server: PGLiteSocketServer) {
+  const q = (server as unknown as { queryQueue: QueryQueue }).queryQueue;
+  let turn: number | null = null;
+  q.processQueue = async function processQueue(this: QueryQueue) {
+    if (this.processing) return;
+    this.processing = true;
+    while (this.queue.length > 0) {
+      const owner = turn ?? (this.db.isInTransaction() ? this.lastHandlerId : null);
+      const index = owner === null ? 0 : this.queue.findIndex((m) => m.handlerId === owner);
+      if (index === -1) break; // the owner's next message is on its way: its enqueue resumes the loop
+      const item = this.queue.splice(index, 1)[0]!;
+      let bytes = 0;
+      try {
+        await this.db.runExclusive(() =>
+          this.db.execProtocolRawStream(item.message, {
+            onRawData: (data: Uint8Array) => {
+              bytes += data.length;
+              item.onData(data);
+            },
+          }),
+        );
+      } catch (err) {
+        turn = null;
+        item.reject(err);
+        continue;
+      }
+      this.lastHandlerId = item.handlerId;
+      turn = ENDS_QUERY.has(item.message[0]!) ? null : item.handlerId;
+      item.resolve(bytes);
+    }
+    this.processing = false;
+  };
+  const clear = q.clearQueueForHandler.bind(q);
+  q.clearQueueForHandler = (handlerId: number) => {
+    if (turn === handlerId) turn = null;
+    clear(handlerId);
+    void q.processQueue();
   };
 }
 

@@ -37,7 +37,10 @@ export type HttpDeps = {
   /** False once shutdown began: new upgrades are refused. */
   accepting: () => boolean;
   /** Development-only routes: static pages (the demo page, bundled by Bun) and handlers (demo accounts). */
-  dev?: { pages: Record<string, Bun.HTMLBundle>; route?: (req: Request, url: URL, server: Server<SocketData>) => Promise<Response | null> };
+  dev?: {
+    pages: Record<string, Bun.HTMLBundle | Response>;
+    route?: (req: Request, url: URL, server: Server<SocketData>) => Promise<Response | null>;
+  };
 };
 
 export type HttpServer = { server: Server<SocketData>; registry: SocketRegistry };
