@@ -22,6 +22,8 @@ export type Options = {
   redisUrl: string;
   /** Cluster mode: also measure through a Redis Cluster the bench starts. */
   redisCluster: boolean;
+  /** Rate and max modes: also measure the real server with offline notifications on (a webhook). */
+  notify: boolean;
   jwtSecret: string;
   startRate: number;
   stepFactor: number;
@@ -51,6 +53,7 @@ export const USAGE = `usage: bun run bench [options]
   --database-url URL             default postgres://postgres@127.0.0.1:5432/test
   --redis-url URL                cluster mode (default redis://127.0.0.1:6379)
   --redis-cluster                cluster mode: also through a 3-master Redis Cluster started on loopback, same run
+  --notify                       rate and max modes: also the real server with offline notifications on (webhook), same run
   --jwt-secret S                 secret of the --target server (default: the bench's own)
   --start-rate N                 max mode: first total rate, msg/s (default 1000)
   --step-factor F                max mode: rate multiplier per step (default 1.5)
@@ -82,6 +85,7 @@ const spec = {
   "max-steps": { type: "string", default: "12" },
   "p99-limit": { type: "string", default: "100" },
   "keep-data": { type: "boolean", default: false },
+  notify: { type: "boolean", default: false },
   "max-seconds": { type: "string", default: "1200" },
   help: { type: "boolean", default: false },
 } as const;
@@ -119,6 +123,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     maxSteps: num("max-steps", 1, 30),
     p99LimitMs: num("p99-limit", 1, 60_000),
     keepData: values["keep-data"],
+    notify: values.notify,
     maxSeconds: num("max-seconds", 10, 86_400),
   };
   if (options.target && options.mode === "cluster")

@@ -11,7 +11,8 @@ import { freePort, waitReady } from "./lib/net.ts";
 import type { Role } from "./load/ipc.ts";
 import type { Options } from "./options.ts";
 
-export type TargetKind = "bare" | "real" | "cluster";
+/** "notify": the real server with offline notifications on (a webhook to a sink in the bench process). */
+export type TargetKind = "bare" | "real" | "notify" | "cluster";
 
 export type Target = {
   kind: TargetKind;
@@ -37,6 +38,7 @@ export async function startTarget(kind: TargetKind, options: Options, logDir: st
   if (kind === "bare") return targetOf(kind, [await startBare(logDir)], false);
   if (options.target) return externalTarget(options.target);
   if (kind === "real") return targetOf(kind, [await startReal(options, logDir, null)], true);
+  if (kind === "notify") return targetOf(kind, [await startReal(options, logDir, null, notifyEnv())], true);
   const a = await startReal(options, logDir, options.redisUrl);
   const b = await startReal(options, logDir, options.redisUrl).catch(async (err: unknown) => {
     await stopChild(a.child);
@@ -83,7 +85,22 @@ async function startBare(logDir: string): Promise<Instance> {
   return { child, port, logFile };
 }
 
-async function startReal(options: Options, logDir: string, redisUrl: string | null): Promise<Instance> {
+/**
+ * Notifications on: every message queues its recipient in the batch's transaction, and the notifier
+ * decides after a 1 s grace (the bench's participants are all connected, so nothing is delivered:
+ * what is measured is the cost on the message path). The webhook points at a sink that answers 204.
+ */
+let sink: ReturnType<typeof Bun.serve> | null = null;
+function notifyEnv(): Record<string, string> {
+  sink ??= Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(null, { status: 204 }) });
+  return {
+    NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${sink.port}/hook`,
+    NOTIFY_WEBHOOK_SECRET: "sendbuddy-chat-bench-webhook-secret-0123456789",
+    NOTIFY_GRACE_SECONDS: "1",
+  };
+}
+
+async function startReal(options: Options, logDir: string, redisUrl: string | null, extra: Record<string, string> = {}): Promise<Instance> {
   const port = freePort();
   const logFile = join(logDir, `real-${++started}.stderr.log`);
   const env = baseEnv({
@@ -104,6 +121,7 @@ async function startReal(options: Options, logDir: string, redisUrl: string | nu
     ),
     MAX_PENDING_WRITES_PER_USER: "100000",
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...extra,
   });
   const child = spawnChild([process.execPath, "src/main.ts", "serve"], { env, cwd: REPO_ROOT, stderrFile: logFile });
   // With Redis, wait until the bridge is up: a degraded instance would not deliver across instances.

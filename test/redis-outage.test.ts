@@ -104,7 +104,13 @@ for (const [kind, make, recoveryMs] of [
         for (const app of [a, b]) {
           const deadline = Date.now() + recoveryMs;
           while ((await (await fetch(`${app.httpUrl}/readyz`)).json()).status !== "ok" && Date.now() < deadline) await Bun.sleep(50);
-          expect((await (await fetch(`${app.httpUrl}/readyz`)).json()).status).toBe("ok");
+          const bus = app.bus as unknown as { pub: { status: string }; sub: { status: string }; subscriberLost: boolean };
+          const status = (await (await fetch(`${app.httpUrl}/readyz`)).json()).status;
+          if (status !== "ok")
+            console.log(
+              `still degraded: publisher ${bus.pub.status}, subscriber ${bus.sub.status}, shard subscriber lost ${bus.subscriberLost}`,
+            );
+          expect(status).toBe("ok");
         }
 
         // And live traffic crosses again.

@@ -27,7 +27,9 @@ const rate: ModeSpec = {
     const m = medianFigures(runs as RateRun[]);
     printLoad({ name: "bare", figures: m.bare }, []);
     printLoad({ name: "real", figures: m.real }, [{ name: "bare", figures: m.bare }]);
-    return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare) } };
+    if (!m.notify) return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare) } };
+    printLoad({ name: "notify", figures: m.notify }, [{ name: "real", figures: m.real }]);
+    return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare), notify_vs_real: ratiosOf(m.notify, m.real) } };
   },
 };
 
@@ -66,7 +68,15 @@ const max: ModeSpec = {
     const last = all[all.length - 1]!;
     printMaxSteps("bare", last.bare);
     printMaxSteps("real", last.real);
-    const m = medianFigures(all.map((r) => ({ bare: r.bare.summary, real: r.real.summary, storage: r.storage })));
+    if (last.notify) printMaxSteps("notify", last.notify);
+    const m = medianFigures(
+      all.map((r) => ({
+        bare: r.bare.summary,
+        real: r.real.summary,
+        storage: r.storage,
+        ...(r.notify ? { notify: r.notify.summary } : {}),
+      })),
+    );
     printMax({ name: "bare", figures: m.bare }, []);
     printMax({ name: "real", figures: m.real }, [{ name: "bare", figures: m.bare }]);
     const vsStorage = m.storage.rows_per_s ? Math.round((100 * m.real.max_sustainable_msg_s) / m.storage.rows_per_s) / 100 : null;
@@ -77,7 +87,10 @@ const max: ModeSpec = {
       console.log(
         `       real's writer at its max step: ${m.real.batch_rows.statements} statements, mean ${m.real.batch_rows.mean} rows (p50 ≤ ${m.real.batch_rows.p50_le}, p90 ≤ ${m.real.batch_rows.p90_le})`,
       );
-    return { results: m, ratios: { real_vs_bare: ratiosOf(m.real, m.bare), real_vs_storage: vsStorage } };
+    const ratios = { real_vs_bare: ratiosOf(m.real, m.bare), real_vs_storage: vsStorage };
+    if (!m.notify) return { results: m, ratios };
+    printMax({ name: "notify", figures: m.notify }, [{ name: "real", figures: m.real }]);
+    return { results: m, ratios: { ...ratios, notify_vs_real: ratiosOf(m.notify, m.real) } };
   },
 };
 

@@ -34,16 +34,17 @@ export type MaxFigures = {
 };
 
 export type MaxTargetRun = { summary: MaxFigures; steps: MaxStep[] };
-export type MaxRun = { bare: MaxTargetRun; real: MaxTargetRun; storage: StorageFigures };
+export type MaxRun = { bare: MaxTargetRun; real: MaxTargetRun; storage: StorageFigures; notify?: MaxTargetRun };
 
 export async function runMax(ctx: BenchContext): Promise<MaxRun> {
   const bare = await rampTarget(ctx, "bare");
   const real = await rampTarget(ctx, "real");
+  const notify = ctx.options.notify ? await rampTarget(ctx, "notify") : undefined;
   const storage = await measureStorage(ctx, { seconds: 5, outstanding: 1000 });
   console.log(
     `  storage baseline: ${storage.rows_per_s} rows/s · ${storage.batch_rows.statements_per_s} statements/s of p50 ${storage.batch_rows.p50} rows`,
   );
-  return { bare, real, storage };
+  return { bare, real, storage, ...(notify ? { notify } : {}) };
 }
 
 async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTargetRun> {
@@ -55,7 +56,7 @@ async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTarge
     const messageIds: string[] = [];
     let sent = 0;
     let stoppedBecause = `reached --max-steps ${options.maxSteps}`;
-    const metricsUrl = kind === "real" ? r.target.wsBase.inviter.replace("ws:", "http:") + "/metrics" : null;
+    const metricsUrl = kind !== "bare" ? r.target.wsBase.inviter.replace("ws:", "http:") + "/metrics" : null;
     for (let i = 0, rate = options.startRate; i < options.maxSteps; i++, rate *= options.stepFactor) {
       const batchesBefore = metricsUrl ? await batchHistogram(metricsUrl) : null;
       const request = {

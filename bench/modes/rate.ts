@@ -5,7 +5,7 @@ import type { LoadRequest } from "../load/ipc.ts";
 import type { Options } from "../options.ts";
 import type { TargetKind } from "../targets.ts";
 
-export type RateRun = { bare: LoadFigures; real: LoadFigures };
+export type RateRun = { bare: LoadFigures; real: LoadFigures; notify?: LoadFigures };
 
 export function rateRequest(options: Options): LoadRequest {
   return {
@@ -28,5 +28,6 @@ export async function measureRate(ctx: BenchContext, kind: TargetKind): Promise<
 export async function runRate(ctx: BenchContext): Promise<RateRun> {
   const bare = await measureRate(ctx, "bare");
   const real = await measureRate(ctx, "real");
-  return { bare, real };
+  if (!ctx.options.notify) return { bare, real };
+  return { bare, real, notify: await measureRate(ctx, "notify") };
 }
