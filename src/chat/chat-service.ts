@@ -61,7 +61,10 @@ export class ChatService {
     this.bus.onEnvelope((e) => this.receive(e));
     this.store.onLateCommit((appended) => this.broadcast(appended.message));
     this.bus.onResync(() => void this.resyncAll());
-    this.presence.onChange((change) => void this.sessionOf(change.sessionId, change.userId).then((s) => this.presenceChanged(change, s)));
+    this.presence.onChange((change) => {
+      this.presenceChanged(change);
+      void this.sessionOf(change.sessionId, change.userId).then((s) => s && this.touchOtherInbox(change, s));
+    });
     const rooms = this.rooms;
     this.presence.localUsers(function* () {
       for (const [sessionId, room] of rooms) yield [sessionId, room.usersHere()] as const;
@@ -287,19 +290,24 @@ export class ChatService {
   /** Presence decisions are made in the presence store; a failed call is settled later by its heartbeat or reaper. */
   private decidePresence(decision: Promise<PresenceChange | null>, session: SessionInfo) {
     decision
-      .then((change) => change && this.presenceChanged(change, session))
+      .then((change) => {
+        if (!change) return;
+        this.presenceChanged(change);
+        this.touchOtherInbox(change, session);
+      })
       .catch((err) => this.log.debug("presence update failed", { err }));
   }
 
-  /**
-   * Told to every instance, this one included, even when no socket of the session is left here; and
-   * to the other participant's inbox (once, by the instance that decided it).
-   */
-  private presenceChanged(change: PresenceChange, session: SessionInfo | null) {
+  /** Told to every instance, this one included, even when no socket of the session is left here. */
+  private presenceChanged(change: PresenceChange) {
     this.delivery.presenceToOthers(change);
     this.applyPresence(change);
-    const other = session && [session.inviter.userId, session.invitee.userId].filter((u) => u !== change.userId);
-    if (other) this.inboxes.touch(change.sessionId, other);
+  }
+
+  /** The other participant's inbox shows this presence: touched once, by the instance that decided the change. */
+  private touchOtherInbox(change: PresenceChange, session: SessionInfo) {
+    const others = [session.inviter.userId, session.invitee.userId].filter((u) => u !== change.userId);
+    this.inboxes.touch(change.sessionId, others);
   }
 
   /** The other participants' local sockets hear a change only if it is newer than what their room showed and differs from it. */

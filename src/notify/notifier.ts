@@ -7,7 +7,7 @@
 import type { Presence } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import { WEBHOOK_TARGET, type Delivery, type DueEntry, type NotificationOutbox } from "../store/notification-outbox.ts";
+import { WEBHOOK_TARGET, type Delivery, type DueEntry, type NotificationOutbox, type Unnotified } from "../store/notification-outbox.ts";
 import { backoffMs, type Attempt } from "./delivery-policy.ts";
 import { composeEvent } from "./notification-text.ts";
 import type { WebPushSender } from "./web-push-sender.ts";
@@ -80,17 +80,22 @@ export class Notifier {
     }
   }
 
-  /** Not while the recipient has a socket in the session, on any instance; presence that cannot be read waits for the lease. */
+  /**
+   * Not while the recipient has a socket in the session, on any instance. Presence that cannot be read
+   * fails the decision: the row comes back when its lease is over.
+   */
   private async decide(entry: DueEntry) {
-    const { outbox, presence, metrics, quietMs, webhook } = this.deps;
-    const states = await presence.states(entry.sessionId).catch(() => null);
-    if (!states) return;
-    const online = states.get(entry.userId)?.online ?? false;
-    const event = await outbox.decide(entry, (unnotified) => (online ? null : composeEvent(unnotified, entry)), {
-      quietMs,
-      webhook: webhook !== null,
-    });
-    metrics.notifications.inc({ result: event ? "queued" : "skipped" });
+    const { outbox, presence, metrics, quietMs, webhook, log } = this.deps;
+    const compose = async (unnotified: Unnotified) => {
+      const states = await presence.states(entry.sessionId);
+      return states.get(entry.userId)?.online ? null : composeEvent(unnotified, entry);
+    };
+    try {
+      const event = await outbox.decide(entry, compose, { quietMs, webhook: webhook !== null });
+      metrics.notifications.inc({ result: event ? "queued" : "skipped" });
+    } catch (err) {
+      log.debug("notification decision failed; the row comes back after its lease", { err });
+    }
   }
 
   private async deliverDue() {

@@ -98,13 +98,15 @@ export class NotificationOutbox {
 
   /**
    * Decides on a claimed row in one transaction. `compose` gets what the recipient has not read nor
-   * been notified of, and returns the event to send (null: nothing to send, e.g. they are online).
+   * been notified of, and returns the event to send (null: nothing to send, e.g. they are online). It
+   * runs while the session's row is share-locked, so no message of the session commits between what
+   * it is shown and its answer (a presence read there sees the recipient as the message found them).
    * With an event, its deliveries are recorded and the row waits for the quiet period; without, the
    * row is removed (the session's next message queues a new one).
    */
   decide(
     entry: DueEntry,
-    compose: (unnotified: Unnotified) => NotificationEvent | null,
+    compose: (unnotified: Unnotified) => Promise<NotificationEvent | null>,
     { quietMs, webhook }: { quietMs: number; webhook: boolean },
   ): Promise<NotificationEvent | null> {
     return this.sql.begin(async (tx) => {
@@ -117,7 +119,7 @@ export class NotificationOutbox {
       if (!mine) return null;
       await tx`SELECT 1 FROM sessions WHERE id = ${entry.sessionId} FOR SHARE`;
       const unnotified = await this.unnotified(tx, entry, mine.notified_seq);
-      const event = unnotified.count > 0 ? compose(unnotified) : null;
+      const event = unnotified.count > 0 ? await compose(unnotified) : null;
       const targets = event ? await this.targets(tx, entry.userId, webhook) : [];
       if (!event || targets.length === 0) {
         await tx`DELETE FROM chat_notify_queue WHERE user_id = ${entry.userId} AND session_id = ${entry.sessionId}`;
