@@ -24,6 +24,8 @@ export type Options = {
   redisCluster: boolean;
   /** Rate and max modes: also measure the real server with offline notifications on (a webhook). */
   notify: boolean;
+  /** Max mode: also ramp two instances bridged by Redis (inviters on A, invitees on B). */
+  twoInstances: boolean;
   jwtSecret: string;
   startRate: number;
   stepFactor: number;
@@ -54,6 +56,7 @@ export const USAGE = `usage: bun run bench [options]
   --redis-url URL                cluster mode (default redis://127.0.0.1:6379)
   --redis-cluster                cluster mode: also through a 3-master Redis Cluster started on loopback, same run
   --notify                       rate and max modes: also the real server with offline notifications on (webhook), same run
+  --two-instances                max mode: also two instances through Redis (--redis-url), same run
   --jwt-secret S                 secret of the --target server (default: the bench's own)
   --start-rate N                 max mode: first total rate, msg/s (default 1000)
   --step-factor F                max mode: rate multiplier per step (default 1.5)
@@ -86,6 +89,7 @@ const spec = {
   "p99-limit": { type: "string", default: "100" },
   "keep-data": { type: "boolean", default: false },
   notify: { type: "boolean", default: false },
+  "two-instances": { type: "boolean", default: false },
   "max-seconds": { type: "string", default: "1200" },
   help: { type: "boolean", default: false },
 } as const;
@@ -124,6 +128,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     p99LimitMs: num("p99-limit", 1, 60_000),
     keepData: values["keep-data"],
     notify: values.notify,
+    twoInstances: values["two-instances"],
     maxSeconds: num("max-seconds", 10, 86_400),
   };
   if (options.target && options.mode === "cluster")

@@ -69,12 +69,14 @@ const max: ModeSpec = {
     printMaxSteps("bare", last.bare);
     printMaxSteps("real", last.real);
     if (last.notify) printMaxSteps("notify", last.notify);
+    if (last.cluster) printMaxSteps("cluster", last.cluster);
     const m = medianFigures(
       all.map((r) => ({
         bare: r.bare.summary,
         real: r.real.summary,
         storage: r.storage,
         ...(r.notify ? { notify: r.notify.summary } : {}),
+        ...(r.cluster ? { cluster: r.cluster.summary } : {}),
       })),
     );
     printMax({ name: "bare", figures: m.bare }, []);
@@ -87,10 +89,19 @@ const max: ModeSpec = {
       console.log(
         `       real's writer at its max step: ${m.real.batch_rows.statements} statements, mean ${m.real.batch_rows.mean} rows (p50 ≤ ${m.real.batch_rows.p50_le}, p90 ≤ ${m.real.batch_rows.p90_le})`,
       );
-    const ratios = { real_vs_bare: ratiosOf(m.real, m.bare), real_vs_storage: vsStorage };
-    if (!m.notify) return { results: m, ratios };
-    printMax({ name: "notify", figures: m.notify }, [{ name: "real", figures: m.real }]);
-    return { results: m, ratios: { ...ratios, notify_vs_real: ratiosOf(m.notify, m.real) } };
+    const ratios: Record<string, unknown> = { real_vs_bare: ratiosOf(m.real, m.bare), real_vs_storage: vsStorage };
+    if (m.notify) {
+      printMax({ name: "notify", figures: m.notify }, [{ name: "real", figures: m.real }]);
+      ratios.notify_vs_real = ratiosOf(m.notify, m.real);
+    }
+    if (m.cluster) {
+      printMax({ name: "cluster", figures: m.cluster }, [{ name: "real", figures: m.real }]);
+      const clusterVsStorage = m.storage.rows_per_s ? Math.round((100 * m.cluster.max_sustainable_msg_s) / m.storage.rows_per_s) / 100 : null;
+      console.log(`[storage] two instances through Redis: max = ${clusterVsStorage}x storage`);
+      ratios.cluster_vs_real = ratiosOf(m.cluster, m.real);
+      ratios.cluster_vs_storage = clusterVsStorage;
+    }
+    return { results: m, ratios };
   },
 };
 

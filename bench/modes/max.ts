@@ -34,17 +34,18 @@ export type MaxFigures = {
 };
 
 export type MaxTargetRun = { summary: MaxFigures; steps: MaxStep[] };
-export type MaxRun = { bare: MaxTargetRun; real: MaxTargetRun; storage: StorageFigures; notify?: MaxTargetRun };
+export type MaxRun = { bare: MaxTargetRun; real: MaxTargetRun; storage: StorageFigures; notify?: MaxTargetRun; cluster?: MaxTargetRun };
 
 export async function runMax(ctx: BenchContext): Promise<MaxRun> {
   const bare = await rampTarget(ctx, "bare");
   const real = await rampTarget(ctx, "real");
   const notify = ctx.options.notify ? await rampTarget(ctx, "notify") : undefined;
+  const cluster = ctx.options.twoInstances ? await rampTarget(ctx, "cluster") : undefined;
   const storage = await measureStorage(ctx, { seconds: 5, outstanding: 1000 });
   console.log(
     `  storage baseline: ${storage.rows_per_s} rows/s · ${storage.batch_rows.statements_per_s} statements/s of p50 ${storage.batch_rows.p50} rows`,
   );
-  return { bare, real, storage, ...(notify ? { notify } : {}) };
+  return { bare, real, storage, ...(notify ? { notify } : {}), ...(cluster ? { cluster } : {}) };
 }
 
 async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTargetRun> {
