@@ -67,6 +67,11 @@ const SLOW_BATCH_MS = 100;
  */
 const LINGER_AFTER_ROWS = 64;
 const LINGER_MS = 2;
+/**
+ * A queued message this close to its deadline is refused instead of written: its caller would hear
+ * `unavailable` while its statement runs, and it would commit late (the client retries it anyway).
+ */
+const NEARLY_EXPIRED_MS = 10;
 
 export class MessageWriter {
   private queue: Pending[] = [];
@@ -188,7 +193,12 @@ export class MessageWriter {
     const blocked = new Set<string>();
     const keys = new Set<string>();
     const rest: Pending[] = [];
+    const now = performance.now();
     for (const p of this.queue) {
+      if (p.deadline - now < NEARLY_EXPIRED_MS) {
+        p.reject(new UnavailableError("database write timed out"));
+        continue;
+      }
       const session = p.msg.sessionId;
       const key = p.msg.clientId ? `${session}/${p.msg.senderId}/${p.msg.clientId}` : null;
       if (items.length >= this.options.maxBatch || this.busy.has(session) || blocked.has(session) || (key && keys.has(key))) {

@@ -101,6 +101,27 @@ describe("MessageWriter", () => {
     ]);
   });
 
+  test("under load the next statement lingers a moment for more rows; at low load none does", async () => {
+    const db = fakeDatabase();
+    const w = writerOn(db, { concurrency: 1 });
+    const first = latch();
+    db.gateWith((b) => (db.batches.length === 1 ? first.opened : Promise.resolve()));
+    const burst = Array.from({ length: 80 }, (_, i) => w.append(message(`s${i}`)));
+    await Bun.sleep(1); // the first statement (80 rows: load) is in flight
+    const next = [w.append(message("t1"))];
+    first.open();
+    await Promise.all(burst);
+    next.push(w.append(message("t2"))); // arrives during the linger: same statement
+    await Promise.all(next);
+    expect(db.batches.map((b) => b.ids.length)).toEqual([80, 2]);
+    // A small statement does not make the next one wait.
+    const started = performance.now();
+    await w.append(message("u1"));
+    await w.append(message("u2"));
+    expect(db.batches.map((b) => b.ids.length)).toEqual([80, 2, 1, 1]);
+    expect(performance.now() - started).toBeLessThan(20);
+  });
+
   test("a session is in one batch at a time: its next messages wait, other sessions go in a second batch", async () => {
     const db = fakeDatabase();
     const w = writerOn(db, { concurrency: 2 });
