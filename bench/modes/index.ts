@@ -96,7 +96,9 @@ const max: ModeSpec = {
     }
     if (m.cluster) {
       printMax({ name: "cluster", figures: m.cluster }, [{ name: "real", figures: m.real }]);
-      const clusterVsStorage = m.storage.rows_per_s ? Math.round((100 * m.cluster.max_sustainable_msg_s) / m.storage.rows_per_s) / 100 : null;
+      const clusterVsStorage = m.storage.rows_per_s
+        ? Math.round((100 * m.cluster.max_sustainable_msg_s) / m.storage.rows_per_s) / 100
+        : null;
       console.log(`[storage] two instances through Redis: max = ${clusterVsStorage}x storage`);
       ratios.cluster_vs_real = ratiosOf(m.cluster, m.real);
       ratios.cluster_vs_storage = clusterVsStorage;

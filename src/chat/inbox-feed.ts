@@ -59,7 +59,9 @@ export class InboxFeed {
 
   /** Something these users' inboxes show of the session changed here: tell every instance. */
   touch(sessionId: string, userIds: Iterable<string>): void {
-    for (const userId of userIds) this.announcer.call(keyOf(userId, sessionId));
+    // Alone (no bus), only this instance's inbox sockets can be listening: nothing to do without one.
+    const alone = this.bus.status() === "local";
+    for (const userId of userIds) if (!alone || this.socketsByUser.has(userId)) this.announcer.call(keyOf(userId, sessionId));
   }
 
   /** A change announced by another instance (or this one). */

@@ -9,9 +9,12 @@ import { createLogger } from "../../src/observability/log.ts";
 /** Timers the test advances by hand. */
 class ManualTimers implements Timers {
   private due: { at: number; run: () => void }[] = [];
-  now = 0;
+  private time = 0;
+  now() {
+    return this.time;
+  }
   set(run: () => void, ms: number) {
-    const t = { at: this.now + ms, run };
+    const t = { at: this.time + ms, run };
     this.due.push(t);
     return t;
   }
@@ -19,8 +22,8 @@ class ManualTimers implements Timers {
     this.due = this.due.filter((d) => d !== t);
   }
   async advance(ms: number) {
-    this.now += ms;
-    for (const t of this.due.filter((d) => d.at <= this.now)) {
+    this.time += ms;
+    for (const t of this.due.filter((d) => d.at <= this.time)) {
       this.clear(t);
       t.run();
     }
@@ -108,7 +111,12 @@ describe("InboxFeed", () => {
         }),
     } as unknown as Store;
     const published: Envelope[] = [];
-    const bus = { joinUser: async () => {}, leaveUser: () => {}, publish: (e: Envelope) => published.push(e) } as unknown as Bus;
+    const bus = {
+      joinUser: async () => {},
+      leaveUser: () => {},
+      publish: (e: Envelope) => published.push(e),
+      status: () => "up",
+    } as unknown as Bus;
     const presence = { states: async () => new Map() } as unknown as Presence;
     const sent: string[] = [];
     const conn = { send: (f: string) => sent.push(f) } as unknown as Connection;
