@@ -105,7 +105,7 @@ describe("MessageWriter", () => {
     const db = fakeDatabase();
     const w = writerOn(db, { concurrency: 1 });
     const first = latch();
-    db.gateWith((b) => (db.batches.length === 1 ? first.opened : Promise.resolve()));
+    db.gateWith(() => (db.batches.length === 1 ? first.opened : Promise.resolve()));
     const burst = Array.from({ length: 80 }, (_, i) => w.append(message(`s${i}`)));
     await Bun.sleep(1); // the first statement (80 rows: load) is in flight
     const next = [w.append(message("t1"))];
