@@ -1,0 +1,92 @@
+/**
+ * React hooks over the stores: `useChatSession` for one conversation, `useInbox` for all of them. The
+ * state lives in the store and reaches React through useSyncExternalStore (one copy, no effect that
+ * mirrors it into useState); the connection opens with the first component that uses it and closes
+ * after the last one unmounts.
+ */
+import { useEffect, useMemo, useRef, useSyncExternalStore } from "react";
+import { ChatClient } from "../chat-client.ts";
+import { InboxClient } from "../inbox-client.ts";
+import type { BackoffOptions } from "../reconnect-policy.ts";
+import type { TokenSource } from "../token.ts";
+import { ChatSessionStore, type ChatSessionSnapshot } from "./chat-session-store.ts";
+import { InboxStore, type InboxSnapshot } from "./inbox-store.ts";
+
+export type UseChatSessionOptions = {
+  sessionId: string;
+  /** Returns an access token (e.g. from your backend's refresh endpoint); the latest function is always used. */
+  getToken: TokenSource;
+  /** The chat service's http(s) URL; default: the page's origin. */
+  baseUrl?: string;
+  /** Messages per history page (the first one and each `loadOlder()`). Default 50. */
+  pageSize?: number;
+  backoff?: BackoffOptions;
+};
+
+export type ChatSession = ChatSessionSnapshot & {
+  send(content: string): void;
+  /** Sends a failed message again (same client_id: stored once). */
+  retry(clientId: string): void;
+  discard(clientId: string): void;
+  /** Call on every keystroke (true) and when the input is cleared (false): debounced by the client. */
+  setTyping(isTyping: boolean): void;
+  markRead(seq: number): void;
+  loadOlder(): Promise<void>;
+};
+
+export function useChatSession(options: UseChatSessionOptions): ChatSession {
+  const getToken = useLatest(options.getToken);
+  const { sessionId, baseUrl, pageSize, backoff } = options;
+  const store = useMemo(
+    () =>
+      new ChatSessionStore({
+        createClient: () =>
+          new ChatClient({
+            sessionId,
+            getToken: () => getToken.current(),
+            ...(baseUrl ? { baseUrl } : {}),
+            ...(backoff ? { backoff } : {}),
+          }),
+        ...(pageSize ? { pageSize } : {}),
+      }),
+    // A new session (or server) is a new store; a new getToken function is not.
+    [sessionId, baseUrl, pageSize, backoff, getToken],
+  );
+  const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
+  return useMemo(
+    () => ({
+      ...snapshot,
+      send: store.send,
+      retry: store.retry,
+      discard: store.discard,
+      setTyping: store.setTyping,
+      markRead: store.markRead,
+      loadOlder: store.loadOlder,
+    }),
+    [snapshot, store],
+  );
+}
+
+export type UseInboxOptions = { getToken: TokenSource; baseUrl?: string; backoff?: BackoffOptions };
+
+export function useInbox(options: UseInboxOptions): InboxSnapshot {
+  const getToken = useLatest(options.getToken);
+  const { baseUrl, backoff } = options;
+  const store = useMemo(
+    () =>
+      new InboxStore(
+        () => new InboxClient({ ...(baseUrl ? { baseUrl } : {}), getToken: () => getToken.current(), ...(backoff ? { backoff } : {}) }),
+      ),
+    [baseUrl, backoff, getToken],
+  );
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
+}
+
+/** A stable ref to the latest value (callbacks passed inline change every render). */
+function useLatest<T>(value: T): { readonly current: T } {
+  const ref = useRef(value);
+  useEffect(() => {
+    ref.current = value;
+  });
+  return ref;
+}

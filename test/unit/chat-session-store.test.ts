@@ -1,0 +1,213 @@
+/** The React hooks' state (ChatSessionStore, InboxStore) over fake clients: merging, pending sends, typing, StrictMode lifecycles. */
+import { describe, expect, test } from "bun:test";
+import { ChatSessionStore, type SessionClient } from "../../src/client/react/chat-session-store.ts";
+import { InboxStore, type InboxSource } from "../../src/client/react/inbox-store.ts";
+import { Emitter } from "../../src/client/emitter.ts";
+import { ChatError, type ChatMessage, type HistoryPage, type InboxEntry } from "../../src/client/types.ts";
+import type { ChatEvents } from "../../src/client/chat-client.ts";
+import type { InboxEvents } from "../../src/client/inbox-client.ts";
+
+const msg = (seq: number, over: Partial<ChatMessage> = {}): ChatMessage => ({
+  message_id: `id-${seq}`,
+  session_id: "s1",
+  seq,
+  content: `m${seq}`,
+  sender_id: "sam",
+  sender_name: "Sam",
+  created_at: "2026-12-02T00:00:00.000000Z",
+  ...over,
+});
+
+/** A ChatClient stand-in: history pages and send answers are given by the test; events are emitted by hand. */
+class FakeClient extends Emitter<ChatEvents> implements SessionClient {
+  closed = false;
+  connectedAfter: number | undefined = undefined;
+  sends: { content: string; clientId: string; answer: (m: ChatMessage | ChatError) => void }[] = [];
+  pages: HistoryPage[] = [];
+  typed: boolean[] = [];
+  read: number[] = [];
+  fire<K extends keyof ChatEvents>(type: K, payload: ChatEvents[K]) {
+    this.emit(type, payload);
+  }
+  async history(): Promise<HistoryPage> {
+    return this.pages.shift() ?? { messages: [], has_more: false, cursors: { before: null, after: null }, last_seq: 0 };
+  }
+  async connect(options: { after?: number } = {}) {
+    this.connectedAfter = options.after;
+  }
+  close() {
+    this.closed = true;
+  }
+  send(content: string, options: { clientId?: string } = {}): Promise<ChatMessage> {
+    return new Promise((resolve, reject) =>
+      this.sends.push({ content, clientId: options.clientId!, answer: (m) => (m instanceof ChatError ? reject(m) : resolve(m)) }),
+    );
+  }
+  typing(isTyping: boolean) {
+    this.typed.push(isTyping);
+  }
+  markRead(seq: number) {
+    this.read.push(seq);
+  }
+}
+
+const page = (seqs: number[], hasMore: boolean): HistoryPage => ({
+  messages: seqs.map((s) => msg(s)),
+  has_more: hasMore,
+  cursors: { before: seqs[0] ?? null, after: seqs.at(-1) ?? null },
+  last_seq: seqs.at(-1) ?? 0,
+});
+
+function storeWith(...pages: HistoryPage[]) {
+  const clients: FakeClient[] = [];
+  const store = new ChatSessionStore({
+    createClient: () => {
+      const c = new FakeClient();
+      c.pages.push(...pages);
+      clients.push(c);
+      return c;
+    },
+    pageSize: 3,
+    typingExpiryMs: 30,
+  });
+  return { store, clients };
+}
+
+const tick = (ms = 0) => Bun.sleep(ms);
+
+describe("ChatSessionStore", () => {
+  test("history then live from where it ends; each message once, in seq order, whichever way it came", async () => {
+    const { store, clients } = storeWith(page([4, 5, 6], true), page([1, 2, 3], false));
+    const unsubscribe = store.subscribe(() => {});
+    await tick();
+    const c = clients[0]!;
+    expect(c.connectedAfter).toBe(6);
+    expect(store.getSnapshot().hasOlder).toBe(true);
+    c.fire("message", msg(7));
+    c.fire("message", msg(6)); // a replay overlapping the page
+    await store.loadOlder();
+    expect(store.getSnapshot().messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(store.getSnapshot().hasOlder).toBe(false);
+    await store.loadOlder(); // nothing more: no request
+    expect(c.pages).toEqual([]);
+    unsubscribe();
+  });
+
+  test("a send is pending until stored, then a message, never both in one snapshot; a refusal can be retried with the same client_id", async () => {
+    const { store, clients } = storeWith();
+    const snapshots: ReturnType<typeof store.getSnapshot>[] = [];
+    const unsubscribe = store.subscribe(() => snapshots.push(store.getSnapshot()));
+    await tick();
+    const c = clients[0]!;
+    store.send("hello");
+    const [first] = c.sends;
+    expect(store.getSnapshot().pending).toEqual([{ clientId: first!.clientId, content: "hello", status: "sending", error: null }]);
+    c.fire("message", msg(1, { content: "hello", client_id: first!.clientId, sender_id: "me" })); // the echo
+    first!.answer(msg(1, { content: "hello", client_id: first!.clientId, sender_id: "me" }));
+    await tick();
+    expect(store.getSnapshot().pending).toEqual([]);
+    expect(store.getSnapshot().messages.map((m) => m.content)).toEqual(["hello"]);
+    for (const s of snapshots) expect(s.pending.length + s.messages.filter((m) => m.content === "hello").length).toBeLessThanOrEqual(1);
+
+    store.send("refused once");
+    const second = c.sends[1]!;
+    second.answer(new ChatError("unavailable", "database unavailable"));
+    await tick();
+    expect(store.getSnapshot().pending[0]).toMatchObject({ status: "failed", error: { code: "unavailable" } });
+    store.retry(second.clientId);
+    expect(c.sends[2]!.clientId).toBe(second.clientId);
+    expect(store.getSnapshot().pending[0]!.status).toBe("sending");
+    c.sends[2]!.answer(msg(2, { content: "refused once", client_id: second.clientId }));
+    await tick();
+    expect(store.getSnapshot().pending).toEqual([]);
+    unsubscribe();
+  });
+
+  test("typing expires by itself, ends with the typist's message or departure; presence and read marks follow their events", async () => {
+    const { store, clients } = storeWith();
+    const unsubscribe = store.subscribe(() => {});
+    await tick();
+    const c = clients[0]!;
+    c.fire("typing", { sender_id: "sam", sender_name: "Sam", is_typing: true });
+    expect(store.getSnapshot().typing).toEqual([{ userId: "sam", name: "Sam" }]);
+    await tick(50);
+    expect(store.getSnapshot().typing).toEqual([]);
+    c.fire("typing", { sender_id: "sam", sender_name: "Sam", is_typing: true });
+    c.fire("message", msg(1));
+    expect(store.getSnapshot().typing).toEqual([]);
+    c.fire("typing", { sender_id: "sam", sender_name: "Sam", is_typing: true });
+    c.fire("presence", { user_id: "sam", display_name: "Sam", online: false });
+    expect(store.getSnapshot()).toMatchObject({ typing: [], presence: { sam: false } });
+    c.fire("read", { user_id: "sam", seq: 3 });
+    c.fire("read", { user_id: "sam", seq: 2 }); // never back
+    expect(store.getSnapshot().readMarks).toEqual({ sam: 3 });
+    store.setTyping(true);
+    store.markRead(1);
+    expect([c.typed, c.read]).toEqual([[true], [1]]);
+    unsubscribe();
+  });
+
+  test("StrictMode: subscribe, unsubscribe, subscribe again at once keeps one client; the last unsubscribe closes it", async () => {
+    const { store, clients } = storeWith();
+    const first = store.subscribe(() => {});
+    first();
+    const second = store.subscribe(() => {});
+    await tick(5);
+    expect(clients).toHaveLength(1);
+    expect(clients[0]!.closed).toBe(false);
+    second();
+    await tick(5);
+    expect(clients[0]!.closed).toBe(true);
+    expect(store.getSnapshot().messages).toEqual([]);
+    // Mounted again later: a new connection.
+    const third = store.subscribe(() => {});
+    await tick();
+    expect(clients).toHaveLength(2);
+    third();
+  });
+});
+
+describe("InboxStore", () => {
+  class FakeInbox extends Emitter<InboxEvents> implements InboxSource {
+    connected = 0;
+    closed = false;
+    fire<K extends keyof InboxEvents>(type: K, payload: InboxEvents[K]) {
+      this.emit(type, payload);
+    }
+    connect() {
+      this.connected++;
+    }
+    close() {
+      this.closed = true;
+    }
+  }
+  const entry = (id: string, unread: number) =>
+    ({
+      session_id: id,
+      last_seq: unread,
+      last_read_seq: 0,
+      unread,
+      last_message: null,
+      other: { user_id: "o", display_name: "O", online: false },
+    }) satisfies InboxEntry;
+
+  test("sessions and the total unread follow the client; one client across a StrictMode remount", async () => {
+    const made: FakeInbox[] = [];
+    const store = new InboxStore(() => {
+      const c = new FakeInbox();
+      made.push(c);
+      return c;
+    });
+    store.subscribe(() => {})();
+    const unsubscribe = store.subscribe(() => {});
+    await tick(5);
+    expect(made).toHaveLength(1);
+    made[0]!.fire("change", [entry("a", 2), entry("b", 3)]);
+    expect(store.getSnapshot()).toMatchObject({ totalUnread: 5, sessions: [{ session_id: "a" }, { session_id: "b" }] });
+    made[0]!.fire("state", "open");
+    expect(store.getSnapshot().state).toBe("open");
+    unsubscribe();
+    await tick(5);
+    expect(made[0]!.closed).toBe(true);
+  });
+});
