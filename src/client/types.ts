@@ -1,8 +1,8 @@
 /**
  * The frames the client receives, as plain types. A stored message is the server's own type
- * (`src/protocol/frames.ts`, imported for its type only: nothing of the server is bundled).
+ * (`src/protocol/views.ts`, imported for its type only: nothing of the server is bundled).
  */
-import type { InboxView, MessageView } from "../protocol/frames.ts";
+import type { InboxView, MessageView } from "../protocol/views.ts";
 
 /** A stored message, as a live broadcast, a replay and a history page show it. */
 export type ChatMessage = MessageView;

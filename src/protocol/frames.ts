@@ -6,6 +6,9 @@
 import * as v from "valibot";
 import { ErrorCode } from "./codes.ts";
 import { MAX_CONTENT_CODE_POINTS, contentProblem } from "./content.ts";
+import type { InboxView, MessageView } from "./views.ts";
+
+export type { InboxView, MessageView } from "./views.ts";
 
 /** The content rules of protocol/content.ts, reported with their error code as the issue's message. */
 const Content = v.pipe(
@@ -104,19 +107,6 @@ function fail(code: ErrorCode, error: string, field?: string, clientId?: string)
 
 // ---- server → client ----
 
-/** A stored message as every frame, history page and replay shows it. */
-export type MessageView = {
-  message_id: string;
-  session_id: string;
-  seq: number;
-  content: string;
-  sender_id: string;
-  sender_name: string;
-  created_at: string;
-  /** Echoes the sender's `client_id`, when it gave one. */
-  client_id?: string;
-};
-
 export const messageFrame = (m: MessageView) => JSON.stringify({ type: "message", ...m });
 
 export const typingFrame = (t: { sender_id: string; sender_name: string; is_typing: boolean }) => JSON.stringify({ type: "typing", ...t });
@@ -133,16 +123,6 @@ export const presenceFrame = (p: { user_id: string; display_name: string; online
  */
 export const resumedFrame = (r: { after: number; replayed: number; first_seq: number | null; last_seq: number; complete: boolean }) =>
   JSON.stringify({ type: "resumed", ...r });
-
-/** A user's view of one of their sessions: the inbox socket's frame and a row of GET /api/inbox. */
-export type InboxView = {
-  session_id: string;
-  last_seq: number;
-  last_read_seq: number;
-  unread: number;
-  last_message: { seq: number; sender_id: string; sender_name: string; content: string; created_at: string } | null;
-  other: { user_id: string; display_name: string; online: boolean };
-};
 
 export const inboxFrame = (e: InboxView) => JSON.stringify({ type: "inbox", ...e });
 
