@@ -19,36 +19,51 @@ const profile = mkdtempSync(join(tmpdir(), "demo-chromium-"));
 const tag = crypto.randomUUID().slice(0, 6);
 
 const keys = webpush.generateVAPIDKeys();
+
+/** A port free now, for a server that must come back on the same one. */
+function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
 const VAPID = { VAPID_PUBLIC_KEY: keys.publicKey, VAPID_PRIVATE_KEY: keys.privateKey, VAPID_SUBJECT: "mailto:ops@sendbuddy.test" };
 /** The demo's second session (Sam invited Alex): src/cli/demo.ts. */
 const SECOND_SESSION = "5e55a0b1-0000-4000-8000-000000000002";
 
 let server: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+/** Servers a test started for itself (restarted, seeded), stopped in afterAll. */
+const own: Subprocess<"ignore", "pipe", "pipe">[] = [];
 let context: BrowserContext | null = null;
 let baseUrl = "";
 
-/** Starts `bun src/main.ts serve` in development on a free port, on its own embedded database (the only setup with demo accounts). */
-async function startServer(): Promise<string> {
+/**
+ * Starts `bun src/main.ts serve` in development on its own embedded database (the only setup with
+ * demo accounts): by default on a free port, in memory, as the suite's shared server.
+ */
+async function startServer(options: { port?: number; dataDir?: string; env?: Record<string, string> } = {}): Promise<string> {
   const child = Bun.spawn(["bun", "src/main.ts", "serve"], {
     cwd: ROOT,
     env: {
       ...process.env,
       NODE_ENV: "development",
       HOST: "127.0.0.1",
-      PORT: "0",
+      PORT: String(options.port ?? 0),
       LOG_LEVEL: "info",
       DATABASE_URL: "",
       JWT_SECRET: "",
-      EMBEDDED_DB_DIR: "memory://",
+      EMBEDDED_DB_DIR: options.dataDir ?? "memory://",
       REDIS_URL: "",
       // Web Push configured, so that "Notify me" goes as far as this machine lets a browser go.
       ...VAPID,
+      ...options.env,
     },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
   });
-  server = child;
+  if (options.port) own.push(child);
+  else server = child;
   const output: string[] = [];
   void drain(child.stderr, output);
   const url = new Promise<string>((resolve) => void drain(child.stdout, output, resolve));
@@ -110,6 +125,7 @@ describeWhen(
 
     afterAll(async () => {
       await context?.close().catch(() => {});
+      for (const child of own) child.kill("SIGKILL");
       if (server) {
         server.kill("SIGTERM");
         await Promise.race([server.exited, Bun.sleep(5000)]);
@@ -214,6 +230,108 @@ describeWhen(
       await screenshot(alex, "notify");
     }, 60_000);
 
+    test("React in StrictMode opens one socket per hook; a server restart while both climbers type loses nothing: each message once, in order, on both pages", async () => {
+      const port = freePort();
+      const dataDir = mkdtempSync(join(tmpdir(), "demo-restart-"));
+      const base = await startServer({ port, dataDir });
+      const alex = await context!.newPage();
+      const sam = await context!.newPage();
+      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
+      await alex.goto(`${base}/demo?as=alex`);
+      await sam.goto(`${base}/demo?as=sam`);
+      await Promise.all([connected(alex), connected(sam)]);
+      // Two pages, each with one conversation and one inbox: four sockets opened, four open.
+      await pollUntil(async () => (await metric(base, "chat_open_sockets")) === 4, "4 open sockets");
+      expect(await metric(base, "chat_connections_opened_total")).toBe(4);
+      expect(await metric(base, "chat_inbox_sockets")).toBe(2);
+
+      const first = own.at(-1)!;
+      first.kill("SIGTERM");
+      await first.exited;
+      await alex.waitForSelector('body[data-connection="reconnecting"]');
+      await sam.waitForSelector('body[data-connection="reconnecting"]');
+      const typed: Record<string, string[]> = { alex: [], sam: [] };
+      for (const [name, page] of [
+        ["alex", alex],
+        ["sam", sam],
+      ] as const) {
+        for (let i = 1; i <= 3; i++) {
+          const text = `${name} while the server is down ${i} (${tag})`;
+          typed[name]!.push(text);
+          await page.locator("#input").fill(text);
+          await page.locator("#input").press("Enter");
+        }
+      }
+      await alex.locator(".msg.own.pending").first().waitFor();
+      await screenshot(alex, "offline");
+
+      await startServer({ port, dataDir });
+      const ours = (page: Page) => page.locator(".msg", { hasText: `(${tag})` });
+      for (const page of [alex, sam]) {
+        await pollUntil(
+          async () => (await ours(page).count()) === 6 && (await page.locator(".msg.pending, .msg.failed").count()) === 0,
+          "the six messages, none pending",
+          30_000,
+        );
+      }
+      const shown = (page: Page) =>
+        ours(page).evaluateAll((els) =>
+          els.map((e) => ({ seq: Number((e as HTMLElement).dataset.seq), text: e.querySelector(".text")!.textContent })),
+        );
+      const [onAlex, onSam] = await Promise.all([shown(alex), shown(sam)]);
+      expect(onAlex).toEqual(onSam);
+      const seqs = onAlex.map((m) => m.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(6);
+      for (const name of ["alex", "sam"]) expect(onAlex.map((m) => m.text).filter((t) => t!.startsWith(name))).toEqual(typed[name]!);
+      await Promise.all([alex.close(), sam.close()]);
+      rmSync(dataDir, { recursive: true, force: true });
+    }, 90_000);
+
+    test("scrolling up loads older history through the hook: every message once, in order", async () => {
+      const base = await startServer({
+        port: freePort(),
+        env: {
+          MESSAGE_RATE_PER_SECOND: "10000",
+          MESSAGE_BURST: "10000",
+          USER_MESSAGE_RATE_PER_SECOND: "10000",
+          USER_MESSAGE_BURST: "10000",
+        },
+      });
+      // Sam writes 130 messages in the second session, before Alex opens the page.
+      const access = (await (await fetch(`${base}/dev/demo`, { method: "POST" })).json()) as { users: { id: string; token: string }[] };
+      const samToken = access.users.find((u) => u.id.endsWith("b2"))!.token;
+      const ws = new WebSocket(`${base.replace("http", "ws")}/ws/sessions/${SECOND_SESSION}/?token=${samToken}`);
+      await new Promise((resolve) => ws.addEventListener("open", resolve, { once: true }));
+      let stored = 0;
+      ws.addEventListener("message", (e) => {
+        if (JSON.parse(String(e.data)).type === "message") stored++;
+      });
+      for (let i = 1; i <= 130; i++)
+        ws.send(JSON.stringify({ type: "message", content: `history ${String(i).padStart(3, "0")} (${tag})` }));
+      await pollUntil(async () => stored === 130, "130 messages stored", 20_000);
+      ws.close();
+
+      const alex = await context!.newPage();
+      alex.on("pageerror", (err) => console.error("page error:", err.message));
+      await alex.goto(`${base}/demo?as=alex`);
+      await connected(alex);
+      await alex.locator(`.inbox-item[data-session="${SECOND_SESSION}"]`).click();
+      const ours = alex.locator(".msg", { hasText: `(${tag})` });
+      await pollUntil(async () => (await ours.count()) === 50, "the newest page (50)");
+      for (let i = 0; i < 10 && (await alex.locator("#load-older").isVisible()); i++) {
+        await alex.locator("#scroller").evaluate((el) => {
+          el.scrollTop = 0;
+          el.dispatchEvent(new Event("scroll"));
+        });
+        await Bun.sleep(300);
+      }
+      await pollUntil(async () => (await ours.count()) === 130, "all 130 after scrolling up");
+      const texts = await ours.evaluateAll((els) => els.map((e) => e.querySelector(".text")!.textContent));
+      expect(texts).toEqual(Array.from({ length: 130 }, (_, i) => `history ${String(i + 1).padStart(3, "0")} (${tag})`));
+      await alex.close();
+    }, 60_000);
+
     /** bun:test's expect has no auto-waiting: a small polling stand-in for locator assertions. */
     function eventually(locator: ReturnType<Page["locator"]>) {
       return {
@@ -230,6 +348,11 @@ describeWhen(
           await pollUntil(async () => (await locator.inputValue()) === expected, `${locator} to have value ${expected}`);
         },
       };
+    }
+
+    async function metric(base: string, name: string): Promise<number> {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
     }
 
     async function pollUntil(check: () => Promise<boolean>, what: string, timeoutMs = 8_000) {

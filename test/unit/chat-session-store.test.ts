@@ -141,6 +141,10 @@ describe("ChatSessionStore", () => {
     c.fire("read", { user_id: "sam", seq: 3 });
     c.fire("read", { user_id: "sam", seq: 2 }); // never back
     expect(store.getSnapshot().readMarks).toEqual({ sam: 3 });
+    c.fire("presence", { user_id: "sam", display_name: "Sam", online: true });
+    c.fire("typing", { sender_id: "sam", sender_name: "Sam", is_typing: true });
+    c.fire("state", "reconnecting"); // disconnected: nobody is known to be here any more
+    expect(store.getSnapshot()).toMatchObject({ state: "reconnecting", presence: {}, typing: [] });
     store.setTyping(true);
     store.markRead(1);
     expect([c.typed, c.read]).toEqual([[true], [1]]);

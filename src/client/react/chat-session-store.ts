@@ -168,7 +168,7 @@ export class ChatSessionStore {
     );
     client.on(
       "state",
-      current((state) => this.update({ state })),
+      current((state) => this.onState(state)),
     );
     client.on(
       "error",
@@ -256,6 +256,14 @@ export class ChatSessionStore {
     if (this.snapshot.typing.some((x) => x.userId === userId)) {
       this.update({ typing: this.snapshot.typing.filter((x) => x.userId !== userId) });
     }
+  }
+
+  /** Disconnected, nobody is known to be here or typing: the next join announces presence again. */
+  private onState(state: ConnectionState) {
+    if (state !== "reconnecting") return this.update({ state });
+    for (const t of this.typingTimers.values()) clearTimeout(t);
+    this.typingTimers.clear();
+    this.update({ state, presence: {}, typing: [] });
   }
 
   private onPresence(p: PresenceEvent) {
