@@ -89,7 +89,7 @@ export function Conversation({ chat, me, peer }: { chat: ChatSession; me: DemoUs
               {b.pending?.status === "failed" && (
                 <div className="failed-note" role="alert">
                   Not sent: {b.pending.error?.message ?? "no connection"}.{" "}
-                  <button type="button" className="link-button" onClick={() => chat.retry(b.pending!.clientId)}>
+                  <button type="button" className="link-button" onClick={b.pending.retry}>
                     Retry
                   </button>
                 </div>

@@ -101,7 +101,7 @@ describe("ChatSessionStore", () => {
     const c = clients[0]!;
     store.send("hello");
     const [first] = c.sends;
-    expect(store.getSnapshot().pending).toEqual([{ clientId: first!.clientId, content: "hello", status: "sending", error: null }]);
+    expect(store.getSnapshot().pending).toMatchObject([{ clientId: first!.clientId, content: "hello", status: "sending", error: null }]);
     c.fire("message", msg(1, { content: "hello", client_id: first!.clientId, sender_id: "me" })); // the echo
     first!.answer(msg(1, { content: "hello", client_id: first!.clientId, sender_id: "me" }));
     await tick();
@@ -114,7 +114,7 @@ describe("ChatSessionStore", () => {
     second.answer(new ChatError("unavailable", "database unavailable"));
     await tick();
     expect(store.getSnapshot().pending[0]).toMatchObject({ status: "failed", error: { code: "unavailable" } });
-    store.retry(second.clientId);
+    store.getSnapshot().pending[0]!.retry();
     expect(c.sends[2]!.clientId).toBe(second.clientId);
     expect(store.getSnapshot().pending[0]!.status).toBe("sending");
     c.sends[2]!.answer(msg(2, { content: "refused once", client_id: second.clientId }));

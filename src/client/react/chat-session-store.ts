@@ -29,6 +29,8 @@ export type PendingMessage = {
   /** "sending" until acknowledged (then it leaves `pending` for `messages`); "failed" after a refusal. */
   status: "sending" | "failed";
   error: ChatError | null;
+  /** Sends it again after a failure, with the same client_id (stored once). */
+  retry(): void;
 };
 
 export type Typist = { userId: string; name: string };
@@ -106,7 +108,8 @@ export class ChatSessionStore {
   /** Sends a message: shown in `pending` until the server stored it, then in `messages`. */
   readonly send = (content: string): void => {
     const clientId = newClientId();
-    this.update({ pending: [...this.snapshot.pending, { clientId, content, status: "sending", error: null }] });
+    const retry = () => this.retry(clientId);
+    this.update({ pending: [...this.snapshot.pending, { clientId, content, status: "sending", error: null, retry }] });
     this.deliver(clientId, content);
   };
 

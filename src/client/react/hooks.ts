@@ -35,22 +35,24 @@ export type ChatSession = ChatSessionSnapshot & {
 };
 
 export function useChatSession(options: UseChatSessionOptions): ChatSession {
-  const getToken = useLatest(options.getToken);
-  const { sessionId, baseUrl, pageSize, backoff } = options;
+  const latest = useLatest(options);
+  const { sessionId, baseUrl, pageSize } = options;
+  // A new session (or server) is a new store and connection; new callbacks or options objects are not.
   const store = useMemo(
     () =>
       new ChatSessionStore({
-        createClient: () =>
-          new ChatClient({
+        createClient: () => {
+          const { backoff } = latest.current;
+          return new ChatClient({
             sessionId,
-            getToken: () => getToken.current(),
+            getToken: () => latest.current.getToken(),
             ...(baseUrl ? { baseUrl } : {}),
             ...(backoff ? { backoff } : {}),
-          }),
+          });
+        },
         ...(pageSize ? { pageSize } : {}),
       }),
-    // A new session (or server) is a new store; a new getToken function is not.
-    [sessionId, baseUrl, pageSize, backoff, getToken],
+    [sessionId, baseUrl, pageSize, latest],
   );
   const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
   return useMemo(
@@ -70,19 +72,24 @@ export function useChatSession(options: UseChatSessionOptions): ChatSession {
 export type UseInboxOptions = { getToken: TokenSource; baseUrl?: string; backoff?: BackoffOptions };
 
 export function useInbox(options: UseInboxOptions): InboxSnapshot {
-  const getToken = useLatest(options.getToken);
-  const { baseUrl, backoff } = options;
+  const latest = useLatest(options);
+  const { baseUrl } = options;
   const store = useMemo(
     () =>
-      new InboxStore(
-        () => new InboxClient({ ...(baseUrl ? { baseUrl } : {}), getToken: () => getToken.current(), ...(backoff ? { backoff } : {}) }),
-      ),
-    [baseUrl, backoff, getToken],
+      new InboxStore(() => {
+        const { backoff } = latest.current;
+        return new InboxClient({
+          getToken: () => latest.current.getToken(),
+          ...(baseUrl ? { baseUrl } : {}),
+          ...(backoff ? { backoff } : {}),
+        });
+      }),
+    [baseUrl, latest],
   );
   return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
 }
 
-/** A stable ref to the latest value (callbacks passed inline change every render). */
+/** A stable ref to the latest value (callbacks and option objects passed inline change every render). */
 function useLatest<T>(value: T): { readonly current: T } {
   const ref = useRef(value);
   useEffect(() => {
