@@ -8,17 +8,11 @@ import { Client, SECRET, createUser, db, describeEachRedis, join, settle, useSer
 import { upsertSession } from "../src/store/directory.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
+import type { InboxView } from "../src/protocol/views.ts";
 
 const servers = useServers();
 
-type Entry = Frame & {
-  session_id: string;
-  last_seq: number;
-  last_read_seq: number;
-  unread: number;
-  last_message: { seq: number; sender_id: string; sender_name: string; content: string; created_at: string } | null;
-  other: { user_id: string; display_name: string; online: boolean };
-};
+type Entry = Frame & InboxView;
 
 const inboxUrl = (app: App, token: string, slash = "/") => `${app.wsUrl}/ws/inbox${slash}?token=${encodeURIComponent(token)}`;
 

@@ -4,6 +4,7 @@ import { SECRET, createUser, db, join, useServers, type TestUser } from "./helpe
 import { upsertSession } from "../src/store/directory.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
+import type { InboxView } from "../src/protocol/views.ts";
 
 const servers = useServers();
 let app: App;
@@ -11,14 +12,7 @@ beforeAll(async () => {
   app = await servers.start();
 });
 
-type Entry = {
-  session_id: string;
-  last_seq: number;
-  last_read_seq: number;
-  unread: number;
-  last_message: { seq: number; sender_id: string; sender_name: string; content: string; created_at: string } | null;
-  other: { user_id: string; display_name: string; online: boolean };
-};
+type Entry = InboxView;
 type Page = { sessions: Entry[]; has_more: boolean; next: string | null };
 
 const inbox = async (user: TestUser, query = "") => {

@@ -9,6 +9,7 @@
  */
 import type { ChatClient } from "../chat-client.ts";
 import { newClientId } from "../client-id.ts";
+import { Subscribers } from "./subscribers.ts";
 import type {
   ChatError,
   ChatMessage,
@@ -76,34 +77,27 @@ const INITIAL: ChatSessionSnapshot = {
 
 export class ChatSessionStore {
   private snapshot = INITIAL;
-  private readonly listeners = new Set<() => void>();
   private client: SessionClient | null = null;
-  private stopTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly seqs = new Set<number>();
   private readonly pageSize: number;
   private readonly typingExpiryMs: number;
-  private readonly stopDelayMs: number;
+  private readonly subscribers: Subscribers;
 
   constructor(private readonly options: ChatSessionStoreOptions) {
     this.pageSize = options.pageSize ?? 50;
     this.typingExpiryMs = options.typingExpiryMs ?? 6_000;
-    this.stopDelayMs = options.stopDelayMs ?? 0;
+    this.subscribers = new Subscribers(
+      () => this.start(),
+      () => this.stop(),
+      options.stopDelayMs ?? 0,
+    );
   }
 
   readonly getSnapshot = (): ChatSessionSnapshot => this.snapshot;
 
   /** For useSyncExternalStore: the first subscriber starts the connection, the last one's leaving stops it. */
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    if (this.stopTimer) clearTimeout(this.stopTimer);
-    this.stopTimer = null;
-    if (!this.client) this.start();
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.stopTimer = setTimeout(() => this.stop(), this.stopDelayMs);
-    };
-  };
+  readonly subscribe = (listener: () => void): (() => void) => this.subscribers.subscribe(listener);
 
   /** Sends a message: shown in `pending` until the server stored it, then in `messages`. */
   readonly send = (content: string): void => {
@@ -197,9 +191,8 @@ export class ChatSessionStore {
   }
 
   private stop() {
-    this.stopTimer = null;
-    if (this.listeners.size > 0 || !this.client) return;
     const client = this.client;
+    if (!client) return;
     this.client = null;
     client.close();
     for (const t of this.typingTimers.values()) clearTimeout(t);
@@ -282,6 +275,6 @@ export class ChatSessionStore {
 
   private update(change: Partial<ChatSessionSnapshot>) {
     this.snapshot = { ...this.snapshot, ...change };
-    for (const listener of [...this.listeners]) listener();
+    this.subscribers.notify();
   }
 }

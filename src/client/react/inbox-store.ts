@@ -5,6 +5,7 @@
  */
 import type { InboxClient } from "../inbox-client.ts";
 import type { ChatError, ConnectionState, InboxEntry } from "../types.ts";
+import { Subscribers } from "./subscribers.ts";
 
 export type InboxSource = Pick<InboxClient, "on" | "connect" | "close">;
 
@@ -20,24 +21,18 @@ const INITIAL: InboxSnapshot = { sessions: [], totalUnread: 0, state: "closed", 
 
 export class InboxStore {
   private snapshot = INITIAL;
-  private readonly listeners = new Set<() => void>();
   private client: InboxSource | null = null;
-  private stopTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly subscribers = new Subscribers(
+    () => this.start(),
+    () => this.stop(),
+  );
 
   constructor(private readonly createClient: () => InboxSource) {}
 
   readonly getSnapshot = (): InboxSnapshot => this.snapshot;
 
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    if (this.stopTimer) clearTimeout(this.stopTimer);
-    this.stopTimer = null;
-    if (!this.client) this.start();
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.stopTimer = setTimeout(() => this.stop(), 0);
-    };
-  };
+  /** For useSyncExternalStore: the first subscriber starts the inbox socket, the last one's leaving stops it. */
+  readonly subscribe = (listener: () => void): (() => void) => this.subscribers.subscribe(listener);
 
   private start() {
     const client = this.createClient();
@@ -52,8 +47,7 @@ export class InboxStore {
   }
 
   private stop() {
-    this.stopTimer = null;
-    if (this.listeners.size > 0 || !this.client) return;
+    if (!this.client) return;
     this.client.close();
     this.client = null;
     this.snapshot = INITIAL;
@@ -61,6 +55,6 @@ export class InboxStore {
 
   private update(change: Partial<InboxSnapshot>) {
     this.snapshot = { ...this.snapshot, ...change };
-    for (const listener of [...this.listeners]) listener();
+    this.subscribers.notify();
   }
 }
