@@ -5,7 +5,7 @@
  * of three masters) on spare ports, so it can stop and restart it.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createPair, db, describeWhen, env, join, settle, useServers, type Client } from "./helpers.ts";
+import { Client, createPair, db, describeWhen, env, join, settle, useServers } from "./helpers.ts";
 import { OwnCluster, OwnRedis, REDIS_CLI, REDIS_SERVER } from "./redis-servers.ts";
 import type { App } from "../src/app.ts";
 
@@ -140,6 +140,23 @@ for (const [kind, make, recoveryMs] of [
         for (const admin of admins) admin.disconnect();
         await Promise.all([onA.close(), onB.close()]);
       }, 20_000);
+
+      test("an inbox on the other instance gets what changed during the outage once Redis is back", async () => {
+        const pair = await createPair();
+        const inbox = await Client.open(`${a.wsUrl}/ws/inbox/?token=${pair.invitee.token}`);
+        await inbox.next("inbox_ready");
+        await redis.down();
+        await settle(200);
+        const sender = await join(b, pair.sessionId, pair.inviter.token);
+        sender.send({ type: "message", content: "sent while Redis was down" });
+        await sender.next("message");
+        await settle(300);
+        const latestUnread = () => (inbox.of("inbox").findLast((f) => f.session_id === pair.sessionId)?.unread as number | undefined) ?? 0;
+        expect(latestUnread()).toBe(0); // nothing crossed without Redis
+        await redis.up();
+        await inbox.until(() => latestUnread() === 1, "the inbox entry after the outage", recoveryMs + 2000);
+        await Promise.all([sender.close(), inbox.close()]);
+      }, 30_000);
     },
   );
 }
