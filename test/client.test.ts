@@ -220,7 +220,8 @@ describe("one instance", () => {
   test("rate-limited sends are retried with the same client_id and stored once", async () => {
     const limited = await servers.start({}, { MESSAGE_RATE_PER_SECOND: "10", MESSAGE_BURST: "3" });
     const pair = await createPair();
-    const alex = chatClient(limited.httpUrl, pair.sessionId, pair.inviter);
+    // 7 messages over the burst need 0.7 s of refill: a backoff whose 5 retries span at least 0.9 s.
+    const alex = chatClient(limited.httpUrl, pair.sessionId, pair.inviter, { backoff: { initialMs: 200, maxMs: 800 } });
     await alex.client.connect();
     const contents = Array.from({ length: 10 }, (_, i) => `quick ${i}`);
     const resolved = await Promise.all(contents.map((c) => alex.client.send(c)));
