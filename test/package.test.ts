@@ -1,8 +1,8 @@
 /**
  * The client as a package a frontend installs: `bun run build:client` builds dist/package (ESM and
  * .d.ts for `sendbuddy-chat/client` and `sendbuddy-chat/client/react`), `bun pm pack` packs it, and a
- * fresh project installs the tarball with React, type-checks an app that imports both entry points,
- * and bundles it.
+ * fresh project `npm install`s the tarball with React, type-checks an app that imports both entry
+ * points, and bundles it.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -90,7 +90,8 @@ describe("the client package", () => {
         include: ["app.tsx"],
       }),
     );
-    const installed = await run(["bun", "install"], app);
+    // npm, as a frontend team would (the tarball is a standard npm package).
+    const installed = await run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], app);
     expect({ code: installed.code, out: installed.code === 0 ? "" : installed.out }).toEqual({ code: 0, out: "" });
     expect(existsSync(join(app, "node_modules", "ioredis"))).toBe(false); // nothing of the server comes along
 

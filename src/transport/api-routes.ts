@@ -9,7 +9,7 @@ import type { TokenVerifier } from "../auth/tokens.ts";
 import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
 import type { Tickets } from "../store/tickets.ts";
-import { json } from "./json-response.ts";
+import { json, jsonBody } from "./json-response.ts";
 import { PUSH_KEY_PATH, PUSH_SUBSCRIPTIONS_PATH, subscribe, unsubscribe, vapidPublicKey, type PushApi } from "./push-routes.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
@@ -113,21 +113,17 @@ async function authenticate(req: Request, verify: TokenVerifier): Promise<Caller
  * session's WebSocket (or the inbox's) without the JWT in the URL.
  */
 async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request): Promise<Response> {
-  if (Number(req.headers.get("content-length") ?? 0) > MAX_TICKET_BODY) return json(413, { error: "the body is too large" });
-  const body = await req.text().catch(() => "");
-  if (body.length > MAX_TICKET_BODY) return json(413, { error: "the body is too large" });
-  let parsed;
-  try {
-    parsed = v.safeParse(TicketRequest, JSON.parse(body));
-  } catch {
-    return json(400, { error: 'the body must be JSON: {"session_id":"<uuid>"} or {"inbox":true}' });
-  }
-  if (!parsed.success) return json(400, { error: `the body ${parsed.issues[0].message}` });
-  if ("inbox" in parsed.output) {
+  const body = await jsonBody(req, TicketRequest, {
+    maxBytes: MAX_TICKET_BODY,
+    expected: '{"session_id":"<uuid>"} or {"inbox":true}',
+    prefix: "the body ",
+  });
+  if ("error" in body) return body.error;
+  if ("inbox" in body.value) {
     if (!(await store.userExists(caller.userId))) return json(401, { error: "user not found" });
     return issue(tickets, caller, INBOX_TICKET_SCOPE);
   }
-  const sessionId = parsed.output.session_id.toLowerCase();
+  const sessionId = body.value.session_id.toLowerCase();
   const auth = await store.authorize(sessionId, caller.userId);
   if (!auth.ok) {
     if (auth.reason === "user_not_found") return json(401, { error: "user not found" });

@@ -10,7 +10,7 @@
  */
 import * as v from "valibot";
 import type { NotificationOutbox } from "../store/notification-outbox.ts";
-import { json } from "./json-response.ts";
+import { json, jsonBody } from "./json-response.ts";
 
 export const PUSH_KEY_PATH = /^\/api\/push\/vapid-public-key\/?$/;
 export const PUSH_SUBSCRIPTIONS_PATH = /^\/api\/push\/subscriptions\/?$/;
@@ -58,7 +58,7 @@ export function vapidPublicKey(push: PushApi | null): Response {
 
 export async function subscribe(push: PushApi | null, userId: string, req: Request): Promise<Response> {
   if (!push) return notEnabled();
-  const body = await bodyOf(req, Subscription);
+  const body = await jsonBody(req, Subscription, { maxBytes: MAX_BODY, expected: "PushSubscription.toJSON()" });
   if ("error" in body) return body.error;
   const { endpoint, keys } = body.value;
   if (!endpointAllowed(endpoint, push.hosts)) return json(400, { error: "endpoint must be an https URL of a known push service" });
@@ -68,7 +68,7 @@ export async function subscribe(push: PushApi | null, userId: string, req: Reque
 
 export async function unsubscribe(push: PushApi | null, userId: string, req: Request): Promise<Response> {
   if (!push) return notEnabled();
-  const body = await bodyOf(req, Unsubscription);
+  const body = await jsonBody(req, Unsubscription, { maxBytes: MAX_BODY, expected: '{"endpoint":"…"}' });
   if ("error" in body) return body.error;
   await push.outbox.unsubscribe(userId, body.value.endpoint);
   return new Response(null, { status: 204, headers: { "cache-control": "no-store" } });
@@ -89,18 +89,4 @@ export function endpointAllowed(endpoint: string, hosts: string[]): boolean {
 
 function notEnabled(): Response {
   return json(404, { error: "web push is not enabled on this server (VAPID keys are not configured)" });
-}
-
-async function bodyOf<S extends v.GenericSchema>(req: Request, schema: S): Promise<{ value: v.InferOutput<S> } | { error: Response }> {
-  if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) return { error: json(413, { error: "the body is too large" }) };
-  const text = await req.text().catch(() => "");
-  if (text.length > MAX_BODY) return { error: json(413, { error: "the body is too large" }) };
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    return { error: json(400, { error: "the body must be JSON" }) };
-  }
-  const parsed = v.safeParse(schema, data);
-  return parsed.success ? { value: parsed.output } : { error: json(400, { error: parsed.issues[0].message }) };
 }
