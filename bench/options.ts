@@ -1,4 +1,5 @@
 /** The command line of `bun run bench`, validated into one typed object. */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isLoopback } from "./lib/net.ts";
 
@@ -34,6 +35,8 @@ export type Options = {
   p99LimitMs: number;
   keepData: boolean;
   maxSeconds: number;
+  /** A folder for the real servers' CPU profiles (Bun's --cpu-prof, written when they stop), or null. */
+  cpuProfDir: string | null;
 };
 
 /** Signs the bench's tokens; the servers the bench starts get it as JWT_SECRET. */
@@ -63,6 +66,7 @@ export const USAGE = `usage: bun run bench [options]
   --step-seconds S               max mode: measured seconds per step (default 3)
   --max-steps N                  max mode: at most this many steps (default 12)
   --p99-limit MS                 max mode: a step with a higher p99 fails (default 100)
+  --cpu-prof DIR                 write each real server's CPU profile (.cpuprofile and .md) into DIR when it stops
   --keep-data                    keep the bench's sessions and messages in the database (users are always kept)
   --max-seconds S                stop everything after this long (default 1200)`;
 
@@ -88,6 +92,7 @@ const spec = {
   "max-steps": { type: "string", default: "12" },
   "p99-limit": { type: "string", default: "100" },
   "keep-data": { type: "boolean", default: false },
+  "cpu-prof": { type: "string" },
   notify: { type: "boolean", default: false },
   "two-instances": { type: "boolean", default: false },
   "max-seconds": { type: "string", default: "1200" },
@@ -130,6 +135,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     notify: values.notify,
     twoInstances: values["two-instances"],
     maxSeconds: num("max-seconds", 10, 86_400),
+    cpuProfDir: values["cpu-prof"] ? resolve(values["cpu-prof"]) : null,
   };
   if (options.target && options.mode === "cluster")
     throw new UsageError("--target cannot be used with --mode cluster (it starts its own two instances)");

@@ -86,6 +86,9 @@ export function printIdle(target: Named<IdleFigures>, others: Named<IdleFigures>
     `[${target.name}] ${f.opened}/${f.sockets} sockets opened (${f.failed} failed) in ${v((x) => x.connect_s, " s")} → ${v((x) => x.connections_per_s, " connections/s")}`,
   );
   console.log(
+    `${pad}while connecting: server CPU ${v((x) => x.server_cpu_us_per_connection, " µs/connection")} · machine CPU ${formatNumber(f.machine_cpu_pct_connecting)}%`,
+  );
+  console.log(
     `${pad}server RSS ${v((x) => x.server_rss_before_mb, " MB")} → ${v((x) => x.server_rss_after_mb, " MB")} · per socket ${v((x) => x.rss_per_socket_kb, " KB")}`,
   );
   console.log(

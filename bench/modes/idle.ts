@@ -4,7 +4,7 @@
  * message in a few sessions must reach both of their sockets.
  */
 import { connectAll, withRunningTarget, type BenchContext } from "../harness.ts";
-import { processRssBytes } from "../lib/proc-stats.ts";
+import { cpuBetween, processRssBytes, sampleCpu } from "../lib/proc-stats.ts";
 import { round } from "../lib/stats.ts";
 import type { TargetKind } from "../targets.ts";
 
@@ -18,6 +18,9 @@ export type IdleFigures = {
   failed: number;
   connect_s: number;
   connections_per_s: number;
+  /** Server CPU per connection while connecting (user + system, all instances), and the machine's load then. */
+  server_cpu_us_per_connection: number | null;
+  machine_cpu_pct_connecting: number;
   server_rss_before_mb: number | null;
   server_rss_after_mb: number | null;
   rss_per_socket_kb: number | null;
@@ -41,7 +44,9 @@ async function measureIdle(ctx: BenchContext, kind: TargetKind): Promise<IdleFig
     const rss = () => (r.target.pids.length > 0 ? r.target.pids.reduce((sum, pid) => sum + processRssBytes(pid), 0) : null);
     await Bun.sleep(SETTLE_MS);
     const before = rss();
+    const cpuBefore = sampleCpu(r.target.pids);
     const connected = await connectAll(ctx, r);
+    const cpu = cpuBetween(cpuBefore, sampleCpu(r.target.pids));
     await Bun.sleep(SETTLE_MS);
     const after = rss();
     const probes = await r.pool.probe(FANOUT_SESSIONS, FANOUT_TIMEOUT_MS);
@@ -55,6 +60,11 @@ async function measureIdle(ctx: BenchContext, kind: TargetKind): Promise<IdleFig
       failed: connected.failed,
       connect_s: round(connected.elapsedMs / 1000, 3),
       connections_per_s: round(connected.opened / (connected.elapsedMs / 1000), 1),
+      server_cpu_us_per_connection:
+        r.target.pids.length === 0 || connected.opened === 0
+          ? null
+          : round(((cpu.processesPct / 100) * connected.elapsedMs * 1000) / connected.opened, 1),
+      machine_cpu_pct_connecting: round(cpu.machinePct, 1),
       server_rss_before_mb: before === null ? null : round(before / 2 ** 20, 1),
       server_rss_after_mb: after === null ? null : round(after / 2 ** 20, 1),
       rss_per_socket_kb:

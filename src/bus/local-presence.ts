@@ -5,8 +5,8 @@
 import type { Presence, PresenceChange, PresenceState } from "../chat/ports.ts";
 
 export class LocalPresence implements Presence {
-  /** Online users per session; offline ones are dropped (absent reads as offline). */
-  private readonly sessions = new Map<string, Map<string, PresenceState>>();
+  /** Online users per session (at most two: a small array, not a map per session); absent reads as offline. */
+  private readonly sessions = new Map<string, { userId: string; version: number }[]>();
   private version = 0;
 
   async arrive(sessionId: string, userId: string): Promise<PresenceChange> {
@@ -18,7 +18,7 @@ export class LocalPresence implements Presence {
   }
 
   async states(sessionId: string): Promise<Map<string, PresenceState>> {
-    return new Map(this.sessions.get(sessionId));
+    return new Map((this.sessions.get(sessionId) ?? []).map(({ userId, version }) => [userId, { online: true, version }]));
   }
 
   onChange(): void {}
@@ -26,12 +26,11 @@ export class LocalPresence implements Presence {
   async close(): Promise<void> {}
 
   private change(sessionId: string, userId: string, online: boolean): PresenceChange {
-    const state = { online, version: ++this.version };
-    const users = this.sessions.get(sessionId) ?? new Map<string, PresenceState>();
-    if (online) users.set(userId, state);
-    else users.delete(userId);
-    if (users.size > 0) this.sessions.set(sessionId, users);
+    const version = ++this.version;
+    const users = (this.sessions.get(sessionId) ?? []).filter((u) => u.userId !== userId);
+    if (online) users.push({ userId, version });
+    if (users.length > 0) this.sessions.set(sessionId, users);
     else this.sessions.delete(sessionId);
-    return { sessionId, userId, ...state };
+    return { sessionId, userId, online, version };
   }
 }

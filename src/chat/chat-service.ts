@@ -19,7 +19,7 @@ import {
   type SessionInfo,
   type Store,
 } from "./ports.ts";
-import { Room } from "./room.ts";
+import { Room, type RoomDeps } from "./room.ts";
 import { replayInto } from "./resume.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { errorFrame, messageFrame, presenceFrame, readFrame, typingFrame, type ClientFrame, type MessageView } from "../protocol/frames.ts";
@@ -262,20 +262,23 @@ export class ChatService {
 
   /** A room is in the map from its first socket on; `ready` settles once it receives what other instances publish. */
   private openRoom(session: SessionInfo, previous?: Room): Room {
-    const room: Room = new Room(session, {
-      publish: (frame) => {
-        this.delivery.toRoomHere(session.sessionId, room.participants, frame);
-        this.metrics.messagesDelivered.inc();
-      },
-      fetchAfter: (after, limit) => this.store.messagesAfter(session.sessionId, after, limit),
-      frameOf: messageFrame,
-      onError: (err) => this.log.warn("catch-up from the store failed; retrying", { err, session_id: session.sessionId }),
-    });
+    const room = new Room(session, this.roomDeps);
     this.rooms.set(session.sessionId, room);
     if (previous) room.takeOver(previous);
     else room.ready = this.connectRoom(room);
     return room;
   }
+
+  /** Shared by every room: closures per room would cost memory per idle session. */
+  private readonly roomDeps: RoomDeps = {
+    publish: (room, frame) => {
+      this.delivery.toRoomHere(room.session.sessionId, room.participants, frame);
+      this.metrics.messagesDelivered.inc();
+    },
+    fetchAfter: (room, after, limit) => this.store.messagesAfter(room.session.sessionId, after, limit),
+    frameOf: messageFrame,
+    onError: (room, err) => this.log.warn("catch-up from the store failed; retrying", { err, session_id: room.session.sessionId }),
+  };
 
   private async connectRoom(room: Room) {
     try {

@@ -7,37 +7,46 @@
 import type { MessageView } from "../protocol/frames.ts";
 import type { Participant, PresenceState, SessionInfo } from "./ports.ts";
 
+/** What every room needs from its host: one object shared by all rooms (no closures per room). */
 export type RoomDeps = {
-  /** Delivers a serialised frame to every local socket of the session. */
-  publish(frame: string): void;
-  /** Reads messages with seq > afterSeq from the store, oldest first. */
-  fetchAfter(afterSeq: number, limit: number): Promise<MessageView[]>;
+  /** Delivers a serialised frame to every local socket of the room's session. */
+  publish(room: Room, frame: string): void;
+  /** Reads messages of the room's session with seq > afterSeq from the store, oldest first. */
+  fetchAfter(room: Room, afterSeq: number, limit: number): Promise<MessageView[]>;
   /** Serialises a message fetched from the store. */
   frameOf(message: MessageView): string;
-  onError(err: unknown): void;
+  onError(room: Room, err: unknown): void;
 };
+
+/** What the room knows of one participant: its local sockets, and its presence as they were shown it. */
+type Seat = { sockets: number; presence: PresenceState | null };
 
 /** How long an out-of-order message waits for the missing ones before the store is asked. */
 export const GAP_WAIT_MS = 100;
 const FETCH_LIMIT = 500;
 /** Beyond this many held-back messages, the store is asked at once. */
 const MAX_HELD = 1000;
+/** Never heard of: what a participant shows until a presence change says otherwise. */
+const OFFLINE: PresenceState = Object.freeze({ online: false, version: 0 });
 
 export class Room {
   /** Highest seq delivered to this room's local sockets. */
   lastSeq: number;
   /** Settles once the room receives what other instances publish (set by whoever opens it). */
   ready: Promise<void> = Promise.resolve();
-  private socketsByUser = new Map<string, number>();
-  private socketCount = 0;
+  /** Inviter's and invitee's seats, in the order of `participants`. */
+  private seats: [Seat, Seat] = [
+    { sockets: 0, presence: null },
+    { sockets: 0, presence: null },
+  ];
+  /** Sockets of users who were participants when they joined and no longer are (the backend changed the session). */
+  private formerSeats: Map<string, number> | null = null;
   /** Early messages waiting for the missing ones; allocated only when a gap is seen. */
   private held: Map<number, string> | null = null;
   private gapTimer: Timer | null = null;
   /** Work to run once a seq is delivered here (answers to retries); allocated only when needed. */
   private waiting: { seq: number; run: () => void }[] | null = null;
   private fetching: Promise<void> | null = null;
-  /** Each participant's presence as this room's sockets were shown it. */
-  private presence: Map<string, PresenceState> | null = null;
 
   /** Inviter and invitee: who receives the room's frames, whatever a socket read when it joined. */
   readonly participants: readonly Participant[];
@@ -51,7 +60,14 @@ export class Room {
   }
 
   get sockets(): number {
-    return this.socketCount;
+    let former = 0;
+    for (const n of this.formerSeats?.values() ?? []) former += n;
+    return this.seats[0].sockets + this.seats[1].sockets + former;
+  }
+
+  private seatOf(userId: string): Seat | undefined {
+    const [inviter, invitee] = this.participants;
+    return userId === inviter!.userId ? this.seats[0] : userId === invitee!.userId ? this.seats[1] : undefined;
   }
 
   /**
@@ -78,8 +94,15 @@ export class Room {
    */
   takeOver(previous: Room): void {
     this.lastSeq = previous.lastSeq;
-    this.socketsByUser = previous.socketsByUser;
-    this.socketCount = previous.socketCount;
+    for (const [i, p] of previous.participants.entries()) {
+      const seat = previous.seats[i]!;
+      const mine = this.seatOf(p.userId);
+      if (mine) Object.assign(mine, seat);
+      else if (seat.sockets > 0) (this.formerSeats ??= new Map()).set(p.userId, seat.sockets);
+    }
+    for (const [userId, n] of previous.formerSeats ?? []) {
+      if (!this.seatOf(userId)) (this.formerSeats ??= new Map()).set(userId, n);
+    }
     this.held = previous.held;
     this.waiting = previous.waiting;
     this.ready = previous.ready;
@@ -90,28 +113,26 @@ export class Room {
   }
 
   /** Users with at least one socket here. */
-  usersHere(): IterableIterator<string> {
-    return this.socketsByUser.keys();
+  usersHere(): string[] {
+    const here = this.participants.filter((_, i) => this.seats[i]!.sockets > 0).map((p) => p.userId);
+    return this.formerSeats ? [...here, ...this.formerSeats.keys()] : here;
   }
 
   /** True when it is the user's first socket here. */
   addSocket(userId: string): boolean {
-    const n = (this.socketsByUser.get(userId) ?? 0) + 1;
-    this.socketsByUser.set(userId, n);
-    this.socketCount++;
-    return n === 1;
+    const seat = this.seatOf(userId);
+    if (!seat) throw new Error("not a participant of this room");
+    return ++seat.sockets === 1;
   }
 
   /** True when it was the user's last socket here. */
   removeSocket(userId: string): boolean {
-    const n = (this.socketsByUser.get(userId) ?? 0) - 1;
-    this.socketCount--;
-    if (n > 0) {
-      this.socketsByUser.set(userId, n);
-      return false;
-    }
-    this.socketsByUser.delete(userId);
-    return true;
+    const seat = this.seatOf(userId);
+    if (seat) return seat.sockets > 0 && --seat.sockets === 0;
+    const n = (this.formerSeats?.get(userId) ?? 0) - 1;
+    if (n > 0) this.formerSeats!.set(userId, n);
+    else this.formerSeats?.delete(userId);
+    return n === 0;
   }
 
   /** Runs `run` once `seq` was delivered to the local sockets (at once if it already was). */
@@ -133,7 +154,7 @@ export class Room {
       else this.armGapTimer();
       return;
     }
-    this.deps.publish(frame);
+    this.deps.publish(this, frame);
     this.lastSeq = seq;
     this.releaseHeld();
     if (this.waiting) this.runWaiting();
@@ -160,10 +181,12 @@ export class Room {
    * they were shown, and says something else.
    */
   notePresence(userId: string, next: PresenceState): boolean {
-    const known = (this.presence ??= new Map()).get(userId);
+    const seat = this.seatOf(userId);
+    if (!seat) return false;
+    const known = seat.presence;
     if (known && next.version <= known.version) return false;
-    this.presence.set(userId, next);
-    return known === undefined || known.online !== next.online;
+    seat.presence = next;
+    return known === null || known.online !== next.online;
   }
 
   /**
@@ -172,9 +195,10 @@ export class Room {
    * the room's other sockets when it arrives.
    */
   presenceOf(userId: string, stored: PresenceState | undefined): boolean {
-    const known = (this.presence ??= new Map()).get(userId);
+    const seat = this.seatOf(userId);
+    const known = seat?.presence;
     if (!known) {
-      this.presence.set(userId, stored ?? { online: false, version: 0 });
+      if (seat) seat.presence = stored ?? OFFLINE;
       return stored?.online ?? false;
     }
     return (stored && stored.version > known.version ? stored : known).online;
@@ -185,7 +209,7 @@ export class Room {
     if (!held) return;
     for (let next = held.get(this.lastSeq + 1); next !== undefined; next = held.get(this.lastSeq + 1)) {
       held.delete(this.lastSeq + 1);
-      this.deps.publish(next);
+      this.deps.publish(this, next);
       this.lastSeq++;
     }
     if (held.size > 0) return;
@@ -215,12 +239,12 @@ export class Room {
   private async fetchUntilCurrent() {
     try {
       for (;;) {
-        const page = await this.deps.fetchAfter(this.lastSeq, FETCH_LIMIT);
+        const page = await this.deps.fetchAfter(this, this.lastSeq, FETCH_LIMIT);
         for (const m of page) this.deliver(m.seq, this.held?.get(m.seq) ?? this.deps.frameOf(m));
         if (page.length < FETCH_LIMIT) return;
       }
     } catch (err) {
-      this.deps.onError(err);
+      this.deps.onError(this, err);
     }
   }
 }

@@ -49,7 +49,6 @@ const json = (status: number, body: unknown) => Response.json(body, { status });
 
 export function startHttpServer(deps: HttpDeps): HttpServer {
   let nextConn = 0;
-  const connPrefix = crypto.randomUUID().slice(0, 8);
   const registry = new SocketRegistry(deps.clockSkewSeconds * 1000, deps.metrics);
   const requests = new RequestLimits(deps.limits, deps.trustedProxies);
   deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.sockets.size);
@@ -69,7 +68,8 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       requests,
       verify: deps.verify,
       limits: deps.limits,
-      log: deps.log,
+      // Connection ids are counted per instance: the instance field tells them apart in shared logs.
+      log: deps.log.child({ instance: crypto.randomUUID().slice(0, 8) }),
       metrics: deps.metrics,
     }),
 
@@ -128,8 +128,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         outcome = { ok: false, close: CloseCode.TooManyConnections };
       }
       const data: SocketData = {
-        connId: `${connPrefix}-${++nextConn}`,
-        sessionId: target.kind === "session" ? target.sessionId : null,
+        connId: ++nextConn,
         outcome,
         limiter: null,
         joining: null,

@@ -4,15 +4,14 @@ import type { SocketRateLimiter } from "./rate-limit.ts";
 import type { UpgradeOutcome } from "./upgrade.ts";
 
 export type SocketData = {
-  connId: string;
-  /** The session of a chat socket; null for an inbox socket. */
-  sessionId: string | null;
+  /** Unique on this instance (the logger adds the instance). */
+  connId: number;
   outcome: UpgradeOutcome;
   /** Created on the first frame: idle sockets stay small. */
   limiter: SocketRateLimiter | null;
-  /** Settles when the socket has joined its room; leaving waits for it. Null: never joined. */
+  /** Settles when the socket has joined its room (or got its inbox snapshot); frames and leaving wait for it. Null once settled. */
   joining: Promise<void> | null;
-  /** True once `joining` settled: frames that arrive before wait for it, so nothing overtakes a replay. */
+  /** True once `joining` settled. Neither joining nor joined: refused, never opened. */
   joined: boolean;
 };
 

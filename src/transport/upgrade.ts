@@ -4,7 +4,6 @@
  * protocol accepts the connection first and then closes it with a 4xxx code.
  */
 import type { Store } from "../chat/ports.ts";
-import { ChatService } from "../chat/chat-service.ts";
 import type { Member } from "../chat/types.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
@@ -36,11 +35,13 @@ function tokenOf(req: Request, url: URL): string | null {
   return match ? match[1]! : null;
 }
 
+/** An admitted chat socket is its own Member (user and session), so that an idle socket holds one object, not two. */
 export type Admitted = { ok: true; userId: string; expiresAt: number } & (
-  | { kind: "session"; member: Member; afterSeq: number | null }
+  | ({ kind: "session"; afterSeq: number | null } & Member)
   | { kind: "inbox" }
 );
-export type UpgradeOutcome = Admitted | { ok: false; close: CloseCode };
+export type Refused = { ok: false; close: CloseCode };
+export type UpgradeOutcome = Admitted | Refused;
 
 /** `?after=<seq>`: resume after the last message seen. Undefined when malformed. */
 export function afterSeqOf(url: URL): number | null | undefined {
@@ -94,8 +95,7 @@ async function joinSession(
 ): Promise<UpgradeOutcome> {
   const auth = await store.authorize(sessionId, who.userId);
   if (!auth.ok) return { ok: false, close: auth.reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant };
-  const member = ChatService.member(auth.user, auth.session);
-  return { ok: true, kind: "session", userId: who.userId, member, expiresAt: who.expiresAt, afterSeq };
+  return { ok: true, kind: "session", userId: who.userId, user: auth.user, session: auth.session, expiresAt: who.expiresAt, afterSeq };
 }
 
 async function openInbox(store: Store, who: Identity & { ok: true }): Promise<UpgradeOutcome> {

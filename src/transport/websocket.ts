@@ -44,18 +44,17 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
     perMessageDeflate: false,
 
     open(ws) {
-      const { outcome, connId, sessionId } = ws.data;
+      const { outcome, connId } = ws.data;
       if (!outcome.ok) {
-        log.info("connection refused", { conn: connId, session_id: sessionId, close_code: outcome.close });
+        log.info("connection refused", { conn: connId, close_code: outcome.close });
         metrics.connectionsRefused.inc({ code: String(outcome.close) });
         ws.close(outcome.close, CloseReason[outcome.close]);
         return;
       }
       log.info("connection opened", {
         conn: connId,
-        ...(sessionId ? { session_id: sessionId } : { inbox: true }),
         user_id: outcome.userId,
-        ...(outcome.kind === "session" ? { resume: outcome.afterSeq !== null } : {}),
+        ...(outcome.kind === "session" ? { session_id: outcome.session.sessionId, resume: outcome.afterSeq !== null } : { inbox: true }),
       });
       metrics.connectionsOpened.inc();
       registry.add(ws, outcome.userId);
@@ -66,6 +65,7 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
           registry.close(ws, CloseCode.TryAgainLater);
         })
         .then(() => {
+          ws.data.joining = null; // an idle socket keeps no settled promise
           ws.data.joined = true;
         });
     },
@@ -95,9 +95,9 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
       }
       const handle = async () => {
         if (frame.type === "auth") return refresh(ws, frame.token);
-        if (outcome.kind === "session") return chat.handle(ws, outcome.member, frame);
+        if (outcome.kind === "session") return chat.handle(ws, outcome, frame);
       };
-      const work = ws.data.joined ? handle() : ws.data.joining!.then(handle);
+      const work = ws.data.joining ? ws.data.joining.then(handle) : handle();
       work.catch((err) => {
         log.error("frame handling failed", { err, conn: ws.data.connId });
         sendError(ws, { code: ErrorCode.InternalError, error: "the frame could not be handled" });
@@ -105,18 +105,19 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
     },
 
     close(ws, code) {
-      const { outcome, connId, joining } = ws.data;
-      if (!outcome.ok || !joining) return;
+      const { outcome, connId, joining, joined } = ws.data;
+      if (!outcome.ok || !(joining || joined)) return;
       registry.remove(ws, outcome.userId);
       if (outcome.kind === "inbox") chat.inboxes.close(ws, outcome.userId);
-      else void joining.then(() => chat.leave(ws, outcome.member));
+      else if (joining) void joining.then(() => chat.leave(ws, outcome));
+      else chat.leave(ws, outcome);
       log.debug("connection closed", { conn: connId, code });
     },
   };
 
   /** A chat socket joins its room (after a replay when resuming); an inbox socket gets its snapshot. */
   async function joined(ws: ChatSocket, outcome: Admitted): Promise<void> {
-    if (outcome.kind === "session") return chat.join(ws, outcome.member, outcome.afterSeq);
+    if (outcome.kind === "session") return chat.join(ws, outcome, outcome.afterSeq);
     if (!(await chat.inboxes.open(ws, outcome.userId))) registry.close(ws, CloseCode.UserNotFound);
   }
 

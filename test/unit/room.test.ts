@@ -33,8 +33,8 @@ function roomWith(stored: number[] = [], over: Partial<SessionInfo> = {}) {
   const published: string[] = [];
   const fetches: number[] = [];
   const room = new Room(session(over), {
-    publish: (frame) => published.push(frame),
-    fetchAfter: async (after, limit) => {
+    publish: (_room, frame) => published.push(frame),
+    fetchAfter: async (_room, after, limit) => {
       fetches.push(after);
       return stored
         .filter((s) => s > after)
