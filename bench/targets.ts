@@ -123,7 +123,9 @@ async function startReal(options: Options, logDir: string, redisUrl: string | nu
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...extra,
   });
-  const profile = options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const profile = options.cpuProfDir
+    ? ["--cpu-prof", "--cpu-prof-interval=250", "--cpu-prof-md", `--cpu-prof-dir=${options.cpuProfDir}`]
+    : [];
   const child = spawnChild([process.execPath, ...profile, "src/main.ts", "serve"], { env, cwd: REPO_ROOT, stderrFile: logFile });
   // With Redis, wait until the bridge is up: a degraded instance would not deliver across instances.
   const accept = redisUrl ? (body: unknown) => (body as { redis?: string } | null)?.redis === "up" : undefined;

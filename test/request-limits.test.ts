@@ -192,15 +192,24 @@ describe("units", () => {
       maxPendingPerUser: 2,
     });
     const sent: string[] = [];
-    const conn = { send: (f: string) => void sent.push(f), subscribe() {}, unsubscribe() {}, getBufferedAmount: () => 0 };
+    const conn = {
+      send: (f: string) => void sent.push(f),
+      cork: (sends: () => void) => sends(),
+      subscribe() {},
+      unsubscribe() {},
+      getBufferedAmount: () => 0,
+    };
     const user = { userId: "u1", displayName: "U" };
-    const member = ChatService.member(user, {
-      sessionId: "s",
-      inviter: user,
-      invitee: { userId: "u2", displayName: "V" },
-      lastSeq: 0,
-      readMarks: { inviter: 0, invitee: 0 },
-    });
+    const member = {
+      user,
+      session: {
+        sessionId: "s",
+        inviter: user,
+        invitee: { userId: "u2", displayName: "V" },
+        lastSeq: 0,
+        readMarks: { inviter: 0, invitee: 0 },
+      },
+    };
     const sends = [1, 2, 3].map((i) =>
       chat.handle(conn, member, { type: "message", content: `m${i}`, client_id: `00000000-0000-4000-8000-00000000000${i}` }),
     );

@@ -71,10 +71,6 @@ export class ChatService {
     });
   }
 
-  static member(user: Participant, session: SessionInfo): Member {
-    return { user, session };
-  }
-
   /**
    * Joins a socket to its room. With `afterSeq`, the messages it missed are replayed first, then it
    * gets live ones, with no gap and no duplicate at the seam.
@@ -100,8 +96,12 @@ export class ChatService {
         () => conn.subscribe(topic),
       );
     }
-    await this.sendPresenceSnapshot(conn, m, room);
-    this.sendReadSnapshot(conn, m.session, readMarks);
+    const stored = await this.presence.states(sessionId).catch(() => null);
+    // One write for the whole snapshot, not one per frame.
+    conn.cork(() => {
+      this.sendPresenceSnapshot(conn, m, room, stored);
+      this.sendReadSnapshot(conn, m.session, readMarks);
+    });
   }
 
   leave(conn: Connection, m: Member): void {
@@ -324,8 +324,7 @@ export class ChatService {
   }
 
   /** A joining socket learns who is online now (itself included), as its room shows it. */
-  private async sendPresenceSnapshot(conn: Connection, m: Member, room: Room) {
-    const stored = await this.presence.states(m.session.sessionId).catch(() => null);
+  private sendPresenceSnapshot(conn: Connection, m: Member, room: Room, stored: Map<string, PresenceState> | null) {
     for (const p of [m.session.inviter, m.session.invitee]) {
       const online = p.userId === m.user.userId || room.presenceOf(p.userId, stored?.get(p.userId));
       conn.send(presenceFrame({ user_id: p.userId, display_name: p.displayName, online }));
