@@ -2,6 +2,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { createPair, db, describeEachRedis, join, settle, useServers, type Client } from "./helpers.ts";
 import type { App } from "../src/app.ts";
+import { decode } from "../src/bus/envelope-codec.ts";
 
 const servers = useServers();
 
@@ -43,6 +44,8 @@ describeEachRedis("two instances through Redis", (redisUrl) => {
     const pair = await createPair();
     const onA = await join(a, pair.sessionId, pair.inviter.token);
     const onB = await join(b, pair.sessionId, pair.invitee.token);
+    const payloads: string[] = [];
+    const listener = await shardListener(redisUrl(), `chat:{${pair.sessionId}}`, (p) => payloads.push(p));
     for (let i = 0; i < 500; i++) {
       onA.send({ type: "message", content: `a${i}` });
       onB.send({ type: "message", content: `b${i}` });
@@ -58,6 +61,12 @@ describeEachRedis("two instances through Redis", (redisUrl) => {
     expect(onA.of("message")).toEqual(onB.of("message"));
     const [row] = await db`SELECT count(*)::int AS n, count(DISTINCT seq)::int AS seqs FROM messages WHERE session_id = ${pair.sessionId}`;
     expect(row).toEqual({ n: 1000, seqs: 1000 });
+    // On the wire: each committed batch's messages of the session travel in one Redis message.
+    listener.close();
+    const envelopes = payloads.flatMap((p) => decode({ sessionId: pair.sessionId }, p)?.envelopes ?? []);
+    const seqs = envelopes.flatMap((e) => (e.kind === "message" ? [e.seq] : []));
+    expect(seqs.toSorted((x, y) => x - y)).toEqual(range(1000));
+    expect(payloads.length).toBeLessThan(1000);
     await Promise.all([onA.close(), onB.close()]);
   }, 30_000);
 
@@ -119,6 +128,18 @@ describeEachRedis("two instances through Redis", (redisUrl) => {
     await waitUntil(async () => (await count()) === 0);
   });
 });
+
+/** Every payload published to a session's channel (SSUBSCRIBE, on a cluster at the shard that owns it). */
+async function shardListener(url: string, channel: string, onPayload: (payload: string) => void): Promise<{ close(): void }> {
+  const { default: Redis, Cluster } = await import("ioredis");
+  const probe = new Redis(url);
+  const clustered = /cluster_enabled:1/.test(await probe.info("cluster"));
+  probe.disconnect();
+  const client = clustered ? new Cluster([url], { shardedSubscribers: true }) : new Redis(url);
+  client.on("smessage", (_channel: string, payload: string) => onPayload(payload));
+  await client.ssubscribe(channel);
+  return { close: () => client.disconnect() };
+}
 
 /** PUBSUB SHARDNUMSUB of a channel, summed over the masters (on a cluster only its shard's owner has any). */
 async function shardSubscribers(url: string, channel: string): Promise<number> {

@@ -6,6 +6,7 @@
  *   presence: "<origin> p <userId> <sent-at ms>\n<1|0> <version>" (each receiver builds its own frame)
  * A user's inbox channel names the user:
  *   inbox:    "<origin> i <sessionId> <sent-at ms>\n" (each receiver reads the state from the store)
+ * Envelopes published to one channel in the same tick travel together (see encodeBatch).
  */
 import type { Envelope } from "../chat/ports.ts";
 
@@ -32,37 +33,84 @@ export function routeOf(channel: string): Route | null {
   return null;
 }
 
-export function encode(origin: string, e: Envelope, sentAt = Date.now()): string {
+/** An envelope's kind letter, argument and body: the parts of its bytes. */
+function partsOf(e: Envelope): [kind: string, arg: string | number, body: string] {
   switch (e.kind) {
     case "message":
-      return `${origin} m ${e.seq} ${sentAt}\n${e.frame}`;
+      return ["m", e.seq, e.frame];
     case "direct":
-      return `${origin} d ${e.toUserId} ${sentAt}\n${e.frame}`;
+      return ["d", e.toUserId, e.frame];
     case "presence":
-      return `${origin} p ${e.userId} ${sentAt}\n${e.online ? 1 : 0} ${e.version}`;
+      return ["p", e.userId, `${e.online ? 1 : 0} ${e.version}`];
     case "inbox":
-      return `${origin} i ${e.sessionId} ${sentAt}\n`;
+      return ["i", e.sessionId, ""];
   }
 }
 
-export function decode(route: Route, payload: string): { origin: string; envelope: Envelope } | null {
+export function encode(origin: string, e: Envelope, sentAt = Date.now()): string {
+  const [kind, arg, body] = partsOf(e);
+  return `${origin} ${kind} ${arg} ${sentAt}\n${body}`;
+}
+
+/**
+ * Whether an envelope can travel in a batch: its body is one line. Frames are JSON.stringify's
+ * output, whose strings escape line breaks, so every envelope the chat publishes can.
+ */
+export const batchable = (e: Envelope): boolean => !partsOf(e)[2].includes("\n");
+
+/**
+ * Several envelopes of one channel in one Redis message (what one committed batch publishes):
+ *   "<origin> b <count> <sent-at ms>" then, per envelope, "\n<kind> <arg>\n<body>".
+ * An instance that does not know "b" drops it like any unknown kind; its rooms then catch up from
+ * the store, so a rolling upgrade loses nothing.
+ */
+export function encodeBatch(origin: string, envelopes: readonly Envelope[], sentAt = Date.now()): string {
+  let out = `${origin} b ${envelopes.length} ${sentAt}`;
+  for (const e of envelopes) {
+    const [kind, arg, body] = partsOf(e);
+    out += `\n${kind} ${arg}\n${body}`;
+  }
+  return out;
+}
+
+/** The envelopes of a payload (one, or a batch's in order); null when it is not ours or malformed. */
+export function decode(route: Route, payload: string): { origin: string; envelopes: Envelope[] } | null {
   const nl = payload.indexOf("\n");
   if (nl < 0) return null;
   const [origin, kind, arg, sent] = payload.slice(0, nl).split(" ");
-  const frame = payload.slice(nl + 1);
   const sentAt = Number(sent);
-  if (!origin || !arg || !Number.isSafeInteger(sentAt)) return null;
-  if ("userId" in route) return kind === "i" ? { origin, envelope: { kind: "inbox", userId: route.userId, sessionId: arg, sentAt } } : null;
+  if (!origin || !kind || !arg || !Number.isSafeInteger(sentAt)) return null;
+  if (kind !== "b") {
+    const envelope = envelopeOf(route, kind, arg, payload.slice(nl + 1), sentAt);
+    return envelope ? { origin, envelopes: [envelope] } : null;
+  }
+  const count = Number(arg);
+  const lines = payload.slice(nl + 1).split("\n");
+  if (!Number.isSafeInteger(count) || count < 1 || lines.length !== count * 2) return null;
+  const envelopes: Envelope[] = [];
+  for (let i = 0; i < lines.length; i += 2) {
+    const head = lines[i]!;
+    const space = head.indexOf(" ");
+    const envelope = space > 0 ? envelopeOf(route, head.slice(0, space), head.slice(space + 1), lines[i + 1]!, sentAt) : null;
+    if (!envelope) return null;
+    envelopes.push(envelope);
+  }
+  return { origin, envelopes };
+}
+
+function envelopeOf(route: Route, kind: string, arg: string, frame: string, sentAt: number): Envelope | null {
+  if (!arg) return null;
+  if ("userId" in route) return kind === "i" ? { kind: "inbox", userId: route.userId, sessionId: arg, sentAt } : null;
   const { sessionId } = route;
   if (kind === "m") {
     const seq = Number(arg);
-    return Number.isSafeInteger(seq) ? { origin, envelope: { kind: "message", sessionId, seq, frame, sentAt } } : null;
+    return Number.isSafeInteger(seq) ? { kind: "message", sessionId, seq, frame, sentAt } : null;
   }
-  if (kind === "d") return { origin, envelope: { kind: "direct", sessionId, toUserId: arg, frame, sentAt } };
+  if (kind === "d") return { kind: "direct", sessionId, toUserId: arg, frame, sentAt };
   if (kind === "p") {
     const [online, version] = frame.split(" ").map(Number);
     if ((online !== 0 && online !== 1) || !Number.isSafeInteger(version)) return null;
-    return { origin, envelope: { kind: "presence", sessionId, userId: arg, online: online === 1, version: version!, sentAt } };
+    return { kind: "presence", sessionId, userId: arg, online: online === 1, version: version!, sentAt };
   }
   return null;
 }

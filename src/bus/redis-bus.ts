@@ -10,7 +10,7 @@
  */
 import type { Bus, Envelope } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
-import { channelFor, channelOf, decode, encode, inboxChannelOf, routeOf } from "./envelope-codec.ts";
+import { batchable, channelFor, channelOf, decode, encode, encodeBatch, inboxChannelOf, routeOf } from "./envelope-codec.ts";
 import type { RedisClient, RedisConnections } from "./redis-connect.ts";
 
 const MAX_UNSENT = 10_000;
@@ -29,6 +29,8 @@ export class RedisBus implements Bus {
   private retryTimer: Timer | null = null;
   private readonly channels = new Set<string>();
   private unsent: string[][] = [];
+  /** Envelopes published in this tick, per channel: sent together at its end (one SPUBLISH per channel). */
+  private outbox = new Map<string, Envelope[]>();
   private envelopeHandler: (e: Envelope) => void = () => {};
   private resyncHandler: () => void = () => {};
   private wasDown = false;
@@ -116,13 +118,35 @@ export class RedisBus implements Bus {
     if (this.sub.status === "ready") this.sub.sunsubscribe(channel).catch(() => {});
   }
 
+  /**
+   * Queued for the end of the tick: a committed batch settles all its messages in one tick, so each
+   * session's channel gets one SPUBLISH for all of them (in order), and each subscriber one message
+   * to parse instead of one per chat message.
+   */
   publish(envelope: Envelope): void {
-    const args = [channelFor(envelope), encode(this.origin, envelope)];
+    const channel = channelFor(envelope);
+    const queued = this.outbox.get(channel);
+    if (queued) queued.push(envelope);
+    else this.outbox.set(channel, [envelope]);
+    if (this.outbox.size === 1 && !queued) queueMicrotask(() => this.flushOutbox());
+  }
+
+  private flushOutbox() {
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [channel, envelopes] of outbox) {
+      const together = envelopes.length > 1 && envelopes.every(batchable);
+      if (together) this.send(envelopes, [channel, encodeBatch(this.origin, envelopes)]);
+      else for (const e of envelopes) this.send([e], [channel, encode(this.origin, e)]);
+    }
+  }
+
+  private send(envelopes: Envelope[], args: string[]) {
     if (this.pub.status !== "ready") {
-      this.keep(envelope, args);
+      this.keep(envelopes, args);
       return;
     }
-    this.pub.spublish(args[0]!, args[1]!).catch(() => this.keep(envelope, args));
+    this.pub.spublish(args[0]!, args[1]!).catch(() => this.keep(envelopes, args));
   }
 
   onEnvelope(handler: (e: Envelope) => void): void {
@@ -140,6 +164,7 @@ export class RedisBus implements Bus {
   async close(): Promise<void> {
     this.closing = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.flushOutbox();
     this.flushUnsent();
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
     this.pub.disconnect();
@@ -150,7 +175,7 @@ export class RedisBus implements Bus {
     const route = routeOf(channel);
     const decoded = route ? decode(route, payload) : null;
     if (!decoded || decoded.origin === this.origin) return; // our own: already delivered locally
-    this.envelopeHandler(decoded.envelope);
+    for (const envelope of decoded.envelopes) this.envelopeHandler(envelope);
   }
 
   private async onSubscriberReady() {
@@ -183,9 +208,12 @@ export class RedisBus implements Bus {
     this.resyncHandler();
   }
 
-  /** Messages and presence changes are kept for replay (receivers drop what they already have); typing is ephemeral. */
-  private keep(envelope: Envelope, args: string[]) {
-    if (envelope.kind !== "direct") this.keepForRetry(args);
+  /** Messages, presence changes and inbox touches are kept for replay (receivers drop what they already have); typing is ephemeral. */
+  private keep(envelopes: Envelope[], args: string[]) {
+    const kept = envelopes.filter((e) => e.kind !== "direct");
+    if (kept.length === envelopes.length) this.keepForRetry(args);
+    else if (kept.length === 1) this.keepForRetry([args[0]!, encode(this.origin, kept[0]!)]);
+    else if (kept.length > 1) this.keepForRetry([args[0]!, encodeBatch(this.origin, kept)]);
   }
 
   private keepForRetry(args: string[]) {

@@ -46,7 +46,8 @@ export async function connectRedis(target: RedisTarget, log: Logger): Promise<Re
     return {
       mode,
       // The publisher must fail fast while down: the bus's bounded buffer replaces ioredis' unbounded queue.
-      commands: new Redis({ ...node, ...COMMON, enableOfflineQueue: false, connectionName: "chat-pub" }),
+      // Auto-pipelining: the commands of one tick leave in one socket write (a write costs more than a command).
+      commands: new Redis({ ...node, ...COMMON, enableOfflineQueue: false, enableAutoPipelining: true, connectionName: "chat-pub" }),
       // Resubscription is the bus's (not ioredis' autoResubscribe), so that resync starts once it is confirmed.
       subscriber: new Redis({ ...node, ...COMMON, autoResubscribe: false, connectionName: "chat-sub" }),
     };
@@ -64,7 +65,7 @@ export async function connectRedis(target: RedisTarget, log: Logger): Promise<Re
     });
   return {
     mode,
-    commands: cluster("chat-pub", { enableOfflineQueue: false }),
+    commands: cluster("chat-pub", { enableOfflineQueue: false, enableAutoPipelining: true }),
     subscriber: cluster("chat-sub", { shardedSubscribers: true }),
   };
 }

@@ -1,6 +1,6 @@
 /** The bytes of an envelope on a Redis channel. */
 import { describe, expect, test } from "bun:test";
-import { channelFor, channelOf, decode, encode, inboxChannelOf, routeOf } from "../../src/bus/envelope-codec.ts";
+import { batchable, channelFor, channelOf, decode, encode, encodeBatch, inboxChannelOf, routeOf } from "../../src/bus/envelope-codec.ts";
 
 const session = "5e55a0b1-0000-4000-8000-000000000001";
 const user = "0a0a0a0a-0000-4000-8000-000000000002";
@@ -29,10 +29,50 @@ describe("envelope codec", () => {
       { kind: "presence" as const, sessionId: session, userId: "u1", online: false, version: 7 },
     ]) {
       const bytes = encode("origin-1", envelope, 1000);
-      expect(decode({ sessionId: session }, bytes)).toEqual({ origin: "origin-1", envelope: { ...envelope, sentAt: 1000 } });
+      expect(decode({ sessionId: session }, bytes)).toEqual({ origin: "origin-1", envelopes: [{ ...envelope, sentAt: 1000 }] });
     }
     const inbox = { kind: "inbox" as const, userId: user, sessionId: session };
-    expect(decode({ userId: user }, encode("origin-1", inbox, 1000))).toEqual({ origin: "origin-1", envelope: { ...inbox, sentAt: 1000 } });
+    expect(decode({ userId: user }, encode("origin-1", inbox, 1000))).toEqual({
+      origin: "origin-1",
+      envelopes: [{ ...inbox, sentAt: 1000 }],
+    });
+  });
+
+  test("a batch carries several envelopes of one channel, in order, in one payload", () => {
+    const envelopes = [
+      { kind: "message" as const, sessionId: session, seq: 7, frame: '{"type":"message","content":"a\\nb"}' },
+      { kind: "direct" as const, sessionId: session, toUserId: "u2", frame: '{"type":"read","seq":7}' },
+      { kind: "presence" as const, sessionId: session, userId: "u1", online: false, version: 9 },
+      { kind: "message" as const, sessionId: session, seq: 8, frame: "{}" },
+    ];
+    expect(envelopes.every(batchable)).toBe(true);
+    const bytes = encodeBatch("origin-1", envelopes, 1000);
+    expect(decode({ sessionId: session }, bytes)).toEqual({
+      origin: "origin-1",
+      envelopes: envelopes.map((e) => ({ ...e, sentAt: 1000 })),
+    });
+    const inboxes = [session, "5e55a0b1-0000-4000-8000-000000000009"].map((s) => ({ kind: "inbox" as const, userId: user, sessionId: s }));
+    expect(decode({ userId: user }, encodeBatch("o", inboxes, 5))).toEqual({
+      origin: "o",
+      envelopes: inboxes.map((e) => ({ ...e, sentAt: 5 })),
+    });
+    // A body with a raw line break cannot travel in a batch (the bus sends it alone).
+    expect(batchable({ kind: "message", sessionId: session, seq: 1, frame: "two\nlines" })).toBe(false);
+  });
+
+  test("a malformed batch is dropped whole: wrong count, a bad member, a session member on an inbox channel", () => {
+    const one = `m 1\n{}`;
+    for (const payload of [
+      `o b 2 1000\n${one}`,
+      `o b 0 1000\n`,
+      `o b x 1000\n${one}`,
+      `o b 2 1000\n${one}\nm x\n{}`,
+      `o b 1 1000\nm1\n{}`,
+    ]) {
+      expect(decode({ sessionId: session }, payload)).toBeNull();
+    }
+    expect(decode({ userId: user }, `o b 1 1000\n${one}`)).toBeNull();
+    expect(decode({ sessionId: session }, `o b 1 1000\n${one}`)?.envelopes).toHaveLength(1);
   });
 
   test("garbage decodes to null, never throws; a session envelope on an inbox channel is garbage too", () => {
