@@ -22,6 +22,7 @@ const RETRY_UNSENT_MS = 250;
 export class RedisBus implements Bus {
   /** Identifies this instance on the bus (its own envelopes are ignored) and in presence entries. */
   readonly origin = crypto.randomUUID();
+  private readonly originPrefix = `${this.origin} `;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
   /** Cluster only: a shard's subscriber connection was lost and not yet replaced. */
@@ -172,9 +173,11 @@ export class RedisBus implements Bus {
   }
 
   private receive(channel: string, payload: string) {
+    // Our own (already delivered locally) come back too: dropped before any parsing.
+    if (payload.startsWith(this.originPrefix)) return;
     const route = routeOf(channel);
     const decoded = route ? decode(route, payload) : null;
-    if (!decoded || decoded.origin === this.origin) return; // our own: already delivered locally
+    if (!decoded || decoded.origin === this.origin) return;
     for (const envelope of decoded.envelopes) this.envelopeHandler(envelope);
   }
 
