@@ -61,8 +61,7 @@ export const batchable = (e: Envelope): boolean => !partsOf(e)[2].includes("\n")
 /**
  * Several envelopes of one channel in one Redis message (what one committed batch publishes):
  *   "<origin> b <count> <sent-at ms>" then, per envelope, "\n<kind> <arg>\n<body>".
- * An instance that does not know "b" drops it like any unknown kind; its rooms then catch up from
- * the store, so a rolling upgrade loses nothing.
+ * Versions before 0.2 drop "b" like any unknown kind (see the upgrade note in docs/operations.md).
  */
 export function encodeBatch(origin: string, envelopes: readonly Envelope[], sentAt = Date.now()): string {
   let out = `${origin} b ${envelopes.length} ${sentAt}`;
