@@ -148,6 +148,20 @@ describe("units", () => {
     expect(buckets.take("b")).toBe(0);
   });
 
+  test("a keyed bucket refills at its rate; keys whose bucket is full again are forgotten as others are used", async () => {
+    const buckets = new KeyedBuckets(200, 2);
+    expect([1, 2, 3].map(() => buckets.take("a"))).toEqual([0, 0, expect.any(Number)]);
+    await Bun.sleep(6); // one token back (5 ms each), not two
+    expect([buckets.take("a"), buckets.take("a")]).toEqual([0, expect.any(Number)]);
+    for (let i = 0; i < 9; i++) buckets.take(`k${i}`);
+    expect(buckets.size).toBe(10);
+    await Bun.sleep(15); // every bucket full again
+    for (let i = 0; i < 5; i++) buckets.take(`new${i}`); // each forgets up to two full ones
+    expect(buckets.size).toBe(5);
+    expect(buckets.take("a")).toBe(0); // forgotten means full: a whole burst again
+    expect(buckets.take("a")).toBe(0);
+  });
+
   test("keyed buckets never hold more than maxKeys keys", () => {
     const buckets = new KeyedBuckets(1, 1, 100);
     for (let i = 0; i < 1000; i++) buckets.take(`ip-${i}`);

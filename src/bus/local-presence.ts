@@ -5,8 +5,11 @@
 import type { Presence, PresenceChange, PresenceState } from "../chat/ports.ts";
 
 export class LocalPresence implements Presence {
-  /** Online users per session (at most two: a small array, not a map per session); absent reads as offline. */
-  private readonly sessions = new Map<string, { userId: string; version: number }[]>();
+  /**
+   * Online users per session and the version of their arrival, flat: [user, version, user, version]
+   * (at most two users: one small array per session, no object per user). Absent reads as offline.
+   */
+  private readonly sessions = new Map<string, (string | number)[]>();
   private version = 0;
 
   async arrive(sessionId: string, userId: string): Promise<PresenceChange> {
@@ -18,7 +21,10 @@ export class LocalPresence implements Presence {
   }
 
   async states(sessionId: string): Promise<Map<string, PresenceState>> {
-    return new Map((this.sessions.get(sessionId) ?? []).map(({ userId, version }) => [userId, { online: true, version }]));
+    const online = this.sessions.get(sessionId) ?? [];
+    const states = new Map<string, PresenceState>();
+    for (let i = 0; i < online.length; i += 2) states.set(online[i] as string, { online: true, version: online[i + 1] as number });
+    return states;
   }
 
   onChange(): void {}
@@ -27,8 +33,10 @@ export class LocalPresence implements Presence {
 
   private change(sessionId: string, userId: string, online: boolean): PresenceChange {
     const version = ++this.version;
-    const users = (this.sessions.get(sessionId) ?? []).filter((u) => u.userId !== userId);
-    if (online) users.push({ userId, version });
+    const users = this.sessions.get(sessionId) ?? [];
+    const at = users.indexOf(userId);
+    if (at >= 0) users.splice(at, 2);
+    if (online) users.push(userId, version);
     if (users.length > 0) this.sessions.set(sessionId, users);
     else this.sessions.delete(sessionId);
     return { sessionId, userId, online, version };

@@ -18,16 +18,18 @@ export type RoomDeps = {
   onError(room: Room, err: unknown): void;
 };
 
-/** What the room knows of one participant: its local sockets, and its presence as they were shown it. */
-type Seat = { sockets: number; presence: PresenceState | null };
+/**
+ * What the room knows of one participant: its local sockets, and its presence as they were shown it
+ * (`version` -1: nothing shown yet). Plain fields, no object per state: idle sockets must stay small.
+ */
+type Seat = { sockets: number; online: boolean; version: number };
+const emptySeat = (): Seat => ({ sockets: 0, online: false, version: -1 });
 
 /** How long an out-of-order message waits for the missing ones before the store is asked. */
 export const GAP_WAIT_MS = 100;
 const FETCH_LIMIT = 500;
 /** Beyond this many held-back messages, the store is asked at once. */
 const MAX_HELD = 1000;
-/** Never heard of: what a participant shows until a presence change says otherwise. */
-const OFFLINE: PresenceState = Object.freeze({ online: false, version: 0 });
 
 export class Room {
   /** Highest seq delivered to this room's local sockets. */
@@ -35,10 +37,7 @@ export class Room {
   /** Settles once the room receives what other instances publish (set by whoever opens it). */
   ready: Promise<void> = Promise.resolve();
   /** Inviter's and invitee's seats, in the order of `participants`. */
-  private seats: [Seat, Seat] = [
-    { sockets: 0, presence: null },
-    { sockets: 0, presence: null },
-  ];
+  private seats: [Seat, Seat] = [emptySeat(), emptySeat()];
   /** Sockets of users who were participants when they joined and no longer are (the backend changed the session). */
   private formerSeats: Map<string, number> | null = null;
   /** Early messages waiting for the missing ones; allocated only when a gap is seen. */
@@ -183,10 +182,11 @@ export class Room {
   notePresence(userId: string, next: PresenceState): boolean {
     const seat = this.seatOf(userId);
     if (!seat) return false;
-    const known = seat.presence;
-    if (known && next.version <= known.version) return false;
-    seat.presence = next;
-    return known === null || known.online !== next.online;
+    if (seat.version >= 0 && next.version <= seat.version) return false;
+    const shows = seat.version < 0 || seat.online !== next.online;
+    seat.online = next.online;
+    seat.version = next.version;
+    return shows;
   }
 
   /**
@@ -196,12 +196,13 @@ export class Room {
    */
   presenceOf(userId: string, stored: PresenceState | undefined): boolean {
     const seat = this.seatOf(userId);
-    const known = seat?.presence;
-    if (!known) {
-      if (seat) seat.presence = stored ?? OFFLINE;
-      return stored?.online ?? false;
+    if (!seat) return stored?.online ?? false;
+    if (seat.version < 0) {
+      seat.online = stored?.online ?? false;
+      seat.version = stored?.version ?? 0;
+      return seat.online;
     }
-    return (stored && stored.version > known.version ? stored : known).online;
+    return stored && stored.version > seat.version ? stored.online : seat.online;
   }
 
   private releaseHeld() {

@@ -51,7 +51,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
   let nextConn = 0;
   const registry = new SocketRegistry(deps.clockSkewSeconds * 1000, deps.metrics);
   const requests = new RequestLimits(deps.limits, deps.trustedProxies);
-  deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.sockets.size);
+  deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.size);
 
   const server = Bun.serve<SocketData>({
     hostname: deps.host,
@@ -129,6 +129,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       }
       const data: SocketData = {
         connId: ++nextConn,
+        slot: -1,
         outcome,
         limiter: null,
         joining: null,

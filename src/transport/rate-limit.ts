@@ -29,12 +29,6 @@ export class TokenBucket {
     return this.tokens >= 1 ? 0 : (1 - this.tokens) / this.ratePerSecond;
   }
 
-  /** Refilled to its burst: it remembers nothing and can be forgotten. */
-  isFull(): boolean {
-    this.refill();
-    return this.tokens >= this.burst;
-  }
-
   private refill() {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
@@ -42,46 +36,55 @@ export class TokenBucket {
   }
 }
 
-const SWEEP_EVERY_MS = 30_000;
+/** Keys whose bucket is full again are forgotten a few at a time, on the calls of other keys. */
+const FORGET_PER_CALL = 2;
 
 /**
- * One token bucket per key (a user, an IP address). Buckets that refilled completely are forgotten
- * on a sweep (every 30 s, or when `maxKeys` is reached), so memory follows the keys active lately;
- * past `maxKeys` even after a sweep, the oldest bucket is dropped.
+ * One token bucket per key (a user, an IP address), kept as a single number: the generic cell rate
+ * algorithm's "theoretical arrival time" (when the bucket would be full again), which behaves exactly
+ * as a bucket of `burst` tokens refilled at `ratePerSecond`. A key whose time has passed is a full
+ * bucket and is forgotten: keys are kept in the order of their last use, and each call drops the
+ * oldest ones that are full again, so memory follows the keys active within their refill time (one
+ * map entry each). Past `maxKeys` the oldest key is dropped even if its bucket is not full.
  */
 export class KeyedBuckets {
-  private readonly buckets = new Map<string, TokenBucket>();
-  private sweptAt = performance.now();
+  /** Key → the time (performance.now() ms) at which its bucket is full again, least recently used first. */
+  private readonly fullAt = new Map<string, number>();
+  private readonly intervalMs: number;
+  private readonly toleranceMs: number;
 
   constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
+    ratePerSecond: number,
+    burst: number,
     private readonly maxKeys = 100_000,
-  ) {}
+  ) {
+    this.intervalMs = 1000 / ratePerSecond;
+    this.toleranceMs = (burst - 1) * this.intervalMs;
+  }
 
   /** 0 when the key may go on, else the seconds until it may. */
   take(key: string): number {
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      this.sweepIfDue();
-      bucket = new TokenBucket(this.ratePerSecond, this.burst);
-      this.buckets.set(key, bucket);
-    }
-    return bucket.take() ? 0 : Math.max(bucket.secondsUntilToken(), 0.001);
+    const now = performance.now();
+    const start = Math.max(this.fullAt.get(key) ?? now, now);
+    const waitMs = start - this.toleranceMs - now;
+    if (waitMs > 0) return Math.max(waitMs / 1000, 0.001);
+    this.fullAt.delete(key); // re-inserted last: the map stays in order of use
+    this.fullAt.set(key, start + this.intervalMs);
+    this.forget(now);
+    return 0;
   }
 
   get size(): number {
-    return this.buckets.size;
+    return this.fullAt.size;
   }
 
-  private sweepIfDue() {
-    const now = performance.now();
-    if (this.buckets.size < this.maxKeys && now - this.sweptAt < SWEEP_EVERY_MS) return;
-    this.sweptAt = now;
-    for (const [key, bucket] of this.buckets) if (bucket.isFull()) this.buckets.delete(key);
-    for (const key of this.buckets.keys()) {
-      if (this.buckets.size < this.maxKeys) break;
-      this.buckets.delete(key);
+  private forget(now: number) {
+    let forgotten = 0;
+    for (const [key, fullAt] of this.fullAt) {
+      const over = this.fullAt.size > this.maxKeys;
+      if (!over && (fullAt > now || forgotten >= FORGET_PER_CALL)) return;
+      this.fullAt.delete(key);
+      forgotten++;
     }
   }
 }

@@ -6,6 +6,8 @@ import type { UpgradeOutcome } from "./upgrade.ts";
 export type SocketData = {
   /** Unique on this instance (the logger adds the instance). */
   connId: number;
+  /** Its index in the registry's list of open sockets; -1 when not in it. */
+  slot: number;
   outcome: UpgradeOutcome;
   /** Created on the first frame: idle sockets stay small. */
   limiter: SocketRateLimiter | null;
