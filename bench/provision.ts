@@ -105,9 +105,13 @@ function seqGapsOf(rows: { session_id: string; seq: number }[]): number {
  * Removes the run's messages and sessions, so that repeated runs do not grow the database. The users
  * stay: messages.sender_id has no index, so PostgreSQL's foreign-key check scans all of `messages`
  * for every deleted user (about a minute for 10,000 users on a 12,000-message table).
+ * Then VACUUM: where autovacuum is off (as on the development machine), the dead rows of every
+ * earlier run would stay in the tables and their indexes, and each run would measure a slower
+ * database than the one before (13 million dead rows, 3.4 GB, before this was added).
  */
 export async function deleteSessions(sql: Sql, pairs: SessionPair[]): Promise<void> {
   const sessionIds = pairs.map((p) => p.sessionId);
   await sql`DELETE FROM messages WHERE session_id = ANY(${sessionIds}::uuid[])`;
   await sql`DELETE FROM sessions WHERE id = ANY(${sessionIds}::uuid[])`;
+  await sql`VACUUM messages, sessions`;
 }
