@@ -127,6 +127,8 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       if (outcome.ok && registry.connectionsOf(outcome.userId) >= deps.limits.maxConnectionsPerUser) {
         outcome = { ok: false, close: CloseCode.TooManyConnections };
       }
+      // A refused socket is closed at once: it may carry its session for the log line.
+      if (!outcome.ok && target.kind === "session") outcome = { ...outcome, sessionId: target.sessionId };
       const data: SocketData = {
         connId: ++nextConn,
         slot: -1,

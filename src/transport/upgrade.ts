@@ -40,7 +40,7 @@ export type Admitted = { ok: true; userId: string; expiresAt: number } & (
   | ({ kind: "session"; afterSeq: number | null } & Member)
   | { kind: "inbox" }
 );
-export type Refused = { ok: false; close: CloseCode };
+export type Refused = { ok: false; close: CloseCode; sessionId?: string };
 export type UpgradeOutcome = Admitted | Refused;
 
 /** `?after=<seq>`: resume after the last message seen. Undefined when malformed. */

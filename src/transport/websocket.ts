@@ -46,7 +46,7 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
     open(ws) {
       const { outcome, connId } = ws.data;
       if (!outcome.ok) {
-        log.info("connection refused", { conn: connId, close_code: outcome.close });
+        log.info("connection refused", { conn: connId, session_id: outcome.sessionId, close_code: outcome.close });
         metrics.connectionsRefused.inc({ code: String(outcome.close) });
         ws.close(outcome.close, CloseReason[outcome.close]);
         return;
