@@ -125,11 +125,11 @@ export class RedisBus implements Bus {
    * to parse instead of one per chat message.
    */
   publish(envelope: Envelope): void {
+    if (this.outbox.size === 0) queueMicrotask(() => this.flushOutbox());
     const channel = channelFor(envelope);
     const queued = this.outbox.get(channel);
     if (queued) queued.push(envelope);
     else this.outbox.set(channel, [envelope]);
-    if (this.outbox.size === 1 && !queued) queueMicrotask(() => this.flushOutbox());
   }
 
   private flushOutbox() {

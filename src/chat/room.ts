@@ -100,7 +100,9 @@ export class Room {
       else if (seat.sockets > 0) (this.formerSeats ??= new Map()).set(p.userId, seat.sockets);
     }
     for (const [userId, n] of previous.formerSeats ?? []) {
-      if (!this.seatOf(userId)) (this.formerSeats ??= new Map()).set(userId, n);
+      const mine = this.seatOf(userId); // a participant again: their sockets count in their seat
+      if (mine) mine.sockets += n;
+      else (this.formerSeats ??= new Map()).set(userId, n);
     }
     this.held = previous.held;
     this.waiting = previous.waiting;

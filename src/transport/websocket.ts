@@ -117,12 +117,7 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
 
   /** A chat socket joins its room (after a replay when resuming); an inbox socket gets its snapshot. */
   async function joined(ws: ChatSocket, outcome: Admitted): Promise<void> {
-    if (outcome.kind === "session") {
-      const joining = chat.join(ws, outcome, outcome.afterSeq);
-      // join adopted the room's participant synchronously: keep its id, not a second copy per socket.
-      outcome.userId = outcome.user.userId;
-      return joining;
-    }
+    if (outcome.kind === "session") return chat.join(ws, outcome, outcome.afterSeq);
     if (!(await chat.inboxes.open(ws, outcome.userId))) registry.close(ws, CloseCode.UserNotFound);
   }
 

@@ -146,6 +146,20 @@ describe("Room", () => {
     expect(fresh.room.removeSocket("sam")).toBe(true);
   });
 
+  test("a participant dropped by one change and restored by the next keeps their sockets counted", () => {
+    const first = roomWith();
+    first.room.addSocket("sam");
+    const withoutSam = roomWith([], { invitee: { userId: "kim", displayName: "Kim" } });
+    withoutSam.room.takeOver(first.room);
+    expect(withoutSam.room.usersHere()).toEqual(["sam"]);
+    const samAgain = roomWith();
+    samAgain.room.takeOver(withoutSam.room);
+    expect(samAgain.room.sockets).toBe(1);
+    expect(samAgain.room.addSocket("sam")).toBe(false); // not their first socket here
+    expect(samAgain.room.removeSocket("sam")).toBe(false);
+    expect(samAgain.room.removeSocket("sam")).toBe(true);
+  });
+
   test("counts sockets per user: first and last are told apart", () => {
     const { room } = roomWith();
     expect(room.addSocket("sam")).toBe(true);
