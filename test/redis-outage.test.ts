@@ -120,14 +120,25 @@ for (const [kind, make, recoveryMs] of [
         await Promise.all([inviterA, inviteeA, inviteeB].map((c) => c.close()));
       }, 30_000);
 
+      /** An admin connection to every node, for CLIENT KILL and ACL changes. */
+      const adminsOf = async () => {
+        const { default: Redis } = await import("ioredis");
+        const admins = redis.nodeUrls().map((url) => new Redis(url));
+        for (const admin of admins) admin.on("error", () => {});
+        const onEvery = (...args: string[]) => Promise.all(admins.map((admin) => admin.call(args[0]!, ...args.slice(1))));
+        const close = () => {
+          for (const admin of admins) admin.disconnect();
+        };
+        return { onEvery, close };
+      };
+      const readiness = async (app: App) => (await (await fetch(`${app.httpUrl}/readyz`)).json()).status as string;
+
       test("a killed bridge connection (CLIENT KILL) loses nothing", async () => {
         const pair = await createPair();
         const onA = await join(a, pair.sessionId, pair.inviter.token);
         const onB = await join(b, pair.sessionId, pair.invitee.token);
-        const { default: Redis } = await import("ioredis");
-        const admins = redis.nodeUrls().map((url) => new Redis(url));
-        for (const admin of admins) admin.on("error", () => {});
-        const killAll = (...args: string[]) => Promise.all(admins.map((admin) => admin.call("CLIENT", "KILL", ...args)));
+        const admins = await adminsOf();
+        const killAll = (...args: string[]) => admins.onEvery("CLIENT", "KILL", ...args);
         for (let i = 0; i < 100; i++) {
           onA.send({ type: "message", content: `a${i}` });
           onB.send({ type: "message", content: `b${i}` });
@@ -137,8 +148,44 @@ for (const [kind, make, recoveryMs] of [
         for (const c of [onA, onB]) await c.until((f) => f.filter((x) => x.type === "message").length >= 200, "200 messages", 5000);
         await settle(300);
         for (const c of [onA, onB]) expect(seqs(c)).toEqual(range(200));
-        for (const admin of admins) admin.disconnect();
+        admins.close();
         await Promise.all([onA.close(), onB.close()]);
+      }, 20_000);
+
+      // A cluster node that is still rejoining answers SSUBSCRIBE with CLUSTERDOWN while its connection
+      // is up; an ACL refusal is the same thing, on demand.
+      test("a subscription Redis refuses is asked again: degraded until Redis takes it, then the room catches up", async () => {
+        const pair = await createPair();
+        const onA = await join(a, pair.sessionId, pair.inviter.token);
+        const onB = await join(b, pair.sessionId, pair.invitee.token);
+        onB.send({ type: "message", content: "before" });
+        await onA.next("message");
+        const admins = await adminsOf();
+        try {
+          await admins.onEvery("ACL", "SETUSER", "default", "-ssubscribe");
+          await admins.onEvery("CLIENT", "KILL", "TYPE", "pubsub");
+          const deadline = Date.now() + 3000;
+          while ((await readiness(a)) !== "degraded" && Date.now() < deadline) await Bun.sleep(25);
+          expect(await readiness(a)).toBe("degraded");
+
+          for (let i = 0; i < 5; i++) onB.send({ type: "message", content: `refused ${i}` });
+          await onB.until((f) => f.filter((x) => x.type === "message").length === 6, "B's own messages");
+          await settle(500);
+          expect(seqs(onA)).toEqual([1]); // not subscribed: nothing crossed
+          expect(await readiness(a)).toBe("degraded");
+
+          await admins.onEvery("ACL", "SETUSER", "default", "+ssubscribe");
+          await onA.until((f) => f.filter((x) => x.type === "message").length === 6, "the refused time's messages", 2000);
+          onB.send({ type: "message", content: "live again" });
+          await onA.until((f) => f.filter((x) => x.type === "message").length === 7, "a live message");
+          await settle(200);
+          expect(seqs(onA)).toEqual(range(7));
+          for (const app of [a, b]) expect(await readiness(app)).toBe("ok");
+        } finally {
+          await admins.onEvery("ACL", "SETUSER", "default", "+ssubscribe");
+          admins.close();
+          await Promise.all([onA.close(), onB.close()]);
+        }
       }, 20_000);
 
       test("an inbox on the other instance gets what changed during the outage once Redis is back", async () => {

@@ -7,6 +7,8 @@
  * Redis is best-effort transport: while it is down (or a cluster shard fails over), envelopes that
  * could not be published wait in a bounded buffer, and when the subscriptions are back the chat
  * service is told to resync its rooms from the store (seq numbers make both safe to repeat).
+ * "Back" means every channel's SSUBSCRIBE was answered: a connection that is up but refuses a
+ * subscription (a cluster node still rejoining says CLUSTERDOWN) keeps the bridge down and is asked again.
  */
 import type { Bus, Envelope } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
@@ -18,6 +20,9 @@ const MAX_UNSENT = 10_000;
 const JOIN_WAIT_MS = 2000;
 /** How often envelopes that could not be published are tried again. */
 const RETRY_UNSENT_MS = 250;
+/** How long to wait before subscribing again after Redis refused a subscription, and the longest an attempt may take. */
+const RESUBSCRIBE_RETRY_MS = 250;
+const RESUBSCRIBE_TIMEOUT_MS = 2000;
 
 export class RedisBus implements Bus {
   /** Identifies this instance on the bus (its own envelopes are ignored) and in presence entries. */
@@ -27,6 +32,10 @@ export class RedisBus implements Bus {
   private readonly sub: RedisClient;
   /** Cluster only: a shard's subscriber connection was lost and not yet replaced. */
   private subscriberLost = false;
+  /** Every subscribed channel's SSUBSCRIBE was answered since the subscriber last (re)connected. */
+  private subscriptionsConfirmed = true;
+  private resubscribing = false;
+  private resubscribeAgain = false;
   private retryTimer: Timer | null = null;
   private readonly channels = new Set<string>();
   private unsent: string[][] = [];
@@ -45,11 +54,11 @@ export class RedisBus implements Bus {
     this.pub = connections.commands;
     this.sub = connections.subscriber;
     this.sub.on("smessage", (channel: string, payload: string) => this.receive(channel, payload));
-    if (connections.mode === "single") {
-      this.sub.on("ready", () => void this.onSubscriberReady());
-    } else {
+    // On a cluster the shards' subscribers may be ready before the client passed its own ready check.
+    this.sub.on("ready", () => void this.resubscribe());
+    if (connections.mode === "cluster") {
       // ioredis follows the cluster (MOVED, failover, resharding) and resubscribes each shard's
-      // channels itself; what was published meanwhile is then caught up from the store.
+      // channels itself, but ignores a refusal: the bus subscribes them again and waits for the answers.
       this.sub.on("-node", (_redis: unknown, nodeKey?: string) => nodeKey && this.shardLost());
       this.sub.on("subscribersReady", () => this.shardsBack());
     }
@@ -111,7 +120,14 @@ export class RedisBus implements Bus {
         resolve();
       }, JOIN_WAIT_MS);
     });
-    await Promise.race([this.sub.ssubscribe(channel), late]).finally(() => clearTimeout(timer));
+    try {
+      await Promise.race([this.sub.ssubscribe(channel), late]);
+    } catch {
+      this.wasDown = true;
+      void this.resubscribe();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private unsubscribe(channel: string): void {
@@ -159,7 +175,8 @@ export class RedisBus implements Bus {
   }
 
   status(): "up" | "down" {
-    return this.pub.status === "ready" && this.sub.status === "ready" && !this.subscriberLost ? "up" : "down";
+    const subscribed = this.sub.status === "ready" && !this.subscriberLost && this.subscriptionsConfirmed;
+    return this.pub.status === "ready" && subscribed ? "up" : "down";
   }
 
   async close(): Promise<void> {
@@ -181,18 +198,70 @@ export class RedisBus implements Bus {
     for (const envelope of decoded.envelopes) this.envelopeHandler(envelope);
   }
 
-  private async onSubscriberReady() {
-    const channels = [...this.channels];
-    try {
-      await Promise.all(channels.map((c) => this.sub.ssubscribe(c)));
-    } catch (err) {
-      this.log.warn("redis resubscribe failed", { err });
+  /**
+   * Subscribes every channel again until Redis has answered each SSUBSCRIBE (a refusal is asked again),
+   * then resyncs the rooms if anything was missed meanwhile. Stops while the subscriber itself is down:
+   * its "ready" (single server) or "subscribersReady" (cluster) starts it again.
+   */
+  private async resubscribe(): Promise<void> {
+    this.subscriptionsConfirmed = false;
+    if (this.resubscribing) {
+      this.resubscribeAgain = true;
       return;
     }
+    this.resubscribing = true;
+    let refusals = 0;
+    try {
+      while (!this.closing && this.subscriberConnected()) {
+        this.resubscribeAgain = false;
+        const refusal = await this.subscribeAll();
+        if (refusal === null && !this.resubscribeAgain) {
+          this.subscriptionsConfirmed = true;
+          break;
+        }
+        if (refusal !== null) {
+          if (refusals++ === 0) this.log.warn("redis refused a subscription; asking again until it takes it", { err: refusal });
+          this.wasDown = true;
+          this.reportState();
+          await Bun.sleep(RESUBSCRIBE_RETRY_MS);
+        }
+      }
+    } finally {
+      this.resubscribing = false;
+    }
+    if (!this.subscriptionsConfirmed) return;
+    this.reportState();
     if (this.wasDown) {
       this.wasDown = false;
       this.resyncHandler();
     }
+  }
+
+  private subscriberConnected(): boolean {
+    return this.sub.status === "ready" && !unhealthySubscribers(this.sub);
+  }
+
+  /** null once every channel is subscribed, else why not. */
+  private async subscribeAll(): Promise<unknown> {
+    let timer: Timer | undefined;
+    const timeout = new Promise<Error>((resolve) => {
+      timer = setTimeout(() => resolve(new Error("redis resubscribe timed out")), RESUBSCRIBE_TIMEOUT_MS);
+    });
+    const all = Promise.all([...this.channels].map((c) => this.subscribeAgain(c))).then(
+      () => null,
+      (err: unknown) => err ?? new Error("redis resubscribe failed"),
+    );
+    return Promise.race([all, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * ioredis' cluster client keeps its own list of each slot's channels and appends to it on every
+   * SSUBSCRIBE: unsubscribing first keeps one entry per channel (the resync covers the moment between).
+   */
+  private async subscribeAgain(channel: string): Promise<void> {
+    if (this.mode === "cluster") await this.sub.sunsubscribe(channel);
+    await this.sub.ssubscribe(channel);
+    if (!this.channels.has(channel)) await this.sub.sunsubscribe(channel); // left meanwhile
   }
 
   private shardLost() {
@@ -205,10 +274,7 @@ export class RedisBus implements Bus {
   private shardsBack() {
     if (unhealthySubscribers(this.sub)) return;
     this.subscriberLost = false;
-    this.reportState();
-    if (!this.wasDown) return;
-    this.wasDown = false;
-    this.resyncHandler();
+    void this.resubscribe();
   }
 
   /** Messages, presence changes and inbox touches are kept for replay (receivers drop what they already have); typing is ephemeral. */
