@@ -313,8 +313,16 @@ describeWithRedis("Web Push and webhook notifications", () => {
     const sub = await subscribe(a, pair.invitee);
     await send(b, pair, "in flight");
     const [first] = await standIn.until(pathOf(sub));
-    // As if the sender died after the push service answered but before it recorded the result.
-    await db`UPDATE chat_notification_deliveries SET state = 'pending', next_attempt_at = now() WHERE target = ${sub.endpoint}`;
+    // As if the sender died after the push service answered but before it recorded the result. The
+    // sender records 'sent' after the answer: wait for it, or it would overwrite the rewind.
+    const deadline = Date.now() + 5000;
+    while ((await db`SELECT 1 FROM chat_notification_deliveries WHERE target = ${sub.endpoint} AND state = 'sent'`).length === 0) {
+      if (Date.now() > deadline) throw new Error("the delivery was never recorded as sent");
+      await Bun.sleep(20);
+    }
+    const rewound =
+      await db`UPDATE chat_notification_deliveries SET state = 'pending', next_attempt_at = now() WHERE target = ${sub.endpoint} AND state = 'sent'`;
+    expect(rewound.count).toBe(1);
     const [, again] = await standIn.until(pathOf(sub), 2);
     const ids = await Promise.all([first!, again!].map(async (r) => JSON.parse(await sub.decrypt(r.body)).id));
     expect(ids[0]).toBe(ids[1]);

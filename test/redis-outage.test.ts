@@ -104,11 +104,11 @@ for (const [kind, make, recoveryMs] of [
         for (const app of [a, b]) {
           const deadline = Date.now() + recoveryMs;
           while ((await (await fetch(`${app.httpUrl}/readyz`)).json()).status !== "ok" && Date.now() < deadline) await Bun.sleep(50);
-          const bus = app.bus as unknown as { pub: { status: string }; sub: { status: string }; subscriberLost: boolean };
+          const bus = app.bus as unknown as { pub: { status: string }; sub: { status: string }; subscriptionsConfirmed: boolean };
           const status = (await (await fetch(`${app.httpUrl}/readyz`)).json()).status;
           if (status !== "ok")
             console.log(
-              `still degraded: publisher ${bus.pub.status}, subscriber ${bus.sub.status}, shard subscriber lost ${bus.subscriberLost}`,
+              `still degraded: publisher ${bus.pub.status}, subscriber ${bus.sub.status}, subscriptions confirmed ${bus.subscriptionsConfirmed}`,
             );
           expect(status).toBe("ok");
         }

@@ -60,7 +60,7 @@ export class RedisBus implements Bus {
       // ioredis follows the cluster (MOVED, failover, resharding) and resubscribes each shard's
       // channels itself, but ignores a refusal: the bus subscribes them again and waits for the answers.
       this.sub.on("-node", (_redis: unknown, nodeKey?: string) => nodeKey && this.shardLost());
-      this.sub.on("subscribersReady", () => this.shardsBack());
+      this.sub.on("subscribersReady", () => void this.resubscribe());
     }
     this.pub.on("ready", () => this.flushUnsent());
     for (const conn of [this.pub, this.sub]) {
@@ -199,9 +199,10 @@ export class RedisBus implements Bus {
   }
 
   /**
-   * Subscribes every channel again until Redis has answered each SSUBSCRIBE (a refusal is asked again),
-   * then resyncs the rooms if anything was missed meanwhile. Stops while the subscriber itself is down:
-   * its "ready" (single server) or "subscribersReady" (cluster) starts it again.
+   * Subscribes every channel again until Redis has answered each SSUBSCRIBE, asking again every
+   * RESUBSCRIBE_RETRY_MS (also while the subscriber is still reconnecting: ioredis' events alone do
+   * not say when a cluster's subscribers are all back), then resyncs the rooms if anything was missed.
+   * The answers are the truth: ioredis' own resubscription drops refusals.
    */
   private async resubscribe(): Promise<void> {
     this.subscriptionsConfirmed = false;
@@ -212,33 +213,28 @@ export class RedisBus implements Bus {
     this.resubscribing = true;
     let refusals = 0;
     try {
-      while (!this.closing && this.subscriberConnected()) {
+      while (!this.closing) {
         this.resubscribeAgain = false;
-        const refusal = await this.subscribeAll();
-        if (refusal === null && !this.resubscribeAgain) {
-          this.subscriptionsConfirmed = true;
-          break;
-        }
-        if (refusal !== null) {
-          if (refusals++ === 0) this.log.warn("redis refused a subscription; asking again until it takes it", { err: refusal });
-          this.wasDown = true;
-          this.reportState();
-          await Bun.sleep(RESUBSCRIBE_RETRY_MS);
-        }
+        const refusal = this.sub.status === "ready" ? await this.subscribeAll() : "not connected";
+        if (refusal === null && !this.resubscribeAgain) break;
+        if (refusal === null) continue;
+        if (refusal !== "not connected" && refusals++ === 0)
+          this.log.warn("redis refused a subscription; asking again until it takes it", { err: refusal });
+        this.wasDown = true;
+        this.reportState();
+        await Bun.sleep(RESUBSCRIBE_RETRY_MS);
       }
     } finally {
       this.resubscribing = false;
     }
-    if (!this.subscriptionsConfirmed) return;
+    if (this.closing) return;
+    this.subscriptionsConfirmed = true;
+    this.subscriberLost = false;
     this.reportState();
     if (this.wasDown) {
       this.wasDown = false;
       this.resyncHandler();
     }
-  }
-
-  private subscriberConnected(): boolean {
-    return this.sub.status === "ready" && !unhealthySubscribers(this.sub);
   }
 
   /** null once every channel is subscribed, else why not. */
@@ -264,16 +260,11 @@ export class RedisBus implements Bus {
     if (!this.channels.has(channel)) await this.sub.sunsubscribe(channel); // left meanwhile
   }
 
+  /** A shard's subscriber connection ended: down until every channel is confirmed again. */
   private shardLost() {
     this.subscriberLost = true;
     this.wasDown = true;
     this.reportState();
-  }
-
-  /** ioredis says "subscribersReady" after each attempt, also when a shard's subscriber failed to start. */
-  private shardsBack() {
-    if (unhealthySubscribers(this.sub)) return;
-    this.subscriberLost = false;
     void this.resubscribe();
   }
 
@@ -315,13 +306,4 @@ export class RedisBus implements Bus {
     }
     this.lastState = state;
   }
-}
-
-/**
- * Whether a cluster client's sharded subscribers include a failed one. ioredis 6 keeps this in its
- * (internal) subscriber group; without it, "subscribersReady" is taken at its word.
- */
-function unhealthySubscribers(client: RedisClient): boolean {
-  const group = (client as unknown as { shardedSubscribers?: { hasUnhealthySubscribers?: () => boolean } }).shardedSubscribers;
-  return group?.hasUnhealthySubscribers?.() ?? false;
 }
