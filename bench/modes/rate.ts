@@ -4,8 +4,9 @@ import { connectAll, measureLoad, rowsCheckOf, withRunningTarget, type BenchCont
 import type { LoadRequest } from "../load/ipc.ts";
 import type { Options } from "../options.ts";
 import type { TargetKind } from "../targets.ts";
+import { measureStorageLatency, type StorageLatency } from "../storage.ts";
 
-export type RateRun = { bare: LoadFigures; real: LoadFigures; notify?: LoadFigures };
+export type RateRun = { bare: LoadFigures; real: LoadFigures; storage: StorageLatency | null; notify?: LoadFigures };
 
 export function rateRequest(options: Options): LoadRequest {
   return {
@@ -28,6 +29,16 @@ export async function measureRate(ctx: BenchContext, kind: TargetKind): Promise<
 export async function runRate(ctx: BenchContext): Promise<RateRun> {
   const bare = await measureRate(ctx, "bare");
   const real = await measureRate(ctx, "real");
-  if (!ctx.options.notify) return { bare, real };
-  return { bare, real, notify: await measureRate(ctx, "notify") };
+  const storage = ctx.options.target ? null : await storageAtRate(ctx);
+  if (!ctx.options.notify) return { bare, real, storage };
+  return { bare, real, storage, notify: await measureRate(ctx, "notify") };
+}
+
+/** The same total rate, warm-up and window through the service's own store: the latency floor. */
+async function storageAtRate(ctx: BenchContext): Promise<StorageLatency> {
+  const { options } = ctx;
+  const rate = options.rate * options.pairs * 2;
+  const storage = await measureStorageLatency(ctx, { rate, warmupMs: options.warmupS * 1000, measureMs: options.durationS * 1000 });
+  console.log(`  storage at ${rate} msg/s: append p50 ${storage.latency_ms.p50} ms · p99 ${storage.latency_ms.p99} ms`);
+  return storage;
 }
