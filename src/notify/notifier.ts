@@ -27,6 +27,8 @@ export type NotifierDeps = {
 };
 
 const CLAIM = 100;
+/** Deliveries in flight at once: each runs on its own, so one push service that is slow to answer holds no other. */
+const MAX_IN_FLIGHT = 100;
 const SWEEP_EVERY_MS = 60_000;
 
 export class Notifier {
@@ -34,6 +36,7 @@ export class Notifier {
   private pass: Promise<void> | null = null;
   private stopped = false;
   private lastSweep = 0;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly deps: NotifierDeps) {}
 
@@ -41,14 +44,15 @@ export class Notifier {
     this.schedule();
   }
 
-  /** Finishes the pass in progress; what is left is drained by any instance later. */
+  /** Finishes the pass and the deliveries in progress; what is left is drained by any instance later. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.pass;
+    await Promise.allSettled([...this.inFlight]);
   }
 
-  /** One look at the queue and the outbox (exported for tests that do not want to wait for the timer). */
+  /** One look at the queue and the outbox; the deliveries it starts run on after it (see MAX_IN_FLIGHT). */
   async runOnce(): Promise<void> {
     try {
       await this.decideDue();
@@ -98,12 +102,22 @@ export class Notifier {
     }
   }
 
+  /** Claims as many due deliveries as there is room for and starts them; the next pass claims more as they finish. */
   private async deliverDue() {
     for (;;) {
-      const batch = await this.deps.outbox.claimDeliveries(CLAIM);
-      await Promise.all(batch.map((d) => this.deliver(d)));
-      if (batch.length < CLAIM || this.stopped) return;
+      const room = MAX_IN_FLIGHT - this.inFlight.size;
+      if (room <= 0 || this.stopped) return;
+      const batch = await this.deps.outbox.claimDeliveries(Math.min(room, CLAIM));
+      for (const d of batch) this.launch(d);
+      if (batch.length < Math.min(room, CLAIM)) return;
     }
+  }
+
+  private launch(d: Delivery) {
+    const running: Promise<void> = this.deliver(d)
+      .catch((err) => this.deps.log.warn("notification delivery failed; its lease brings it back", { err, event_id: d.eventId }))
+      .finally(() => this.inFlight.delete(running));
+    this.inFlight.add(running);
   }
 
   private async deliver(d: Delivery) {

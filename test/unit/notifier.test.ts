@@ -1,0 +1,71 @@
+/** The notification loop with small fakes of the outbox and the push sender. */
+import { describe, expect, test } from "bun:test";
+import { Notifier } from "../../src/notify/notifier.ts";
+import type { Attempt } from "../../src/notify/delivery-policy.ts";
+import type { WebPushSender } from "../../src/notify/web-push-sender.ts";
+import type { Presence } from "../../src/chat/ports.ts";
+import type { Delivery, NotificationOutbox } from "../../src/store/notification-outbox.ts";
+import { createLogger } from "../../src/observability/log.ts";
+import { Metrics } from "../../src/observability/metrics.ts";
+
+const delivery = (id: number): Delivery => ({
+  id,
+  eventId: crypto.randomUUID(),
+  target: `https://push.example/${id}`,
+  event: {} as Delivery["event"],
+  attempts: 1,
+  keys: { p256dh: "p", auth: "a" },
+});
+
+/** Due deliveries are handed out once each, as the outbox's leases do; `sent` records the finished ones. */
+function fakeOutbox() {
+  const due: Delivery[] = [];
+  const sent: number[] = [];
+  const outbox = {
+    claimDue: async () => [],
+    claimDeliveries: async (limit: number) => due.splice(0, limit),
+    sent: async (id: number) => void sent.push(id),
+    retryLater: async () => {},
+    dead: async () => {},
+    gone: async () => {},
+    sweep: async () => {},
+  };
+  return { due, sent, outbox: outbox as unknown as NotificationOutbox };
+}
+
+describe("Notifier", () => {
+  test("a push service that does not answer holds no other delivery; stop waits for the one in flight", async () => {
+    const { due, sent, outbox } = fakeOutbox();
+    let answerHung: (a: Attempt) => void = () => {};
+    const push = {
+      send: (d: Delivery) =>
+        d.id === 1 ? new Promise<Attempt>((resolve) => (answerHung = resolve)) : Promise.resolve<Attempt>({ kind: "sent" }),
+    } as unknown as WebPushSender;
+    const notifier = new Notifier({
+      outbox,
+      presence: {} as Presence,
+      push,
+      webhook: null,
+      log: createLogger("silent"),
+      metrics: new Metrics(),
+      quietMs: 1000,
+      maxAttempts: 3,
+      pollMs: 5,
+    });
+    due.push(delivery(1));
+    notifier.start();
+    await Bun.sleep(30); // delivery 1 is in flight and does not answer
+    due.push(delivery(2), delivery(3));
+    await Bun.sleep(50);
+    expect(sent).toEqual([2, 3]);
+
+    const stopped = notifier.stop();
+    let done = false;
+    void stopped.then(() => (done = true));
+    await Bun.sleep(20);
+    expect(done).toBe(false); // still waiting for delivery 1
+    answerHung({ kind: "sent" });
+    await stopped;
+    expect(sent).toEqual([2, 3, 1]);
+  });
+});
