@@ -10,6 +10,7 @@
 import type { Sql } from "postgres";
 import { connect, PostgresStore } from "../src/store/postgres-store.ts";
 import type { BenchContext } from "./harness.ts";
+import { summarizeLatencies, type LatencySummary } from "./lib/stats.ts";
 import { deleteSessions, provisionPairs } from "./provision.ts";
 
 export type StorageFigures = {
@@ -20,62 +21,70 @@ export type StorageFigures = {
   errors: number;
 };
 
-export type StorageLatency = {
-  rate_msg_s: number;
-  latency_ms: { p50: number; p95: number; p99: number; max: number };
-  appended: number;
-  errors: number;
-};
+export type StorageLatency = { rate_msg_s: number; latency_ms: LatencySummary; appended: number; errors: number };
 
 const WARMUP_MS = 1000;
 /** The server's default DATABASE_POOL_MAX. */
 const POOL_MAX = 10;
 
-export async function measureStorage(
+/** The run's sessions and the service's own store over a pool like the server's, removed after `use`. */
+async function withStore<T>(
   ctx: BenchContext,
-  { seconds, outstanding }: { seconds: number; outstanding: number },
-): Promise<StorageFigures> {
+  onBatch: ((rows: number) => void) | undefined,
+  use: (append: (n: number) => Promise<unknown>) => Promise<T>,
+): Promise<T> {
   const pairs = await provisionPairs(ctx.sql, ctx.options.pairs);
   const sql: Sql = connect({ url: ctx.options.databaseUrl, poolMax: POOL_MAX, statementTimeoutMs: 5000 });
-  const batches: { at: number; rows: number }[] = [];
-  const store = new PostgresStore(sql, {
-    timeoutMs: 5000,
-    maxPending: 1_000_000,
-    onBatch: (rows) => batches.push({ at: performance.now(), rows }),
-  });
+  const store = new PostgresStore(sql, { timeoutMs: 5000, maxPending: 1_000_000, ...(onBatch ? { onBatch } : {}) });
   const tag = crypto.randomUUID().slice(0, 8);
-  let committed = 0;
-  let errors = 0;
-  let n = 0;
-  let stopAt = performance.now() + WARMUP_MS + seconds * 1000;
-  const measureFrom = performance.now() + WARMUP_MS;
-  const one = async (): Promise<void> => {
-    while (performance.now() < stopAt) {
-      const pair = pairs[n % pairs.length]!;
-      const sender = n % 2 ? pair.inviterId : pair.inviteeId;
-      n++;
-      try {
-        await store.append({
-          id: crypto.randomUUID(),
-          sessionId: pair.sessionId,
-          senderId: sender,
-          senderName: "bench",
-          content: `storage ${tag} ${n}`,
-          clientId: null,
-        });
-        if (performance.now() >= measureFrom) committed++;
-      } catch {
-        errors++;
-      }
-    }
+  /** The n-th message: sessions in turn, the two participants alternating. */
+  const append = (n: number) => {
+    const pair = pairs[n % pairs.length]!;
+    return store.append({
+      id: crypto.randomUUID(),
+      sessionId: pair.sessionId,
+      senderId: n % 2 ? pair.inviterId : pair.inviteeId,
+      senderName: "bench",
+      content: `storage ${tag} ${n}`,
+      clientId: null,
+    });
   };
   try {
-    await Promise.all(Array.from({ length: outstanding }, one));
-    stopAt = 0;
+    return await use(append);
   } finally {
     await store.close();
     if (!ctx.options.keepData) await deleteSessions(ctx.sql, pairs);
   }
+}
+
+export async function measureStorage(
+  ctx: BenchContext,
+  { seconds, outstanding }: { seconds: number; outstanding: number },
+): Promise<StorageFigures> {
+  const batches: { at: number; rows: number }[] = [];
+  let committed = 0;
+  let errors = 0;
+  let n = 0;
+  let measureFrom = 0;
+  await withStore(
+    ctx,
+    (rows) => batches.push({ at: performance.now(), rows }),
+    (append) => {
+      measureFrom = performance.now() + WARMUP_MS;
+      const stopAt = measureFrom + seconds * 1000;
+      const one = async (): Promise<void> => {
+        while (performance.now() < stopAt) {
+          try {
+            await append(n++);
+            if (performance.now() >= measureFrom) committed++;
+          } catch {
+            errors++;
+          }
+        }
+      };
+      return Promise.all(Array.from({ length: outstanding }, one));
+    },
+  );
   const measured = batches
     .filter((b) => b.at >= measureFrom)
     .map((b) => b.rows)
@@ -97,33 +106,19 @@ export async function measureStorageLatency(
   ctx: BenchContext,
   { rate, warmupMs, measureMs }: { rate: number; warmupMs: number; measureMs: number },
 ): Promise<StorageLatency> {
-  const pairs = await provisionPairs(ctx.sql, ctx.options.pairs);
-  const sql: Sql = connect({ url: ctx.options.databaseUrl, poolMax: POOL_MAX, statementTimeoutMs: 5000 });
-  const store = new PostgresStore(sql, { timeoutMs: 5000, maxPending: 1_000_000 });
-  const tag = crypto.randomUUID().slice(0, 8);
   const total = Math.round((rate * (warmupMs + measureMs)) / 1000);
   const measuredFrom = Math.round((rate * warmupMs) / 1000);
   const latencies: number[] = [];
-  const appends: Promise<void>[] = [];
   let errors = 0;
-  const started = performance.now();
-  try {
+  await withStore(ctx, undefined, async (append) => {
+    const appends: Promise<void>[] = [];
+    const started = performance.now();
     for (let n = 0; n < total; n++) {
-      const due = started + (1000 * n) / rate;
-      const wait = due - performance.now();
+      const wait = started + (1000 * n) / rate - performance.now();
       if (wait > 1) await Bun.sleep(wait);
-      const pair = pairs[n % pairs.length]!;
       const at = performance.now();
-      const append = store.append({
-        id: crypto.randomUUID(),
-        sessionId: pair.sessionId,
-        senderId: n % 2 ? pair.inviterId : pair.inviteeId,
-        senderName: "bench",
-        content: `storage ${tag} ${n}`,
-        clientId: null,
-      });
       appends.push(
-        append.then(
+        append(n).then(
           () => {
             if (n >= measuredFrom) latencies.push(performance.now() - at);
           },
@@ -134,16 +129,6 @@ export async function measureStorageLatency(
       );
     }
     await Promise.all(appends);
-  } finally {
-    await store.close();
-    if (!ctx.options.keepData) await deleteSessions(ctx.sql, pairs);
-  }
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(100 * (latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0)) / 100;
-  return {
-    rate_msg_s: rate,
-    latency_ms: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
-    appended: latencies.length,
-    errors,
-  };
+  });
+  return { rate_msg_s: rate, latency_ms: summarizeLatencies(latencies), appended: latencies.length, errors };
 }

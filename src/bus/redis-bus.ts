@@ -30,8 +30,6 @@ export class RedisBus implements Bus {
   private readonly originPrefix = `${this.origin} `;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
-  /** Cluster only: a shard's subscriber connection was lost and not yet replaced. */
-  private subscriberLost = false;
   /** Every subscribed channel's SSUBSCRIBE was answered since the subscriber last (re)connected. */
   private subscriptionsConfirmed = true;
   private resubscribing = false;
@@ -175,7 +173,7 @@ export class RedisBus implements Bus {
   }
 
   status(): "up" | "down" {
-    const subscribed = this.sub.status === "ready" && !this.subscriberLost && this.subscriptionsConfirmed;
+    const subscribed = this.sub.status === "ready" && this.subscriptionsConfirmed;
     return this.pub.status === "ready" && subscribed ? "up" : "down";
   }
 
@@ -229,7 +227,6 @@ export class RedisBus implements Bus {
     }
     if (this.closing) return;
     this.subscriptionsConfirmed = true;
-    this.subscriberLost = false;
     this.reportState();
     if (this.wasDown) {
       this.wasDown = false;
@@ -260,12 +257,11 @@ export class RedisBus implements Bus {
     if (!this.channels.has(channel)) await this.sub.sunsubscribe(channel); // left meanwhile
   }
 
-  /** A shard's subscriber connection ended: down until every channel is confirmed again. */
+  /** A shard's subscriber connection ended: down (resubscribe unconfirms at once) until every channel is confirmed again. */
   private shardLost() {
-    this.subscriberLost = true;
     this.wasDown = true;
-    this.reportState();
     void this.resubscribe();
+    this.reportState();
   }
 
   /** Messages, presence changes and inbox touches are kept for replay (receivers drop what they already have); typing is ephemeral. */
