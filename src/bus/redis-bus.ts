@@ -204,6 +204,9 @@ export class RedisBus implements Bus {
    */
   private async resubscribe(): Promise<void> {
     this.subscriptionsConfirmed = false;
+    // On a cluster each channel is unsubscribed for a moment (subscribeAgain): what was published then
+    // comes from the store, so the rooms always resync afterwards.
+    if (this.mode === "cluster") this.wasDown = true;
     if (this.resubscribing) {
       this.resubscribeAgain = true;
       return;
