@@ -32,8 +32,18 @@ export class RedisAuthError extends Error {
   override name = "RedisAuthError";
 }
 
+/**
+ * Every command's answer is awaited at most this long; then it fails with "Command timed out" and
+ * the caller's failure path runs: an envelope goes to the bus's retry buffer, a presence decision is
+ * settled by the next heartbeat, a joining socket is shown presence as its room knows it, and a
+ * notification decision is taken again after its lease. A Redis that stops answering (a partition, a
+ * hung server) keeps the TCP connection open, so without this a caller would wait forever.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 2000;
+
 const COMMON: RedisOptions = {
   maxRetriesPerRequest: 1,
+  commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
   retryStrategy: (times: number) => Math.min(50 * times, 500),
   connectTimeout: 2000,
 };

@@ -85,16 +85,17 @@ export class Notifier {
   }
 
   /**
-   * Not while the recipient has a socket in the session, on any instance. Presence that cannot be read
-   * fails the decision: the row comes back when its lease is over.
+   * Not while the recipient has a socket in the session, on any instance. Presence is read before the
+   * outbox's transaction, never inside it: that transaction share-locks the session row that every
+   * message write of the session needs, so a slow or stalled Redis there would stall the writes.
+   * Presence that cannot be read (Redis down, or its command timeout) fails the decision: the row
+   * comes back when its lease is over.
    */
   private async decide(entry: DueEntry) {
     const { outbox, presence, metrics, quietMs, webhook, log } = this.deps;
-    const compose = async (unnotified: Unnotified) => {
-      const states = await presence.states(entry.sessionId);
-      return states.get(entry.userId)?.online ? null : composeEvent(unnotified, entry);
-    };
     try {
+      const online = (await presence.states(entry.sessionId)).get(entry.userId)?.online === true;
+      const compose = (unnotified: Unnotified) => (online ? null : composeEvent(unnotified, entry));
       const event = await outbox.decide(entry, compose, { quietMs, webhook: webhook !== null });
       metrics.notifications.inc({ result: event ? "queued" : "skipped" });
     } catch (err) {

@@ -50,6 +50,8 @@ export const MAX_SUBSCRIPTIONS_PER_USER = 10;
 
 /** While an instance decides on a queue row or sends a delivery, others leave it alone this long. */
 const LEASE = "30 seconds";
+/** The longest a decision waits for a row lock (a message batch of the session) before giving up until the next pass. */
+const DECIDE_LOCK_TIMEOUT_MS = 1000;
 
 export class NotificationOutbox {
   constructor(
@@ -100,16 +102,19 @@ export class NotificationOutbox {
    * Decides on a claimed row in one transaction. `compose` gets what the recipient has not read nor
    * been notified of, and returns the event to send (null: nothing to send, e.g. they are online). It
    * runs while the session's row is share-locked, so no message of the session commits between what
-   * it is shown and its answer (a presence read there sees the recipient as the message found them).
-   * With an event, its deliveries are recorded and the row waits for the quiet period; without, the
-   * row is removed (the session's next message queues a new one).
+   * it is shown and its answer; it must not wait on the network (the message writes of the session
+   * wait for this lock), so whatever it needs from Redis is read before. With an event, its
+   * deliveries are recorded and the row waits for the quiet period; without, the row is removed (the
+   * session's next message queues a new one).
    */
   decide(
     entry: DueEntry,
-    compose: (unnotified: Unnotified) => Promise<NotificationEvent | null>,
+    compose: (unnotified: Unnotified) => NotificationEvent | null,
     { quietMs, webhook }: { quietMs: number; webhook: boolean },
   ): Promise<NotificationEvent | null> {
     return this.sql.begin(async (tx) => {
+      // A message batch holding the session row is never waited for long: the row comes back later.
+      await tx`SELECT set_config('lock_timeout', ${`${DECIDE_LOCK_TIMEOUT_MS}ms`}, true)`;
       // Still ours (the lease did not pass to another instance), and no message of the session is
       // being committed: the batch holds the session row until its commit.
       const [mine] = await tx<{ notified_seq: number }[]>`
@@ -119,7 +124,7 @@ export class NotificationOutbox {
       if (!mine) return null;
       await tx`SELECT 1 FROM sessions WHERE id = ${entry.sessionId} FOR SHARE`;
       const unnotified = await this.unnotified(tx, entry, mine.notified_seq);
-      const event = unnotified.count > 0 ? await compose(unnotified) : null;
+      const event = unnotified.count > 0 ? compose(unnotified) : null;
       const targets = event ? await this.targets(tx, entry.userId, webhook) : [];
       if (!event || targets.length === 0) {
         await tx`DELETE FROM chat_notify_queue WHERE user_id = ${entry.userId} AND session_id = ${entry.sessionId}`;

@@ -68,4 +68,48 @@ describe("Notifier", () => {
     await stopped;
     expect(sent).toEqual([2, 3, 1]);
   });
+
+  test("presence is read before the outbox's transaction, never inside it; a presence that fails decides nothing", async () => {
+    const calls: string[] = [];
+    let presenceFails = false;
+    const entry = { userId: "u", sessionId: "s", lease: new Date() };
+    let claimed = false;
+    const outbox = {
+      claimDue: async () => (claimed ? [] : ((claimed = true), [entry])),
+      claimDeliveries: async () => [],
+      sweep: async () => {},
+      decide: async (_e: unknown, compose: (u: unknown) => unknown) => {
+        calls.push("transaction");
+        // compose runs inside the transaction: it must answer at once, with no I/O of its own.
+        const event = compose({ count: 1, newestSeq: 1, first: { senderName: "A", content: "hi" } });
+        expect(event).not.toBeInstanceOf(Promise);
+        return event;
+      },
+    } as unknown as NotificationOutbox;
+    const presence = {
+      states: async () => {
+        calls.push("presence");
+        if (presenceFails) throw new Error("Command timed out");
+        return new Map([["u", { online: false, version: 1 }]]);
+      },
+    } as unknown as Presence;
+    const notifier = new Notifier({
+      outbox,
+      presence,
+      push: null,
+      webhook: null,
+      log: createLogger("silent"),
+      metrics: new Metrics(),
+      quietMs: 1000,
+      maxAttempts: 3,
+      pollMs: 5,
+    });
+    await notifier.runOnce();
+    expect(calls).toEqual(["presence", "transaction"]);
+    presenceFails = true;
+    claimed = false;
+    calls.length = 0;
+    await notifier.runOnce();
+    expect(calls).toEqual(["presence"]); // no transaction: the row comes back after its lease
+  });
 });
