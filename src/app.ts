@@ -13,6 +13,7 @@ import { createMessaging, type Messaging } from "./bus/create-bus.ts";
 import { connect, PostgresStore } from "./store/postgres-store.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres, type DatabaseAddress, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
+import { AccessFeed } from "./store/access-feed.ts";
 import { startHttpServer, type HttpServer } from "./transport/http-server.ts";
 import type { SocketData } from "./transport/types.ts";
 import { CloseCode } from "./protocol/codes.ts";
@@ -42,7 +43,16 @@ export type App = {
   stop(): Promise<void>;
 };
 
-type Parts = { config: Config; log: Logger; sql: Sql; bus: Bus; presence: Presence; embedded: EmbeddedPostgres | null };
+type Parts = {
+  config: Config;
+  log: Logger;
+  sql: Sql;
+  /** Where the access feed LISTENs (DATABASE_LISTEN_URL, else the database's own address). */
+  listenAddress: DatabaseAddress;
+  bus: Bus;
+  presence: Presence;
+  embedded: EmbeddedPostgres | null;
+};
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
   let embedded: EmbeddedPostgres | null = null;
@@ -58,7 +68,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     messaging = await createMessaging(config, log);
     await runMigrations(address, log);
     sql = connect({ ...address, poolMax: embedded ? 1 : config.databasePoolMax, statementTimeoutMs: config.limits.dbWriteTimeoutMs });
-    return await wire({ config, log, sql, ...messaging, embedded });
+    const listenAddress = config.databaseListenUrl && !embedded ? { url: config.databaseListenUrl } : address;
+    return await wire({ config, log, sql, listenAddress, ...messaging, embedded });
   } catch (err) {
     await messaging?.presence.close();
     await messaging?.bus.close();
@@ -79,7 +90,7 @@ async function runMigrations(address: DatabaseAddress, log: Logger) {
   }
 }
 
-async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promise<App> {
+async function wire({ config, log, sql, listenAddress, bus, presence, embedded }: Parts): Promise<App> {
   const metrics = new Metrics();
   const store = new PostgresStore(sql, {
     timeoutMs: config.limits.dbWriteTimeoutMs,
@@ -88,6 +99,7 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     ...(config.notify ? { notify: { graceMs: config.notify.graceMs, everyone: config.notify.webhook !== null } } : {}),
   });
   let server: Server<SocketData> | null = null;
+  let http: HttpServer | null = null;
   const chat = new ChatService({
     store,
     bus,
@@ -96,15 +108,18 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     log,
     fanout: (topic, frame) => server?.publish(topic, frame),
     maxPendingPerUser: config.limits.maxPendingWritesPerUser,
+    onAccessChange: (change) => http?.access.changed(change),
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
   const notifier = config.notify ? startNotifier(config.notify, { store, presence, log, metrics }) : null;
 
   let accepting = true;
-  const http: HttpServer = startHttpServer({
+  const accessFeed = new AccessFeed(sql, log);
+  http = startHttpServer({
     host: config.host,
     port: config.port,
     store,
+    accessSnapshot: (sessionIds, userIds) => accessFeed.snapshot(sessionIds, userIds),
     tickets: store.tickets,
     bus,
     chat,
@@ -127,6 +142,16 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
     },
   });
   server = http.server;
+  try {
+    await accessFeed.start({ changed: (change) => http.access.changed(change), resync: () => void http.access.resync() }, (events) =>
+      connect({ ...listenAddress, poolMax: 1, ...events }),
+    );
+  } catch (err) {
+    await http.server.stop(true);
+    http.registry.stop();
+    await notifier?.stop();
+    throw err;
+  }
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const base = `${host}:${server.port}`;
 
@@ -139,6 +164,7 @@ async function wire({ config, log, sql, bus, presence, embedded }: Parts): Promi
       http.registry.stop();
       await http.server.stop(true);
       await notifier?.stop();
+      await accessFeed.close();
       // Writes that arrived while sockets were closing commit and are published before the bus goes.
       await store.close();
       await chat.inboxes.stop();

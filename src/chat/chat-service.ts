@@ -9,6 +9,8 @@ import { readInbox, type InboxPage } from "./inbox.ts";
 import { InboxFeed } from "./inbox-feed.ts";
 import {
   StoreUnavailableError,
+  type AccessChange,
+  type Appended,
   type Bus,
   type Envelope,
   type InboxQuery,
@@ -35,6 +37,11 @@ export type ChatPorts = {
   metrics: Metrics;
   /** Messages of one user waiting for the store: so that no user alone fills the writer's queue. */
   maxPendingPerUser?: number;
+  /**
+   * A message's commit saw other participants than its room: the backend changed them. Called before
+   * the message is delivered here, so that a former participant's sockets get nothing sent after it.
+   */
+  onAccessChange?: (change: AccessChange) => void;
 };
 
 /** What the domain handles; `auth` frames are the transport's. */
@@ -49,6 +56,7 @@ export class ChatService {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly maxPendingPerUser: number;
+  private readonly onAccessChange: (change: AccessChange) => void;
   private readonly pendingByUser = new Map<string, number>();
   /** Every user's inbox sockets on this instance, kept current across instances. */
   readonly inboxes: InboxFeed;
@@ -58,8 +66,9 @@ export class ChatService {
     this.inboxes = new InboxFeed({ store: ports.store, presence: ports.presence, bus: ports.bus, log: ports.log });
     this.delivery = new Delivery(ports.fanout, ports.bus);
     this.maxPendingPerUser = ports.maxPendingPerUser ?? Number.POSITIVE_INFINITY;
+    this.onAccessChange = ports.onAccessChange ?? (() => {});
     this.bus.onEnvelope((e) => this.receive(e));
-    this.store.onLateCommit((appended) => this.broadcast(appended.message));
+    this.store.onLateCommit((appended) => this.broadcast(appended));
     this.bus.onResync(() => void this.resyncAll());
     this.presence.onChange((change) => {
       this.presenceChanged(change);
@@ -175,17 +184,36 @@ export class ChatService {
     this.metrics.persistSeconds.observe((performance.now() - started) / 1000);
     if (appended.duplicate) return this.answerRetry(conn, m, appended.message);
     this.metrics.messagesPersisted.inc();
-    this.broadcast(appended.message);
+    this.broadcast(appended);
     this.metrics.messageSeconds.observe((performance.now() - started) / 1000);
   }
 
-  private broadcast(message: MessageView) {
+  private broadcast({ message, participants }: Appended) {
     const frame = messageFrame(message);
     const room = this.rooms.get(message.session_id);
+    if (room && participants && !room.hasParticipants(participants)) this.participantsChanged(room, participants);
     room?.deliver(message.seq, frame);
     this.delivery.messageToOthers(message, frame);
     if (room) this.touchInboxes(room.session);
     else void this.sessionOf(message.session_id, message.sender_id).then((s) => s && this.touchInboxes(s));
+  }
+
+  /**
+   * The backend gave the session other participants (seen in a message's commit before the change
+   * feed told it, or after it closed the former one's sockets): sockets of users no longer in it are
+   * closed at once, before the message is delivered; the room is reopened over the new participants.
+   */
+  private participantsChanged(room: Room, participants: readonly [string, string]) {
+    if (room.changingTo?.[0] === participants[0] && room.changingTo[1] === participants[1]) return;
+    room.changingTo = participants;
+    const sessionId = room.session.sessionId;
+    this.onAccessChange({ kind: "session", sessionId, participants });
+    void this.store
+      .authorize(sessionId, participants[0])
+      .then((auth) => {
+        if (auth.ok && this.rooms.get(sessionId) === room) this.roomFor(auth.session);
+      })
+      .catch((err) => this.log.warn("the session's new participants could not be read", { err, session_id: sessionId }));
   }
 
   private touchInboxes(session: SessionInfo) {

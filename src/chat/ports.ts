@@ -58,7 +58,12 @@ export type NewMessage = {
   clientId: string | null;
 };
 
-export type Appended = { message: MessageView; duplicate: boolean };
+export type Appended = {
+  message: MessageView;
+  duplicate: boolean;
+  /** Inviter and invitee as the message's transaction saw them (the backend may have changed them since the room opened); absent for a duplicate. */
+  participants?: readonly [inviterId: string, inviteeId: string];
+};
 
 /**
  * The store's failure kinds the domain acts on. Unavailable: the database could not be reached or
@@ -114,6 +119,20 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A change the backend made to who may read a session, as it committed. `participants` null: the
+ * session was deleted. A user change means deleted or deactivated: they may read nothing.
+ */
+export type AccessChange =
+  | { kind: "session"; sessionId: string; participants: readonly [inviterId: string, inviteeId: string] | null }
+  | { kind: "user"; userId: string };
+
+/** Of the sessions and users asked about: those that exist (with their participants) and those that may sign in. */
+export type AccessSnapshot = {
+  sessions: Map<string, readonly [inviterId: string, inviteeId: string]>;
+  activeUsers: Set<string>;
+};
 
 /** What crosses instances. `frame` is the serialised server frame, forwarded untouched. */
 export type Envelope = (

@@ -46,6 +46,8 @@ export class Room {
   /** Work to run once a seq is delivered here (answers to retries); allocated only when needed. */
   private waiting: { seq: number; run: () => void }[] | null = null;
   private fetching: Promise<void> | null = null;
+  /** Participants the backend changed the session to, while the room is being reopened over them. */
+  changingTo: readonly [inviterId: string, inviteeId: string] | null = null;
 
   /** Inviter and invitee: who receives the room's frames, whatever a socket read when it joined. */
   readonly participants: readonly Participant[];
@@ -82,9 +84,10 @@ export class Room {
     m.user = me;
   }
 
-  /** Same inviter and invitee as `session` (the backend may change them while a room is open). */
-  hasParticipants(session: SessionInfo): boolean {
-    return this.session.inviter.userId === session.inviter.userId && this.session.invitee.userId === session.invitee.userId;
+  /** Same inviter and invitee as `session`, or as the ids given (the backend may change them while a room is open). */
+  hasParticipants(other: SessionInfo | readonly [inviterId: string, inviteeId: string]): boolean {
+    const [inviter, invitee] = "sessionId" in other ? [other.inviter.userId, other.invitee.userId] : other;
+    return this.session.inviter.userId === inviter && this.session.invitee.userId === invitee;
   }
 
   /**

@@ -86,6 +86,7 @@ const EnvSchema = v.object({
   PORT: v.optional(integer("PORT", 0, 65535), "8000"),
   HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, "HOST must not be empty")), "0.0.0.0"),
   DATABASE_URL: v.optional(url("DATABASE_URL", ["postgres:", "postgresql:"])),
+  DATABASE_LISTEN_URL: v.optional(url("DATABASE_LISTEN_URL", ["postgres:", "postgresql:"])),
   DATABASE_POOL_MAX: v.optional(integer("DATABASE_POOL_MAX", 1, 100), "10"),
   DB_WRITE_TIMEOUT_MS: v.optional(integer("DB_WRITE_TIMEOUT_MS", 100, 60_000), "5000"),
   MAX_PENDING_WRITES: v.optional(integer("MAX_PENDING_WRITES", 10, 1_000_000), "20000"),
@@ -231,6 +232,8 @@ export type Config = {
   host: string;
   /** null: embedded PostgreSQL (PGlite) in `embeddedDbDir` ("memory://" keeps nothing). */
   databaseUrl: string | null;
+  /** Where the access change feed LISTENs: a direct (session-mode) address when DATABASE_URL goes through a transaction pooler. */
+  databaseListenUrl: string | null;
   databasePoolMax: number;
   embeddedDbDir: string;
   /** null (and no cluster nodes): single instance, in-process pub/sub. */
@@ -305,6 +308,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL ?? null,
+    databaseListenUrl: e.DATABASE_LISTEN_URL ?? e.DATABASE_URL ?? null,
     databasePoolMax: e.DATABASE_POOL_MAX,
     embeddedDbDir: e.EMBEDDED_DB_DIR,
     redisUrl: e.REDIS_URL ?? null,

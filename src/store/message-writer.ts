@@ -22,7 +22,17 @@ type Pending = {
   abandoned: boolean;
 };
 
-type Row = { input_id: string; id: string; seq: number; content: string; created_at: string; duplicate: boolean };
+type Row = {
+  input_id: string;
+  id: string;
+  seq: number;
+  content: string;
+  created_at: string;
+  duplicate: boolean;
+  /** The session's participants as the batch's lock saw them (null for a duplicate). */
+  inviter_id: string | null;
+  invitee_id: string | null;
+};
 
 export const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
@@ -310,11 +320,13 @@ export class MessageWriter {
         SELECT f.id, f.session_id, f.sender_id, f.content, f.client_id, now(),
                b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
         FROM fresh f JOIN bumped b ON b.id = f.session_id
-        RETURNING id, seq, content, created_at
+        RETURNING id, session_id, seq, content, created_at
       )${this.notifyQueueing()}
-      SELECT id AS input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at, false AS duplicate FROM inserted
+      SELECT i.id AS input_id, i.id, i.seq, i.content, to_char(i.created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at,
+             false AS duplicate, b.inviter_id, b.invitee_id
+      FROM inserted i JOIN bumped b ON b.id = i.session_id
       UNION ALL
-      SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true FROM existing`;
+      SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true, NULL, NULL FROM existing`;
   }
 }
 
@@ -329,5 +341,6 @@ function toAppended(p: Pending, row: Row): Appended {
     created_at: row.created_at,
   };
   if (p.msg.clientId) message.client_id = p.msg.clientId;
+  if (row.inviter_id && row.invitee_id) return { message, duplicate: row.duplicate, participants: [row.inviter_id, row.invitee_id] };
   return { message, duplicate: row.duplicate };
 }

@@ -141,6 +141,62 @@ export const migrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS chat_notification_deliveries_due_idx ON chat_notification_deliveries (next_attempt_at) WHERE state = 'pending';
     `,
   },
+  {
+    // The backend owns users and sessions and deletes them through its ORM, which cascades only
+    // through the models it knows: the service's rows go with them. Only the service's own small
+    // tables are altered, in one short transaction (the swap locks users and sessions against
+    // writes until it commits); `messages` is not touched.
+    version: 7,
+    name: "service rows follow the backend's deletes",
+    sql: `
+      ALTER TABLE session_reads DROP CONSTRAINT IF EXISTS session_reads_session_id_fkey,
+        ADD CONSTRAINT session_reads_session_id_fkey FOREIGN KEY (session_id) REFERENCES sessions ON DELETE CASCADE NOT VALID;
+      ALTER TABLE session_reads DROP CONSTRAINT IF EXISTS session_reads_user_id_fkey,
+        ADD CONSTRAINT session_reads_user_id_fkey FOREIGN KEY (user_id) REFERENCES users ON DELETE CASCADE NOT VALID;
+      ALTER TABLE chat_push_subscriptions DROP CONSTRAINT IF EXISTS chat_push_subscriptions_user_id_fkey,
+        ADD CONSTRAINT chat_push_subscriptions_user_id_fkey FOREIGN KEY (user_id) REFERENCES users ON DELETE CASCADE NOT VALID;
+      ALTER TABLE session_reads VALIDATE CONSTRAINT session_reads_session_id_fkey;
+      ALTER TABLE session_reads VALIDATE CONSTRAINT session_reads_user_id_fkey;
+      ALTER TABLE chat_push_subscriptions VALIDATE CONSTRAINT chat_push_subscriptions_user_id_fkey;
+    `,
+  },
+  {
+    // The backend's changes to who may read a session, told to every instance as they commit (see
+    // store/access-feed.ts): a session deleted or given other participants, a user deleted or
+    // deactivated (where the users table has Django's is_active). The session trigger fires only when
+    // a participant column really changed: the message batch's UPDATE of last_seq never fires it.
+    version: 8,
+    name: "access change feed",
+    sql: `
+      CREATE OR REPLACE FUNCTION chat_notify_access() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_TABLE_NAME = 'sessions' AND TG_OP = 'UPDATE' THEN
+          PERFORM pg_notify('chat_access', 's ' || NEW.id || ' ' || NEW.inviter_id || ' ' || NEW.invitee_id);
+        ELSIF TG_TABLE_NAME = 'sessions' THEN
+          PERFORM pg_notify('chat_access', 's ' || OLD.id);
+        ELSE
+          PERFORM pg_notify('chat_access', 'u ' || OLD.id);
+        END IF;
+        RETURN NULL;
+      END $$;
+      DROP TRIGGER IF EXISTS chat_session_participants ON sessions;
+      CREATE TRIGGER chat_session_participants AFTER UPDATE OF inviter_id, invitee_id ON sessions FOR EACH ROW
+        WHEN (OLD.inviter_id IS DISTINCT FROM NEW.inviter_id OR OLD.invitee_id IS DISTINCT FROM NEW.invitee_id)
+        EXECUTE FUNCTION chat_notify_access();
+      DROP TRIGGER IF EXISTS chat_session_deleted ON sessions;
+      CREATE TRIGGER chat_session_deleted AFTER DELETE ON sessions FOR EACH ROW EXECUTE FUNCTION chat_notify_access();
+      DROP TRIGGER IF EXISTS chat_user_deleted ON users;
+      CREATE TRIGGER chat_user_deleted AFTER DELETE ON users FOR EACH ROW EXECUTE FUNCTION chat_notify_access();
+      DO $$ BEGIN
+        IF EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'users' AND column_name = 'is_active') THEN
+          DROP TRIGGER IF EXISTS chat_user_deactivated ON users;
+          CREATE TRIGGER chat_user_deactivated AFTER UPDATE OF is_active ON users FOR EACH ROW
+            WHEN (OLD.is_active AND NOT NEW.is_active) EXECUTE FUNCTION chat_notify_access();
+        END IF;
+      END $$;
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

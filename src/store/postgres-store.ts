@@ -21,11 +21,20 @@ import { pgArray } from "./pg-array.ts";
 import type { DatabaseAddress } from "./embedded-postgres.ts";
 import { Tickets } from "./tickets.ts";
 import { NotificationOutbox } from "./notification-outbox.ts";
+import { ACTIVE_USER } from "./access-feed.ts";
 
-export type PostgresOptions = DatabaseAddress & { poolMax: number; statementTimeoutMs?: number };
+export type PostgresOptions = DatabaseAddress & {
+  poolMax: number;
+  statementTimeoutMs?: number;
+  /** For a LISTEN connection: its notifications, and its loss (postgres.js reconnects for the next query, without the LISTEN). */
+  onnotify?: (channel: string, payload: string) => void;
+  onclose?: () => void;
+};
 
-export function connect({ url, socketPath, poolMax, statementTimeoutMs }: PostgresOptions): Sql {
+export function connect({ url, socketPath, poolMax, statementTimeoutMs, onnotify, onclose }: PostgresOptions): Sql {
   return postgres(url, {
+    ...(onnotify ? { onnotify, idle_timeout: 0, max_lifetime: null } : {}),
+    ...(onclose ? { onclose } : {}),
     ...(socketPath ? { path: socketPath } : {}),
     max: poolMax,
     onnotice: () => {},
@@ -109,7 +118,7 @@ export class PostgresStore implements Store {
         ${pgArray(keys.map((k) => k.userId))}::uuid[]
       ) WITH ORDINALITY AS r(session_id, user_id, ord)
       CROSS JOIN LATERAL (
-        SELECT (SELECT display_name FROM users WHERE id = r.user_id) AS user_name,
+        SELECT (SELECT display_name FROM users u WHERE u.id = r.user_id AND ${this.sql.unsafe(ACTIVE_USER)}) AS user_name,
                s.id AS session_id, s.last_seq, s.inviter_id, iu.display_name AS inviter_name,
                s.invitee_id, eu.display_name AS invitee_name,
                coalesce((SELECT last_read_seq FROM session_reads WHERE session_id = s.id AND user_id = s.inviter_id), 0) AS inviter_read,
@@ -145,7 +154,7 @@ export class PostgresStore implements Store {
     type Row = { user_ok: boolean; session_ok: boolean; allowed: boolean; last_seq: number; seq: number | null; json: string | null };
     const rows = await this.bounded(sql<Row[]>`
       WITH access AS (
-        SELECT EXISTS (SELECT 1 FROM users WHERE id = ${userId}) AS user_ok, s.id IS NOT NULL AS session_ok,
+        SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = ${userId} AND ${sql.unsafe(ACTIVE_USER)}) AS user_ok, s.id IS NOT NULL AS session_ok,
                coalesce(${userId}::uuid IN (s.inviter_id, s.invitee_id), false) AS allowed, coalesce(s.last_seq, 0) AS last_seq
         FROM (VALUES (1)) AS one LEFT JOIN sessions s ON s.id = ${sessionId}
       ),
@@ -250,7 +259,9 @@ export class PostgresStore implements Store {
   }
 
   async userExists(userId: string): Promise<boolean> {
-    const [row] = await this.bounded(this.sql<{ ok: boolean }[]>`SELECT EXISTS (SELECT 1 FROM users WHERE id = ${userId}) AS ok`);
+    const [row] = await this.bounded(
+      this.sql<{ ok: boolean }[]>`SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = ${userId} AND ${this.sql.unsafe(ACTIVE_USER)}) AS ok`,
+    );
     return row!.ok;
   }
 

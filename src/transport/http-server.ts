@@ -1,6 +1,6 @@
 /** `Bun.serve` wiring: health, readiness, metrics, the HTTP API, and the WebSocket upgrade. */
 import type { Server } from "bun";
-import type { Bus, InboxQuery, Store } from "../chat/ports.ts";
+import type { AccessSnapshot, Bus, InboxQuery, Store } from "../chat/ports.ts";
 import type { ChatService } from "../chat/chat-service.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Limits } from "../config/config.ts";
@@ -16,12 +16,15 @@ import { RequestLimits, tooManyRequests } from "./request-limits.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { Tickets } from "../store/tickets.ts";
 import { websocketHandler } from "./websocket.ts";
+import { AccessGuard } from "./access-guard.ts";
 import type { SocketData } from "./types.ts";
 
 export type HttpDeps = {
   host: string;
   port: number;
   store: Store;
+  /** Which sessions and users still exist, for the access resync (store/access-feed.ts). */
+  accessSnapshot: (sessionIds: string[], userIds: string[]) => Promise<AccessSnapshot>;
   tickets: Tickets;
   bus: Bus;
   chat: ChatService;
@@ -43,7 +46,7 @@ export type HttpDeps = {
   };
 };
 
-export type HttpServer = { server: Server<SocketData>; registry: SocketRegistry };
+export type HttpServer = { server: Server<SocketData>; registry: SocketRegistry; access: AccessGuard };
 
 const json = (status: number, body: unknown) => Response.json(body, { status });
 
@@ -51,6 +54,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
   let nextConn = 0;
   const registry = new SocketRegistry(deps.clockSkewSeconds * 1000, deps.metrics);
   const requests = new RequestLimits(deps.limits, deps.trustedProxies);
+  const access = new AccessGuard(registry, deps.accessSnapshot, deps.log);
   deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.size);
 
   const server = Bun.serve<SocketData>({
@@ -64,7 +68,9 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     maxRequestBodySize: 64 * 1024,
     websocket: websocketHandler({
       chat: deps.chat,
+      store: deps.store,
       registry,
+      access,
       requests,
       verify: deps.verify,
       limits: deps.limits,
@@ -112,6 +118,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         return tooManyRequests(wait);
       }
 
+      const checkedAt = performance.now();
       let outcome = await admit(
         {
           store: deps.store,
@@ -133,6 +140,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         connId: ++nextConn,
         slot: -1,
         outcome,
+        checkedAt,
         limiter: null,
         joining: null,
         joined: false,
@@ -153,7 +161,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     return json(status, { error });
   }
 
-  return { server, registry };
+  return { server, registry, access };
 }
 
 function urlOf(req: Request): URL | null {

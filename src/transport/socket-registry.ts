@@ -31,6 +31,11 @@ export class SocketRegistry {
     return this.sockets.length;
   }
 
+  /** A copy of the list of open sockets (for the rare walk over all of them, e.g. access changes). */
+  list(): ChatSocket[] {
+    return this.sockets.slice();
+  }
+
   add(ws: ChatSocket, userId: string): void {
     if (ws.data.slot >= 0) return;
     ws.data.slot = this.sockets.push(ws) - 1;

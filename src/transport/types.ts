@@ -9,6 +9,8 @@ export type SocketData = {
   /** Its index in the registry's list of open sockets; -1 when not in it. */
   slot: number;
   outcome: UpgradeOutcome;
+  /** performance.now() before the admission read the database: access changes told since then are checked at open. */
+  checkedAt: number;
   /** Created on the first frame: idle sockets stay small. */
   limiter: SocketRateLimiter | null;
   /** Settles when the socket has joined its room (or got its inbox snapshot); frames and leaving wait for it. Null once settled. */

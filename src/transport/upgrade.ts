@@ -94,13 +94,26 @@ async function joinSession(
   afterSeq: number | null,
 ): Promise<UpgradeOutcome> {
   const auth = await store.authorize(sessionId, who.userId);
-  if (!auth.ok) return { ok: false, close: auth.reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant };
+  if (!auth.ok) return { ok: false, close: refusalOf(auth.reason) };
   return { ok: true, kind: "session", userId: who.userId, user: auth.user, session: auth.session, expiresAt: who.expiresAt, afterSeq };
 }
 
 async function openInbox(store: Store, who: Identity & { ok: true }): Promise<UpgradeOutcome> {
   if (!(await store.userExists(who.userId))) return { ok: false, close: CloseCode.UserNotFound };
   return { ok: true, kind: "inbox", userId: who.userId, expiresAt: who.expiresAt };
+}
+
+const refusalOf = (reason: "user_not_found" | "no_session" | "not_participant") =>
+  reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant;
+
+/**
+ * Asked again of an open socket (an in-band token refresh): may it still read what it joined? The
+ * close code when not (4002 the user is gone or deactivated, 4004 no longer a participant), else null.
+ */
+export async function accessWithdrawn(store: Store, outcome: Admitted): Promise<CloseCode | null> {
+  if (outcome.kind === "inbox") return (await store.userExists(outcome.userId)) ? null : CloseCode.UserNotFound;
+  const auth = await store.authorize(outcome.session.sessionId, outcome.userId);
+  return auth.ok ? null : refusalOf(auth.reason);
 }
 
 /** A ticket stands for the token it was issued against, for its session (or the inbox) only, once. */

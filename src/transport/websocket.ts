@@ -15,11 +15,15 @@ import { SocketRateLimiter } from "./rate-limit.ts";
 import type { RequestLimits } from "./request-limits.ts";
 import type { SocketRegistry } from "./socket-registry.ts";
 import type { ChatSocket, SocketData } from "./types.ts";
-import type { Admitted } from "./upgrade.ts";
+import { accessWithdrawn, type Admitted } from "./upgrade.ts";
+import type { AccessGuard } from "./access-guard.ts";
+import type { Store } from "../chat/ports.ts";
 
 export type WebSocketDeps = {
   chat: ChatService;
+  store: Store;
   registry: SocketRegistry;
+  access: AccessGuard;
   requests: RequestLimits;
   verify: TokenVerifier;
   limits: Limits;
@@ -27,7 +31,17 @@ export type WebSocketDeps = {
   metrics: Metrics;
 };
 
-export function websocketHandler({ chat, registry, requests, verify, limits, log, metrics }: WebSocketDeps): WebSocketHandler<SocketData> {
+export function websocketHandler({
+  chat,
+  store,
+  registry,
+  access,
+  requests,
+  verify,
+  limits,
+  log,
+  metrics,
+}: WebSocketDeps): WebSocketHandler<SocketData> {
   const sendError = (ws: ChatSocket, e: FrameError) => {
     metrics.frameErrors.inc({ code: e.code });
     ws.send(errorFrame(e));
@@ -56,6 +70,11 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
         user_id: outcome.userId,
         ...(outcome.kind === "session" ? { session_id: outcome.session.sessionId, resume: outcome.afterSeq !== null } : { inbox: true }),
       });
+      const withdrawn = access.missedSince(outcome, ws.data.checkedAt);
+      if (withdrawn !== null) {
+        metrics.connectionsRefused.inc({ code: String(withdrawn) });
+        return ws.close(withdrawn, CloseReason[withdrawn]);
+      }
       metrics.connectionsOpened.inc();
       registry.add(ws, outcome.userId);
       ws.data.joining = joined(ws, outcome)
@@ -121,7 +140,10 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
     if (!(await chat.inboxes.open(ws, outcome.userId))) registry.close(ws, CloseCode.UserNotFound);
   }
 
-  /** A new token for the same user extends the socket's life; anything else changes nothing. */
+  /**
+   * A new token for the same user extends the socket's life, once its access is checked again (the
+   * backend may have removed it from the session); anything else changes nothing.
+   */
   async function refresh(ws: ChatSocket, token: string) {
     const { outcome } = ws.data;
     if (!outcome.ok) return;
@@ -132,6 +154,13 @@ export function websocketHandler({ chat, registry, requests, verify, limits, log
         error: checked.ok ? "the token is for another user" : "the token is invalid or expired",
       });
     }
+    let withdrawn: CloseCode | null;
+    try {
+      withdrawn = await accessWithdrawn(store, outcome);
+    } catch {
+      return sendError(ws, { code: ErrorCode.Unavailable, error: "access could not be checked (database unavailable), retry" });
+    }
+    if (withdrawn !== null) return registry.close(ws, withdrawn);
     outcome.expiresAt = checked.expiresAt;
     ws.send(authOkFrame(checked.expiresAt));
   }
