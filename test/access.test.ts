@@ -138,3 +138,19 @@ describe("DATABASE_LISTEN_URL", () => {
     else await (await starting).stop();
   });
 });
+
+describe("the change feed's connection", () => {
+  test("a change made while the LISTEN connection is gone is caught by the resync that follows its return", async () => {
+    const app = await servers.start();
+    const pair = await createPair();
+    const newcomer = await createUser("Newcomer");
+    const former = await joined(app, pair.sessionId, pair.invitee.token);
+    if (env.databaseKind.startsWith("PostgreSQL")) {
+      // Every LISTEN connection of this test's servers is cut; the change commits before any is back.
+      const cut = await db`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN chat_access%'`;
+      expect(cut.length).toBeGreaterThan(0);
+    }
+    await db`UPDATE sessions SET invitee_id = ${newcomer.id} WHERE id = ${pair.sessionId}`;
+    expect(await closedWithin(former)).toBe(4004);
+  });
+});
