@@ -98,6 +98,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     onBatch: (rows) => metrics.writeBatchSize.observe(rows),
     ...(config.notify ? { notify: { graceMs: config.notify.graceMs, everyone: config.notify.webhook !== null } } : {}),
   });
+  await store.tickets.start();
   let server: Server<SocketData> | null = null;
   let http: HttpServer | null = null;
   const chat = new ChatService({
@@ -183,13 +184,10 @@ function startNotifier(
   { store, presence, log, metrics }: { store: PostgresStore; presence: Presence; log: Logger; metrics: Metrics },
 ): Notifier {
   const post = createPost(notify.extraCaFile);
-  if (notify.webhook && new URL(notify.webhook.url).protocol === "http:" && !isLoopback(new URL(notify.webhook.url).hostname)) {
-    log.warn("NOTIFY_WEBHOOK_URL is plain http: message previews cross the network unencrypted");
-  }
   const notifier = new Notifier({
     outbox: store.notifications,
     presence,
-    push: notify.vapid ? new WebPushSender(notify.vapid, post) : null,
+    push: notify.vapid ? new WebPushSender(notify.vapid, post, notify.pushHosts) : null,
     webhook: notify.webhook ? new WebhookSender(notify.webhook.url, notify.webhook.secret, post) : null,
     log,
     metrics,

@@ -119,6 +119,14 @@ describe("configuration", () => {
     ]);
     expect(problems({ ...vapid, VAPID_PRIVATE_KEY: "short" })).toEqual(["VAPID_PRIVATE_KEY must be 32 bytes, URL-safe base64"]);
     expect(problems({ ...vapid, VAPID_SUBJECT: "ops@sendbuddy.test" })).toEqual(["VAPID_SUBJECT must be a mailto: or https: URL"]);
+    const secret = "w".repeat(40);
+    expect(problems({ NOTIFY_WEBHOOK_URL: "http://backend.example/hooks/chat", NOTIFY_WEBHOOK_SECRET: secret })).toEqual([
+      "NOTIFY_WEBHOOK_URL must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)",
+    ]);
+    expect(problems({ NOTIFY_WEBHOOK_URL: "https://user:pw@backend.example/hooks", NOTIFY_WEBHOOK_SECRET: secret })).toEqual([
+      "NOTIFY_WEBHOOK_URL must not carry credentials (the signature authenticates)",
+    ]);
+    expect(problems({ NOTIFY_WEBHOOK_URL: "http://127.0.0.1:9000/hooks", NOTIFY_WEBHOOK_SECRET: secret })).toEqual([]);
     expect(problems({ NOTIFY_WEBHOOK_URL: "https://backend.example/hooks/chat" })).toEqual([
       "the notification webhook needs both NOTIFY_WEBHOOK_URL and NOTIFY_WEBHOOK_SECRET",
     ]);

@@ -43,7 +43,7 @@ async function startInstances() {
     VAPID_PUBLIC_KEY: vapid.publicKey,
     VAPID_PRIVATE_KEY: vapid.privateKey,
     VAPID_SUBJECT: "mailto:ops@sendbuddy.test",
-    PUSH_ENDPOINT_HOSTS: "127.0.0.1",
+    PUSH_ENDPOINT_HOSTS: standIn.host, // 127.0.0.1 and the stand-in's port: a port other than 443 is allowed only so
     NODE_EXTRA_CA_CERTS: standIn.caFile,
     NOTIFY_WEBHOOK_URL: standIn.url("/webhook"),
     NOTIFY_WEBHOOK_SECRET: WEBHOOK_SECRET,

@@ -66,7 +66,12 @@ export class PushStandIn {
   }
 
   url(path: string): string {
-    return `https://127.0.0.1:${this.server!.port}${path}`;
+    return `https://${this.host}${path}`;
+  }
+
+  /** "127.0.0.1:<port>", as PUSH_ENDPOINT_HOSTS allows a push service on a port other than 443. */
+  get host(): string {
+    return `127.0.0.1:${this.server!.port}`;
   }
 
   to(path: string): Recorded[] {

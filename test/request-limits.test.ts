@@ -8,7 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import { Client, createPair, createUser, db, join, sessionUrl, settle, useServers } from "./helpers.ts";
 import { KeyedBuckets } from "../src/transport/rate-limit.ts";
-import { clientIp, parseTrustedProxies, type TrustedProxies } from "../src/transport/client-ip.ts";
+import { clientIp, ipLimitKey, parseTrustedProxies, type TrustedProxies } from "../src/transport/client-ip.ts";
 import { RequestLimits } from "../src/transport/request-limits.ts";
 import { loadConfig } from "../src/config/config.ts";
 import { ChatService } from "../src/chat/chat-service.ts";
@@ -58,6 +58,10 @@ describe("per IP address (IP_RATE_PER_SECOND=1, IP_BURST=3)", () => {
     expect((await unread(proxied.httpUrl, user.token, { "x-forwarded-for": "203.0.113.1" })).status).toBe(200);
     expect((await unread(proxied.httpUrl, user.token, { "x-forwarded-for": "203.0.113.2" })).status).toBe(200);
     expect((await unread(proxied.httpUrl, user.token, { "x-forwarded-for": "198.51.100.7, 203.0.113.1" })).status).toBe(429);
+    // IPv6: one budget per /64, whatever address of it a client picks.
+    expect((await unread(proxied.httpUrl, user.token, { "x-forwarded-for": "2001:db8:1:2::1" })).status).toBe(200);
+    expect((await unread(proxied.httpUrl, user.token, { "x-forwarded-for": "2001:db8:1:2:ffff:0:abcd:9" })).status).toBe(429);
+    expect((await unread(proxied.httpUrl, user.token, { "x-forwarded-for": "2001:db8:1:3::1" })).status).toBe(200);
   });
 });
 
@@ -177,6 +181,17 @@ describe("units", () => {
     expect(clientIp("10.1.2.3", "1.2.3.4", null)).toBe("10.1.2.3");
     expect(parseTrustedProxies(["10.0.0.0/33"])).toBeTypeOf("string");
     expect(parseTrustedProxies(["proxy.example"])).toBeTypeOf("string");
+  });
+
+  test("per-IP limits key an IPv6 client by its /64 and an IPv4 one by its address", () => {
+    expect(ipLimitKey("203.0.113.9")).toBe("203.0.113.9");
+    expect(ipLimitKey("2001:db8:1:2::1")).toBe("2001:db8:1:2::/64");
+    expect(ipLimitKey("2001:0DB8:0001:0002:ffff:0:abcd:9")).toBe("2001:db8:1:2::/64");
+    expect(ipLimitKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(ipLimitKey("::1")).toBe("0:0:0:0::/64");
+    expect(ipLimitKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
+    expect(ipLimitKey("64:ff9b::192.0.2.1")).toBe("64:ff9b:0:0::/64");
+    expect(ipLimitKey("not:an:address::zz")).toBe("not:an:address::zz"); // kept whole: never merged with others
   });
 
   test("API slots per user: at the concurrency bound a request is refused at once, and the slot frees after", async () => {

@@ -154,7 +154,19 @@ const EnvSchema = v.object({
     v.pipe(v.string(), v.trim(), v.regex(/^(mailto:\S+@\S+|https:\/\/\S+)$/, "VAPID_SUBJECT must be a mailto: or https: URL")),
   ),
   PUSH_ENDPOINT_HOSTS: v.optional(list),
-  NOTIFY_WEBHOOK_URL: v.optional(url("NOTIFY_WEBHOOK_URL", ["https:", "http:"])),
+  NOTIFY_WEBHOOK_URL: v.optional(
+    v.pipe(
+      url("NOTIFY_WEBHOOK_URL", ["https:", "http:"]),
+      v.check(
+        (s) => new URL(s).protocol === "https:" || isLoopback(new URL(s).hostname),
+        "NOTIFY_WEBHOOK_URL must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)",
+      ),
+      v.check(
+        (s) => !new URL(s).username && !new URL(s).password,
+        "NOTIFY_WEBHOOK_URL must not carry credentials (the signature authenticates)",
+      ),
+    ),
+  ),
   NOTIFY_WEBHOOK_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, "NOTIFY_WEBHOOK_SECRET must be at least 32 characters"))),
   NOTIFY_QUIET_SECONDS: v.optional(seconds("NOTIFY_QUIET_SECONDS", 3600), "10"),
   NOTIFY_GRACE_SECONDS: v.optional(seconds("NOTIFY_GRACE_SECONDS", 600), "5"),

@@ -6,7 +6,8 @@ export type Attempt =
   | { kind: "sent" }
   /** The push subscription no longer exists (404, 410): delete it. */
   | { kind: "gone"; error: string }
-  | { kind: "retry"; error: string; retryAfterMs?: number }
+  /** `unreachable`: no answer at all (timeout, refused, reset), as opposed to an answer saying "later". */
+  | { kind: "retry"; error: string; retryAfterMs?: number; unreachable?: true }
   /** Retrying cannot help (e.g. 400, 401, 403, 413): dead letter at once. */
   | { kind: "fail"; error: string };
 

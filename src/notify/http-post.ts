@@ -34,10 +34,28 @@ export async function attempt(
 ): Promise<Attempt> {
   try {
     const res = await post(url, headers, body);
-    await res.arrayBuffer().catch(() => {}); // the connection is reused only once the body was read
+    await drain(res);
     return classify(res.status, res.headers.get("retry-after"), pushService);
   } catch (err) {
     const name = (err as Error)?.name;
-    return { kind: "retry", error: name === "TimeoutError" ? "timed out" : `network error (${name ?? "unknown"})` };
+    return { kind: "retry", error: name === "TimeoutError" ? "timed out" : `network error (${name ?? "unknown"})`, unreachable: true };
+  }
+}
+
+/** Nothing of an answer's body is used: a few KB are read (a short body lets the connection be reused), the rest is dropped. */
+export const MAX_ANSWER_BYTES = 4096;
+
+async function drain(res: Response): Promise<void> {
+  const reader = res.body?.getReader();
+  if (!reader) return;
+  try {
+    for (let read = 0; read <= MAX_ANSWER_BYTES; ) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // the answer's status is what counts
   }
 }

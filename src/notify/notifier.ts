@@ -29,6 +29,12 @@ export type NotifierDeps = {
 const CLAIM = 100;
 /** Deliveries in flight at once: each runs on its own, so one push service that is slow to answer holds no other. */
 const MAX_IN_FLIGHT = 100;
+/**
+ * One recipient's share of those (three devices and the webhook): endpoints that never answer, all
+ * registered by one user, hold at most this many; the rest wait for their turn, uncounted.
+ */
+const MAX_IN_FLIGHT_PER_USER = 4;
+const POSTPONE_MS = 1000;
 const SWEEP_EVERY_MS = 60_000;
 
 export class Notifier {
@@ -37,6 +43,7 @@ export class Notifier {
   private stopped = false;
   private lastSweep = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlightByUser = new Map<string, number>();
 
   constructor(private readonly deps: NotifierDeps) {}
 
@@ -59,7 +66,7 @@ export class Notifier {
       await this.deliverDue();
       if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
         this.lastSweep = Date.now();
-        await this.deps.outbox.sweep();
+        await this.deps.outbox.sweep(this.deps.maxAttempts);
       }
     } catch (err) {
       this.deps.log.warn("notification pass failed; the next one resumes", { err });
@@ -108,24 +115,46 @@ export class Notifier {
     for (;;) {
       const room = MAX_IN_FLIGHT - this.inFlight.size;
       if (room <= 0 || this.stopped) return;
-      const batch = await this.deps.outbox.claimDeliveries(Math.min(room, CLAIM));
+      const batch = await this.deps.outbox.claimDeliveries(Math.min(room, CLAIM), this.deps.maxAttempts);
       for (const d of batch) this.launch(d);
       if (batch.length < Math.min(room, CLAIM)) return;
     }
   }
 
   private launch(d: Delivery) {
+    const userId = d.event.user_id;
+    const mine = this.inFlightByUser.get(userId) ?? 0;
+    if (mine >= MAX_IN_FLIGHT_PER_USER) {
+      this.deps.outbox.postpone(d.id, POSTPONE_MS).catch(() => {}); // else its lease brings it back
+      return;
+    }
+    this.inFlightByUser.set(userId, mine + 1);
     const running: Promise<void> = this.deliver(d)
       .catch((err) => this.deps.log.warn("notification delivery failed; its lease brings it back", { err, event_id: d.eventId }))
-      .finally(() => this.inFlight.delete(running));
+      .finally(() => {
+        this.inFlight.delete(running);
+        const left = this.inFlightByUser.get(userId)! - 1;
+        if (left > 0) this.inFlightByUser.set(userId, left);
+        else this.inFlightByUser.delete(userId);
+      });
     this.inFlight.add(running);
+  }
+
+  /** A sender that throws (a key the encryption refuses, a bug) counts as a failed attempt, bounded like any. */
+  private async attempt(d: Delivery, target: "webhook" | "push"): Promise<Attempt> {
+    const sender = target === "webhook" ? this.deps.webhook : this.deps.push;
+    if (!sender) return { kind: "fail", error: `${target} is not configured` };
+    try {
+      return await sender.send(d);
+    } catch (err) {
+      return { kind: "retry", error: `the ${target} sender failed (${(err as Error)?.name ?? "error"})` };
+    }
   }
 
   private async deliver(d: Delivery) {
     const { outbox, metrics, log, maxAttempts } = this.deps;
     const target = d.target === WEBHOOK_TARGET ? "webhook" : "push";
-    const sender = target === "webhook" ? this.deps.webhook : this.deps.push;
-    const result: Attempt = sender ? await sender.send(d) : { kind: "fail", error: `${target} is not configured` };
+    const result = await this.attempt(d, target);
     const fields = { event_id: d.eventId, target, attempt: d.attempts };
     if (result.kind === "sent") {
       await outbox.sent(d.id);
@@ -140,9 +169,11 @@ export class Notifier {
       metrics.notificationDeliveries.inc({ target, result: "retried" });
       log.debug("notification delivery failed; retrying", { ...fields, error: result.error });
     } else {
-      await outbox.dead(d.id, result.error);
+      // A push endpoint that never answered, attempt after attempt, is removed: it would hold a slot each time.
+      const unanswered = target === "push" && result.kind === "retry" && result.unreachable === true;
+      await outbox.dead(d.id, result.error, unanswered ? d.target : undefined);
       metrics.notificationDeliveries.inc({ target, result: "failed" });
-      log.warn("notification delivery failed for good (dead letter)", { ...fields, error: result.error });
+      log.warn("notification delivery failed for good (dead letter)", { ...fields, error: result.error, unsubscribed: unanswered });
     }
   }
 }

@@ -7,6 +7,7 @@ import type { Delivery } from "../store/notification-outbox.ts";
 import { attempt, type Post } from "./http-post.ts";
 import type { Attempt } from "./delivery-policy.ts";
 import { pushPayload } from "./notification-text.ts";
+import { endpointAllowed } from "./push-endpoint.ts";
 
 export type Vapid = { publicKey: string; privateKey: string; subject: string };
 
@@ -17,10 +18,13 @@ export class WebPushSender {
   constructor(
     private readonly vapid: Vapid,
     private readonly post: Post,
+    /** The push services' hosts, checked again at every delivery (the list may have changed since it subscribed). */
+    private readonly hosts: readonly string[],
   ) {}
 
   async send(delivery: Delivery): Promise<Attempt> {
     if (!delivery.keys) return { kind: "gone", error: "subscription removed" };
+    if (!endpointAllowed(delivery.target, this.hosts)) return { kind: "gone", error: "endpoint no longer allowed" };
     const request = webpush.generateRequestDetails({ endpoint: delivery.target, keys: delivery.keys }, pushPayload(delivery.event), {
       vapidDetails: this.vapid,
       TTL: PUSH_TTL_SECONDS,

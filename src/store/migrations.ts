@@ -197,6 +197,18 @@ export const migrations: Migration[] = [
       END $$;
     `,
   },
+  {
+    // Keys the instances of one deployment share, made by the first to start (store/tickets.ts).
+    version: 9,
+    name: "shared keys",
+    sql: `
+      CREATE TABLE IF NOT EXISTS chat_keys (
+        name text PRIMARY KEY,
+        key bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

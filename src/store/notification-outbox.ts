@@ -52,6 +52,9 @@ export const MAX_SUBSCRIPTIONS_PER_USER = 10;
 const LEASE = "30 seconds";
 /** The longest a decision waits for a row lock (a message batch of the session) before giving up until the next pass. */
 const DECIDE_LOCK_TIMEOUT_MS = 1000;
+const FOREIGN_KEY_VIOLATION = "23503";
+/** A delivery still pending after this long is dead-lettered as expired: push services keep a notification 12 h. */
+const EXPIRE_PENDING = "12 hours";
 
 export class NotificationOutbox {
   constructor(
@@ -60,24 +63,32 @@ export class NotificationOutbox {
   ) {}
 
   /**
-   * Idempotent by endpoint: true when it is new. A browser's endpoint moving to another user moves
-   * with it. A user keeps their newest MAX_SUBSCRIPTIONS_PER_USER: older ones are dropped.
+   * Idempotent by endpoint. An endpoint already registered is updated (or moved to this user) only
+   * with the same `auth` secret, which only the browser that subscribed knows: "taken" otherwise.
+   * A user keeps their newest MAX_SUBSCRIPTIONS_PER_USER: older ones are dropped.
    */
-  async subscribe(userId: string, s: PushSubscription): Promise<boolean> {
-    const [row] = await this.bounded(this.sql<{ created: boolean }[]>`
-      WITH saved AS (
-        INSERT INTO chat_push_subscriptions (endpoint, user_id, p256dh, auth)
-        VALUES (${s.endpoint}, ${userId}, ${s.p256dh}, ${s.auth})
-        ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, created_at = now()
-        RETURNING (xmax = 0) AS created
-      ),
-      dropped AS (
-        DELETE FROM chat_push_subscriptions WHERE user_id = ${userId} AND endpoint <> ${s.endpoint} AND endpoint NOT IN (
-          SELECT endpoint FROM chat_push_subscriptions WHERE user_id = ${userId} AND endpoint <> ${s.endpoint}
-          ORDER BY created_at DESC LIMIT ${MAX_SUBSCRIPTIONS_PER_USER - 1})
-      )
-      SELECT created FROM saved`);
-    return row!.created;
+  async subscribe(userId: string, s: PushSubscription): Promise<"created" | "updated" | "taken" | "no_user"> {
+    try {
+      const [row] = await this.bounded(this.sql<{ created: boolean }[]>`
+        WITH saved AS (
+          INSERT INTO chat_push_subscriptions (endpoint, user_id, p256dh, auth)
+          VALUES (${s.endpoint}, ${userId}, ${s.p256dh}, ${s.auth})
+          ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, created_at = now()
+            WHERE chat_push_subscriptions.auth = excluded.auth
+          RETURNING (xmax = 0) AS created
+        ),
+        dropped AS (
+          DELETE FROM chat_push_subscriptions WHERE EXISTS (SELECT 1 FROM saved)
+            AND user_id = ${userId} AND endpoint <> ${s.endpoint} AND endpoint NOT IN (
+            SELECT endpoint FROM chat_push_subscriptions WHERE user_id = ${userId} AND endpoint <> ${s.endpoint}
+            ORDER BY created_at DESC LIMIT ${MAX_SUBSCRIPTIONS_PER_USER - 1})
+        )
+        SELECT created FROM saved`);
+      return row ? (row.created ? "created" : "updated") : "taken";
+    } catch (err) {
+      if ((err as { code?: string }).code === FOREIGN_KEY_VIOLATION) return "no_user";
+      throw err;
+    }
   }
 
   /** Only the user's own subscription; false when there was none. */
@@ -140,8 +151,12 @@ export class NotificationOutbox {
     });
   }
 
-  /** Deliveries whose time has come, leased to this instance (the attempt is counted now: a crash mid-send counts). */
-  async claimDeliveries(limit: number): Promise<Delivery[]> {
+  /**
+   * Deliveries whose time has come and that have attempts left, leased to this instance (the attempt
+   * is counted now: a crash mid-send counts). A push subscription's keys come only while it still
+   * belongs to the event's recipient.
+   */
+  async claimDeliveries(limit: number, maxAttempts: number): Promise<Delivery[]> {
     const rows = await this.bounded(
       this.sql<
         {
@@ -155,12 +170,13 @@ export class NotificationOutbox {
         }[]
       >`
       UPDATE chat_notification_deliveries d SET attempts = d.attempts + 1, next_attempt_at = now() + ${LEASE}::interval
-      FROM (SELECT id FROM chat_notification_deliveries WHERE state = 'pending' AND next_attempt_at <= now()
+      FROM (SELECT id FROM chat_notification_deliveries
+            WHERE state = 'pending' AND next_attempt_at <= now() AND attempts < ${maxAttempts}
             ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED) due
       WHERE d.id = due.id
       RETURNING d.id, d.event_id, d.target, d.event, d.attempts,
-        (SELECT p.p256dh FROM chat_push_subscriptions p WHERE p.endpoint = d.target) AS p256dh,
-        (SELECT p.auth FROM chat_push_subscriptions p WHERE p.endpoint = d.target) AS auth`,
+        (SELECT p.p256dh FROM chat_push_subscriptions p WHERE p.endpoint = d.target AND p.user_id::text = d.event ->> 'user_id') AS p256dh,
+        (SELECT p.auth FROM chat_push_subscriptions p WHERE p.endpoint = d.target AND p.user_id::text = d.event ->> 'user_id') AS auth`,
     );
     return rows.map((r) => ({
       id: r.id,
@@ -184,11 +200,15 @@ export class NotificationOutbox {
       WHERE id = ${id}`);
   }
 
-  /** The dead-letter state: kept for operators (`state = 'dead'`, with the last error). */
-  async dead(id: number, error: string): Promise<void> {
-    await this.bounded(
-      this.sql`UPDATE chat_notification_deliveries SET state = 'dead', done_at = now(), last_error = ${error} WHERE id = ${id}`,
-    );
+  /**
+   * The dead-letter state: kept for operators (`state = 'dead'`, with the last error). With
+   * `unsubscribe`, the push subscription is removed too (its endpoint never answered).
+   */
+  async dead(id: number, error: string, unsubscribe?: string): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      await tx`UPDATE chat_notification_deliveries SET state = 'dead', done_at = now(), last_error = ${error} WHERE id = ${id}`;
+      if (unsubscribe) await tx`DELETE FROM chat_push_subscriptions WHERE endpoint = ${unsubscribe}`;
+    });
   }
 
   /** The push service says the subscription is gone (404/410), or it was removed: it is deleted, never tried again. */
@@ -199,11 +219,28 @@ export class NotificationOutbox {
     });
   }
 
-  /** Forgets finished deliveries after a day, dead letters after a week. */
-  async sweep(): Promise<void> {
+  /**
+   * Dead-letters what can no longer be sent (no attempt left: an instance died in the middle of its
+   * last one; or pending longer than a push service would keep it), forgets finished deliveries
+   * after a day and dead letters after a week.
+   */
+  async sweep(maxAttempts: number): Promise<void> {
+    await this.bounded(this.sql`
+      UPDATE chat_notification_deliveries
+      SET state = 'dead', done_at = now(),
+          last_error = CASE WHEN attempts >= ${maxAttempts} THEN coalesce(last_error, 'no attempt left') ELSE 'expired' END
+      WHERE state = 'pending' AND next_attempt_at <= now()
+        AND (attempts >= ${maxAttempts} OR created_at < now() - ${EXPIRE_PENDING}::interval)`);
     await this.bounded(this.sql`
       DELETE FROM chat_notification_deliveries
       WHERE (state IN ('sent', 'gone') AND done_at < now() - interval '1 day') OR (state = 'dead' AND done_at < now() - interval '7 days')`);
+  }
+
+  /** Handed back unsent and uncounted: its recipient already has their share of deliveries in flight. */
+  async postpone(id: number, delayMs: number): Promise<void> {
+    await this.bounded(this.sql`
+      UPDATE chat_notification_deliveries SET attempts = attempts - 1, next_attempt_at = now() + ${delayMs} * interval '1 millisecond'
+      WHERE id = ${id}`);
   }
 
   /** Deliveries waiting, for the gauge. */

@@ -57,3 +57,29 @@ function ipv4(text: string): number | null {
   if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
   return parts.reduce((n, p) => ((n << 8) | Number(p)) >>> 0, 0);
 }
+
+/**
+ * The key of a client's per-IP limit: an IPv4 address, or an IPv6 address's /64. One subscriber gets
+ * a whole /64 (2^64 addresses): keyed by full address, a single client could fill the limiter's keys
+ * and push everyone else's buckets out.
+ */
+export function ipLimitKey(ip: string): string {
+  const groups = ip.includes(":") ? ipv6Groups(ip) : null;
+  return groups ? `${groups.slice(0, 4).join(":")}::/64` : ip;
+}
+
+/** The eight groups of an IPv6 address (hex, without leading zeros); null when it is not one. */
+function ipv6Groups(ip: string): string[] | null {
+  const address = ip.split("%")[0]!.toLowerCase(); // a zone ("%eth0") is not part of the address
+  const halves = address.split("::");
+  if (halves.length > 2) return null;
+  const parse = (part: string | undefined) => (part ? part.split(":") : []);
+  const [head, tail] = [parse(halves[0]), parse(halves[1])];
+  const last = tail.length > 0 ? tail : head;
+  if (last.length > 0 && ipv4(last[last.length - 1]!) !== null) last.splice(-1, 1, "0", "0"); // a dotted IPv4 tail is two groups
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return groups.map((g) => parseInt(g, 16).toString(16));
+}

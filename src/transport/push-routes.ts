@@ -6,10 +6,13 @@
  *   POST   /api/push/subscriptions     ← {"endpoint","keys":{"p256dh","auth"}} → 201
  *   DELETE /api/push/subscriptions     ← {"endpoint"}                     → 204
  *
- * The server POSTs to the endpoint later: only https endpoints on the push services' hosts are taken.
+ * The server POSTs to the endpoint later: only https endpoints on the push services' hosts (default
+ * port) are taken, with a key on the P-256 curve. An endpoint already registered moves to another
+ * user only with the same `auth` secret (which only the browser that subscribed knows).
  */
 import * as v from "valibot";
 import type { NotificationOutbox } from "../store/notification-outbox.ts";
+import { endpointAllowed, isP256Point } from "../notify/push-endpoint.ts";
 import { json, jsonBody } from "./json-response.ts";
 
 export const PUSH_KEY_PATH = /^\/api\/push\/vapid-public-key\/?$/;
@@ -42,7 +45,7 @@ const Subscription = v.object({
     {
       p256dh: v.pipe(
         b64url(65, "keys.p256dh"),
-        v.check((s) => Buffer.from(s, "base64url")[0] === 4, "keys.p256dh must be an uncompressed P-256 point"),
+        v.check((s) => isP256Point(Buffer.from(s, "base64url")), "keys.p256dh must be an uncompressed point of the P-256 curve"),
       ),
       auth: b64url(16, "keys.auth"),
     },
@@ -61,9 +64,13 @@ export async function subscribe(push: PushApi | null, userId: string, req: Reque
   const body = await jsonBody(req, Subscription, { maxBytes: MAX_BODY, expected: "PushSubscription.toJSON()" });
   if ("error" in body) return body.error;
   const { endpoint, keys } = body.value;
-  if (!endpointAllowed(endpoint, push.hosts)) return json(400, { error: "endpoint must be an https URL of a known push service" });
-  const created = await push.outbox.subscribe(userId, { endpoint, p256dh: keys.p256dh, auth: keys.auth });
-  return json(201, { endpoint, created });
+  if (!endpointAllowed(endpoint, push.hosts)) {
+    return json(400, { error: "endpoint must be an https URL of a known push service, on its default port" });
+  }
+  const saved = await push.outbox.subscribe(userId, { endpoint, p256dh: keys.p256dh, auth: keys.auth });
+  if (saved === "no_user") return json(401, { error: "user not found" });
+  if (saved === "taken") return json(409, { error: "this endpoint is registered with other keys" });
+  return json(201, { endpoint, created: saved === "created" });
 }
 
 export async function unsubscribe(push: PushApi | null, userId: string, req: Request): Promise<Response> {
@@ -72,19 +79,6 @@ export async function unsubscribe(push: PushApi | null, userId: string, req: Req
   if ("error" in body) return body.error;
   await push.outbox.unsubscribe(userId, body.value.endpoint);
   return new Response(null, { status: 204, headers: { "cache-control": "no-store" } });
-}
-
-/** https, on an allowed host or one of its subdomains, without credentials in the URL. */
-export function endpointAllowed(endpoint: string, hosts: string[]): boolean {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== "https:" || url.username || url.password) return false;
-  const host = url.hostname.toLowerCase();
-  return hosts.some((h) => host === h || host.endsWith(`.${h}`));
 }
 
 function notEnabled(): Response {

@@ -5,7 +5,7 @@
  * message frames of all of a user's sockets together.
  */
 import type { Limits } from "../config/config.ts";
-import { clientIp, type TrustedProxies } from "./client-ip.ts";
+import { clientIp, ipLimitKey, type TrustedProxies } from "./client-ip.ts";
 import { KeyedBuckets } from "./rate-limit.ts";
 
 export class RequestLimits {
@@ -31,7 +31,7 @@ export class RequestLimits {
 
   /** Each of these: 0 when allowed, else the seconds until it would be. */
   ip(ip: string): number {
-    return this.perIp.take(ip);
+    return this.perIp.take(ipLimitKey(ip));
   }
 
   api(userId: string): number {

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { composeEvent, cut, pushPayload } from "../../src/notify/notification-text.ts";
 import { BACKOFF_MAX_MS, backoffMs, classify, retryAfterMs } from "../../src/notify/delivery-policy.ts";
-import { endpointAllowed } from "../../src/transport/push-routes.ts";
+import { endpointAllowed, isP256Point } from "../../src/notify/push-endpoint.ts";
 import { signature } from "../../src/notify/webhook-sender.ts";
 import { topicOf } from "../../src/notify/web-push-sender.ts";
 
@@ -69,11 +69,18 @@ describe("delivery policy", () => {
 });
 
 describe("push endpoints and signatures", () => {
-  test("only https endpoints on an allowed host or its subdomains are taken", () => {
+  test("only https endpoints on an allowed host or its subdomains, on the default port, are taken", () => {
     const hosts = ["push.services.mozilla.com", "fcm.googleapis.com"];
     expect(endpointAllowed("https://updates.push.services.mozilla.com/wpush/v2/abc", hosts)).toBe(true);
     expect(endpointAllowed("https://fcm.googleapis.com/fcm/send/abc", hosts)).toBe(true);
+    expect(endpointAllowed("https://fcm.googleapis.com:443/fcm/send/abc", hosts)).toBe(true); // the default, written out
+    expect(endpointAllowed("https://127.0.0.1:8443/push/1", [...hosts, "127.0.0.1:8443"])).toBe(true); // host:port, exactly
+    expect(endpointAllowed("https://127.0.0.1:8444/push/1", [...hosts, "127.0.0.1:8443"])).toBe(false);
+    expect(endpointAllowed("https://sub.fcm.googleapis.com:8443/x", [...hosts, "fcm.googleapis.com:8443"])).toBe(false);
     for (const bad of [
+      "https://fcm.googleapis.com:22/x",
+      "https://fcm.googleapis.com:6379/x",
+      "https://fcm.googleapis.com:8443/x",
       "http://fcm.googleapis.com/fcm/send/abc",
       "https://evilfcm.googleapis.com.attacker.example/x",
       "https://fcm.googleapis.com.attacker.example/x",
@@ -83,6 +90,21 @@ describe("push endpoints and signatures", () => {
     ]) {
       expect({ bad, allowed: endpointAllowed(bad, hosts) }).toEqual({ bad, allowed: false });
     }
+  });
+
+  test("a browser key must be a point of the P-256 curve: an off-curve one (which would make every encryption throw) is refused", async () => {
+    const pair = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair;
+    const point = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    expect(isP256Point(point)).toBe(true);
+    const offCurve = point.slice();
+    offCurve[64]! ^= 1; // y changed by one bit
+    expect(isP256Point(offCurve)).toBe(false);
+    expect(isP256Point(new Uint8Array(65).fill(0, 1).fill(4, 0, 1))).toBe(false); // (0, 0)
+    expect(isP256Point(new Uint8Array(65).fill(0xff).fill(4, 0, 1))).toBe(false); // coordinates beyond p
+    expect(isP256Point(point.slice(0, 64))).toBe(false);
+    const compressed = point.slice();
+    compressed[0] = 2;
+    expect(isP256Point(compressed)).toBe(false);
   });
 
   test("the webhook signature is HMAC-SHA256 of '<t>.<body>'; a push topic is 22 URL-safe characters per session", () => {

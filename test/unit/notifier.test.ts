@@ -112,4 +112,61 @@ describe("Notifier", () => {
     await notifier.runOnce();
     expect(calls).toEqual(["presence"]); // no transaction: the row comes back after its lease
   });
+
+  test("one recipient's endpoints that never answer hold at most 4 slots: another user's delivery goes at once", async () => {
+    const due: Delivery[] = [];
+    const sent: number[] = [];
+    const postponed: number[] = [];
+    const outbox = {
+      claimDue: async () => [],
+      claimDeliveries: async (limit: number) => due.splice(0, limit),
+      sent: async (id: number) => void sent.push(id),
+      postpone: async (id: number) => void postponed.push(id),
+      sweep: async () => {},
+    } as unknown as NotificationOutbox;
+    const forUser = (id: number, userId: string): Delivery => ({ ...delivery(id), event: { user_id: userId } as Delivery["event"] });
+    const push = {
+      send: (d: Delivery) => (d.event.user_id === "greedy" ? new Promise<Attempt>(() => {}) : Promise.resolve<Attempt>({ kind: "sent" })),
+    } as unknown as WebPushSender;
+    const notifier = new Notifier({ ...deps(outbox), push });
+    for (let i = 1; i <= 150; i++) due.push(forUser(i, "greedy"));
+    due.push(forUser(151, "bystander"));
+    await notifier.runOnce();
+    await notifier.runOnce();
+    await Bun.sleep(10);
+    expect(sent).toEqual([151]);
+    expect(postponed).toHaveLength(146); // handed back uncounted, for later
+  });
+
+  test("a sender that throws counts as a failed attempt; the last one dead-letters; a push endpoint that never answered is unsubscribed", async () => {
+    const outcomes: string[] = [];
+    const outbox = {
+      retryLater: async (id: number) => void outcomes.push(`retry ${id}`),
+      dead: async (id: number, _error: string, unsubscribe?: string) =>
+        void outcomes.push(`dead ${id}${unsubscribe ? " unsubscribed" : ""}`),
+    } as unknown as NotificationOutbox;
+    const throwing = { send: async () => Promise.reject(new TypeError("invalid key")) } as unknown as WebPushSender;
+    const silent = { send: async () => ({ kind: "retry", error: "timed out", unreachable: true }) } as unknown as WebPushSender;
+    const run = (push: WebPushSender, d: Delivery) => (new Notifier({ ...deps(outbox), push }) as unknown as Deliverer).deliver(d);
+    await run(throwing, { ...delivery(1), attempts: 1 });
+    await run(throwing, { ...delivery(2), attempts: 3 });
+    await run(silent, { ...delivery(3), attempts: 3 });
+    expect(outcomes).toEqual(["retry 1", "dead 2", "dead 3 unsubscribed"]);
+  });
 });
+
+type Deliverer = { deliver(d: Delivery): Promise<void> };
+
+function deps(outbox: NotificationOutbox) {
+  return {
+    outbox,
+    presence: {} as Presence,
+    push: null,
+    webhook: null,
+    log: createLogger("silent"),
+    metrics: new Metrics(),
+    quietMs: 1000,
+    maxAttempts: 3,
+    pollMs: 5,
+  };
+}
