@@ -14,7 +14,6 @@ import {
   type Bus,
   type Envelope,
   type InboxQuery,
-  type Participant,
   type Presence,
   type PresenceChange,
   type PresenceState,

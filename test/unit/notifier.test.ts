@@ -75,7 +75,11 @@ describe("Notifier", () => {
     const entry = { userId: "u", sessionId: "s", lease: new Date() };
     let claimed = false;
     const outbox = {
-      claimDue: async () => (claimed ? [] : ((claimed = true), [entry])),
+      claimDue: async () => {
+        if (claimed) return [];
+        claimed = true;
+        return [entry];
+      },
       claimDeliveries: async () => [],
       sweep: async () => {},
       decide: async (_e: unknown, compose: (u: unknown) => unknown) => {
