@@ -1,5 +1,7 @@
 /** /healthz, /readyz and /metrics: what an operator and a load balancer read. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Client, createPair, createUser, describeWithRedis, env, sessionUrl, useServers, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
@@ -21,6 +23,18 @@ describe("metrics", () => {
   let app: App;
   beforeAll(async () => {
     app = await servers.start();
+  });
+
+  test("every metric docs/operations.md documents is rendered, and every rendered one is documented", async () => {
+    const docs = readFileSync(join(import.meta.dir, "..", "docs", "operations.md"), "utf8");
+    const table = docs.slice(docs.indexOf("| metric | type | meaning |"));
+    const documented = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^ *\| `(chat_[a-z_]+)[^`]*` \| (\w+) \|/gm)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+    const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
+    const rendered = [...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(rendered.sort()).toEqual(documented.sort());
+    expect(documented.length).toBeGreaterThan(15);
   });
 
   test("counters and histograms follow what happens", async () => {

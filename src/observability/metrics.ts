@@ -80,56 +80,57 @@ export class Histogram {
   }
 }
 
-/** Every metric the service exports; gauges are attached by the composition root. */
+/**
+ * Every metric the service exports; gauges are attached by the composition root. Each instrument is
+ * registered as it is made, so none can be left out of the rendering (test/observability.test.ts
+ * checks the rendering against the table in docs/operations.md).
+ */
 export class Metrics {
-  readonly messagesReceived = new Counter("chat_messages_received_total", "Valid message frames received from clients");
-  readonly messagesPersisted = new Counter("chat_messages_persisted_total", "Messages committed to PostgreSQL by this instance");
-  readonly messagesDelivered = new Counter(
+  private readonly registered: { render(): string[] }[] = [];
+  readonly messagesReceived = this.counter("chat_messages_received_total", "Valid message frames received from clients");
+  readonly messagesPersisted = this.counter("chat_messages_persisted_total", "Messages committed to PostgreSQL by this instance");
+  readonly messagesDelivered = this.counter(
     "chat_messages_delivered_total",
     "Messages published to this instance's local sockets, whatever their origin (local commit, bus, store)",
   );
-  readonly frameErrors = new Counter("chat_frame_errors_total", "Error frames sent, by code");
-  readonly connectionsRefused = new Counter("chat_connections_refused_total", "Connections refused, by close code or HTTP status");
-  readonly connectionsOpened = new Counter("chat_connections_opened_total", "Connections accepted");
-  readonly ticketsRedeemed = new Counter(
+  readonly frameErrors = this.counter("chat_frame_errors_total", "Error frames sent, by code");
+  readonly connectionsRefused = this.counter("chat_connections_refused_total", "Connections refused, by close code or HTTP status");
+  readonly connectionsOpened = this.counter("chat_connections_opened_total", "Connections accepted");
+  readonly ticketsRedeemed = this.counter(
     "chat_ws_tickets_redeemed_total",
     "Connect tickets redeemed: connections opened without a JWT in the URL",
   );
-  readonly socketsClosedByServer = new Counter("chat_sockets_closed_total", "Sockets closed by the server, by close code");
-  readonly notifications = new Counter(
+  readonly socketsClosedByServer = this.counter("chat_sockets_closed_total", "Sockets closed by the server, by close code");
+  readonly notifications = this.counter(
     "chat_notifications_total",
     "Offline notifications decided, by result: queued (its deliveries recorded) or skipped (read, recipient online, no target)",
   );
-  readonly notificationDeliveries = new Counter(
+  readonly notificationDeliveries = this.counter(
     "chat_notification_deliveries_total",
     "Notification delivery attempts, by target (push, webhook) and result: sent, retried, failed (dead letter), gone (subscription deleted)",
   );
-  readonly persistSeconds = new Histogram("chat_persist_seconds", "Time to commit a message (group commit included)");
-  readonly messageSeconds = new Histogram("chat_message_seconds", "From a message frame's arrival to its broadcast on this instance");
-  readonly bridgeLagSeconds = new Histogram("chat_bridge_lag_seconds", "From publication on another instance to receipt through Redis");
-  readonly writeBatchSize = new Histogram("chat_db_write_batch_rows", "Rows per group-commit statement", ROWS);
-  private readonly gauges: Gauge[] = [];
+  readonly persistSeconds = this.histogram("chat_persist_seconds", "Time to commit a message (group commit included)");
+  readonly messageSeconds = this.histogram("chat_message_seconds", "From a message frame's arrival to its broadcast on this instance");
+  readonly bridgeLagSeconds = this.histogram("chat_bridge_lag_seconds", "From publication on another instance to receipt through Redis");
+  readonly writeBatchSize = this.histogram("chat_db_write_batch_rows", "Rows per group-commit statement", ROWS);
 
   gauge(name: string, help: string, read: () => number): void {
-    this.gauges.push(new Gauge(name, help, read));
+    this.registered.push(new Gauge(name, help, read));
   }
 
   render(): string {
-    const all = [
-      this.messagesReceived,
-      this.messagesPersisted,
-      this.messagesDelivered,
-      this.frameErrors,
-      this.connectionsRefused,
-      this.connectionsOpened,
-      this.ticketsRedeemed,
-      this.socketsClosedByServer,
-      this.persistSeconds,
-      this.messageSeconds,
-      this.bridgeLagSeconds,
-      this.writeBatchSize,
-      ...this.gauges,
-    ];
-    return all.flatMap((m) => m.render()).join("\n") + "\n";
+    return this.registered.flatMap((m) => m.render()).join("\n") + "\n";
+  }
+
+  private counter(name: string, help: string): Counter {
+    const counter = new Counter(name, help);
+    this.registered.push(counter);
+    return counter;
+  }
+
+  private histogram(name: string, help: string, buckets?: number[]): Histogram {
+    const histogram = new Histogram(name, help, buckets);
+    this.registered.push(histogram);
+    return histogram;
   }
 }
