@@ -1,14 +1,13 @@
-/** A single instance: nothing crosses processes, so the bus has nothing to do. */
-import type { Bus } from "../chat/ports.ts";
+/** A single instance: every envelope is this instance's own, delivered by the broadcast itself; nothing crosses processes. */
+import type { Envelope } from "../chat/ports.ts";
+import { PubSub } from "./pub-sub.ts";
 
-export class LocalBus implements Bus {
+export class LocalBus extends PubSub {
+  protected send(_envelope: Envelope): void {}
   async join(): Promise<void> {}
   leave(): void {}
   async joinUser(): Promise<void> {}
   leaveUser(): void {}
-  publish(): void {}
-  onEnvelope(): void {}
-  onResync(): void {}
   status() {
     return "local" as const;
   }

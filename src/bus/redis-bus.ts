@@ -10,7 +10,8 @@
  * "Back" means every channel's SSUBSCRIBE was answered: a connection that is up but refuses a
  * subscription (a cluster node still rejoining says CLUSTERDOWN) keeps the bridge down and is asked again.
  */
-import type { Bus, Envelope } from "../chat/ports.ts";
+import type { Envelope } from "../chat/ports.ts";
+import { PubSub } from "./pub-sub.ts";
 import type { Logger } from "../observability/log.ts";
 import { batchable, channelFor, channelOf, decode, encode, encodeBatch, inboxChannelOf, routeOf } from "./envelope-codec.ts";
 import type { RedisClient, RedisConnections } from "./redis-connect.ts";
@@ -24,7 +25,7 @@ const RETRY_UNSENT_MS = 250;
 const RESUBSCRIBE_RETRY_MS = 250;
 const RESUBSCRIBE_TIMEOUT_MS = 2000;
 
-export class RedisBus implements Bus {
+export class RedisBus extends PubSub {
   /** Identifies this instance on the bus (its own envelopes are ignored) and in presence entries. */
   readonly origin = crypto.randomUUID();
   private readonly originPrefix = `${this.origin} `;
@@ -39,8 +40,6 @@ export class RedisBus implements Bus {
   private unsent: string[][] = [];
   /** Envelopes published in this tick, per channel: sent together at its end (one SPUBLISH per channel). */
   private outbox = new Map<string, Envelope[]>();
-  private envelopeHandler: (e: Envelope) => void = () => {};
-  private resyncHandler: () => void = () => {};
   private wasDown = false;
   private lastState: "up" | "down" | null = null;
   private closing = false;
@@ -49,6 +48,7 @@ export class RedisBus implements Bus {
     private readonly connections: RedisConnections,
     private readonly log: Logger,
   ) {
+    super();
     this.pub = connections.commands;
     this.sub = connections.subscriber;
     this.sub.on("smessage", (channel: string, payload: string) => this.receive(channel, payload));
@@ -138,7 +138,7 @@ export class RedisBus implements Bus {
    * session's channel gets one SPUBLISH for all of them (in order), and each subscriber one message
    * to parse instead of one per chat message.
    */
-  publish(envelope: Envelope): void {
+  protected send(envelope: Envelope): void {
     if (this.outbox.size === 0) queueMicrotask(() => this.flushOutbox());
     const channel = channelFor(envelope);
     const queued = this.outbox.get(channel);
@@ -151,25 +151,17 @@ export class RedisBus implements Bus {
     this.outbox = new Map();
     for (const [channel, envelopes] of outbox) {
       const together = envelopes.length > 1 && envelopes.every(batchable);
-      if (together) this.send(envelopes, [channel, encodeBatch(this.origin, envelopes)]);
-      else for (const e of envelopes) this.send([e], [channel, encode(this.origin, e)]);
+      if (together) this.publish(envelopes, [channel, encodeBatch(this.origin, envelopes)]);
+      else for (const e of envelopes) this.publish([e], [channel, encode(this.origin, e)]);
     }
   }
 
-  private send(envelopes: Envelope[], args: string[]) {
+  private publish(envelopes: Envelope[], args: string[]) {
     if (this.pub.status !== "ready") {
       this.keep(envelopes, args);
       return;
     }
     this.pub.spublish(args[0]!, args[1]!).catch(() => this.keep(envelopes, args));
-  }
-
-  onEnvelope(handler: (e: Envelope) => void): void {
-    this.envelopeHandler = handler;
-  }
-
-  onResync(handler: () => void): void {
-    this.resyncHandler = handler;
   }
 
   status(): "up" | "down" {
@@ -193,7 +185,7 @@ export class RedisBus implements Bus {
     const route = routeOf(channel);
     const decoded = route ? decode(route, payload) : null;
     if (!decoded || decoded.origin === this.origin) return;
-    for (const envelope of decoded.envelopes) this.envelopeHandler(envelope);
+    for (const envelope of decoded.envelopes) this.deliver(envelope);
   }
 
   /**
@@ -233,7 +225,7 @@ export class RedisBus implements Bus {
     this.reportState();
     if (this.wasDown) {
       this.wasDown = false;
-      this.resyncHandler();
+      this.resynced();
     }
   }
 

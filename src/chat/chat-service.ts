@@ -191,8 +191,7 @@ export class ChatService {
     const frame = messageFrame(message);
     const room = this.rooms.get(message.session_id);
     if (room && participants && !room.hasParticipants(participants)) this.participantsChanged(room, participants);
-    room?.deliver(message.seq, frame);
-    this.delivery.messageToOthers(message, frame);
+    this.delivery.message(message, frame);
     if (room) this.touchInboxes(room.session);
     else void this.sessionOf(message.session_id, message.sender_id).then((s) => s && this.touchInboxes(s));
   }
@@ -273,6 +272,7 @@ export class ChatService {
     });
   }
 
+  /** Every envelope, this instance's own included: the one place where what the bus carries is delivered here. */
   private receive(e: Envelope) {
     if (e.sentAt) this.metrics.bridgeLagSeconds.observe(Math.max(0, Date.now() - e.sentAt) / 1000);
     if (e.kind === "message") this.rooms.get(e.sessionId)?.deliver(e.seq, e.frame);
@@ -330,8 +330,7 @@ export class ChatService {
 
   /** Told to every instance, this one included, even when no socket of the session is left here. */
   private presenceChanged(change: PresenceChange) {
-    this.delivery.presenceToOthers(change);
-    this.applyPresence(change);
+    this.delivery.presence(change);
   }
 
   /** The other participant's inbox shows this presence: touched once, by the instance that decided the change. */

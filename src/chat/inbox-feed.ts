@@ -132,9 +132,9 @@ export class InboxFeed {
     return joining;
   }
 
+  /** To every instance, this one included (its ChatService.receive calls `changed`). */
   private announce(userId: string, sessionId: string) {
-    this.bus.publish({ kind: "inbox", userId, sessionId });
-    this.changed(userId, sessionId);
+    this.bus.broadcast({ kind: "inbox", userId, sessionId });
   }
 
   private async refresh(userId: string, sessionId: string) {

@@ -146,7 +146,10 @@ export type Envelope = (
   sentAt?: number;
 };
 
-/** Fan-out between instances. Local delivery is not its job. */
+/**
+ * Pub/sub across instances, this one included: `broadcast` hands the envelope to this instance's
+ * handler synchronously, then to every other instance that joined its session (or user).
+ */
 export interface Bus {
   /** Starts receiving envelopes of this session (first local socket of the session). */
   join(sessionId: string): Promise<void>;
@@ -155,10 +158,11 @@ export interface Bus {
   /** Starts receiving the user's `inbox` envelopes (their first local inbox socket). */
   joinUser(userId: string): Promise<void>;
   leaveUser(userId: string): void;
-  publish(envelope: Envelope): void;
-  /** Envelopes from other instances; never this instance's own. */
+  /** Here (before it returns) and on every other instance that joined. */
+  broadcast(envelope: Envelope): void;
+  /** Every envelope: this instance's own, inside `broadcast`, and other instances' as they arrive. */
   onEnvelope(handler: (envelope: Envelope) => void): void;
-  /** Called after the bus came back from an outage: what was published meanwhile is lost. */
+  /** Called after the bus came back from an outage: what other instances broadcast meanwhile is lost. */
   onResync(handler: () => void): void;
   status(): "up" | "down" | "local";
   close(): Promise<void>;

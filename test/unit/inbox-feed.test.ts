@@ -114,7 +114,7 @@ describe("InboxFeed", () => {
     const bus = {
       joinUser: async () => {},
       leaveUser: () => {},
-      publish: (e: Envelope) => published.push(e),
+      broadcast: (e: Envelope) => published.push(e),
       status: () => "up",
     } as unknown as Bus;
     const presence = { states: async () => new Map() } as unknown as Presence;
@@ -159,7 +159,7 @@ describe("InboxFeed", () => {
     expect(f.sent.map((x) => JSON.parse(x).type)).toEqual(["inbox", "inbox_ready", "inbox"]);
   });
 
-  test("touch announces once per user and session per window, here and on the bus", async () => {
+  test("touch announces once per user and session per window, through the one broadcast (every instance, this one included)", async () => {
     const f = fakes();
     for (let i = 0; i < 50; i++) f.feed.touch(session, [me, "other"]);
     expect(f.published).toEqual([
