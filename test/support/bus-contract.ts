@@ -52,7 +52,10 @@ export function busContract(name: string, makePair: () => Promise<BusPair>): voi
       const user = crypto.randomUUID();
       await pair.b.join(session);
       const sent: Envelope[] = [
-        ...Array.from({ length: 100 }, (_, i): Envelope => ({ kind: "message", sessionId: session, seq: i + 1, frame: `{"seq":${i + 1}}` })),
+        ...Array.from(
+          { length: 100 },
+          (_, i): Envelope => ({ kind: "message", sessionId: session, seq: i + 1, frame: `{"seq":${i + 1}}` }),
+        ),
         { kind: "direct", sessionId: session, toUserId: user, frame: '{"type":"read","seq":100}' },
         { kind: "presence", sessionId: session, userId: user, online: true, version: 7 },
       ];

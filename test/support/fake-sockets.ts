@@ -1,0 +1,48 @@
+/** Sockets of one in-process instance: topics as Bun's server.publish keeps them, frames recorded per socket. */
+import type { Connection, Fanout } from "../../src/chat/types.ts";
+
+export class FakeSocket implements Connection {
+  readonly frames: { type: string; [k: string]: unknown }[] = [];
+  readonly topics = new Set<string>();
+  constructor(private readonly server: FakeSockets) {}
+  send(frame: string): void {
+    this.frames.push(JSON.parse(frame));
+  }
+  subscribe(topic: string): void {
+    this.topics.add(topic);
+  }
+  unsubscribe(topic: string): void {
+    this.topics.delete(topic);
+  }
+  cork(sends: () => void): void {
+    sends();
+  }
+  getBufferedAmount(): number {
+    return 0;
+  }
+  of(type: string) {
+    return this.frames.filter((f) => f.type === type);
+  }
+  /** The open socket, as the server sees it. */
+  get isOpen(): boolean {
+    return this.server.has(this);
+  }
+}
+
+export class FakeSockets {
+  private readonly sockets = new Set<FakeSocket>();
+  readonly fanout: Fanout = (topic, frame) => {
+    for (const s of this.sockets) if (s.topics.has(topic)) s.send(frame);
+  };
+  open(): FakeSocket {
+    const s = new FakeSocket(this);
+    this.sockets.add(s);
+    return s;
+  }
+  close(s: FakeSocket): void {
+    this.sockets.delete(s);
+  }
+  has(s: FakeSocket): boolean {
+    return this.sockets.has(s);
+  }
+}
