@@ -22,9 +22,7 @@ import { Metrics } from "./observability/metrics.ts";
 import { provisionDemo, type DemoAccess } from "./cli/demo.ts";
 import { demoRoutes } from "./demo/routes.ts";
 import { Notifier } from "./notify/notifier.ts";
-import { createPost } from "./notify/http-post.ts";
-import { WebPushSender } from "./notify/web-push-sender.ts";
-import { WebhookSender } from "./notify/webhook-sender.ts";
+import { deliveryTargets, queueEveryone, type DeliveryTargets } from "./notify/targets.ts";
 
 export type App = {
   server: Server<SocketData>;
@@ -92,11 +90,12 @@ async function runMigrations(address: DatabaseAddress, log: Logger) {
 
 async function wire({ config, log, sql, listenAddress, bus, presence, embedded }: Parts): Promise<App> {
   const metrics = new Metrics();
+  const targets = config.notify ? deliveryTargets(config.notify) : null;
   const store = new PostgresStore(sql, {
     timeoutMs: config.limits.dbWriteTimeoutMs,
     maxPending: config.limits.maxPendingWrites,
     onBatch: (rows) => metrics.writeBatchSize.observe(rows),
-    ...(config.notify ? { notify: { graceMs: config.notify.graceMs, everyone: config.notify.webhook !== null } } : {}),
+    ...(config.notify && targets ? { notify: { graceMs: config.notify.graceMs, everyone: queueEveryone(targets) } } : {}),
   });
   await store.tickets.start();
   let server: Server<SocketData> | null = null;
@@ -112,7 +111,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     onAccessChange: (change) => http?.access.changed(change),
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
-  const notifier = config.notify ? startNotifier(config.notify, { store, presence, log, metrics }) : null;
+  const notifier = config.notify && targets ? startNotifier(config.notify, targets, { store, presence, log, metrics }) : null;
 
   let accepting = true;
   const accessFeed = new AccessFeed(sql, log);
@@ -131,7 +130,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     allowedOrigins: config.allowedOrigins,
     trustedProxies: config.trustedProxies,
     push: config.notify?.vapid
-      ? { outbox: store.notifications, vapidPublicKey: config.notify.vapid.publicKey, hosts: config.notify.pushHosts }
+      ? { subscriptions: store.notifications, vapidPublicKey: config.notify.vapid.publicKey, hosts: config.notify.pushHosts }
       : null,
     clockSkewSeconds: config.jwt.clockSkewSeconds,
     accepting: () => accepting,
@@ -181,14 +180,13 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
 /** Web Push and/or the webhook, drained by this instance as by every other. */
 function startNotifier(
   notify: NotifyConfig,
+  targets: DeliveryTargets,
   { store, presence, log, metrics }: { store: PostgresStore; presence: Presence; log: Logger; metrics: Metrics },
 ): Notifier {
-  const post = createPost(notify.extraCaFile);
   const notifier = new Notifier({
     outbox: store.notifications,
     presence,
-    push: notify.vapid ? new WebPushSender(notify.vapid, post, notify.pushHosts) : null,
-    webhook: notify.webhook ? new WebhookSender(notify.webhook.url, notify.webhook.secret, post) : null,
+    ...targets,
     log,
     metrics,
     quietMs: notify.quietMs,

@@ -8,7 +8,8 @@
 import { describe, expect, test } from "bun:test";
 import { Client, createPair, createUser, db, join, sessionUrl, settle, useServers } from "./helpers.ts";
 import { KeyedBuckets } from "../src/transport/rate-limit.ts";
-import { clientIp, ipLimitKey, parseTrustedProxies, type TrustedProxies } from "../src/transport/client-ip.ts";
+import { clientIp, ipLimitKey } from "../src/transport/client-ip.ts";
+import { parseTrustedProxies, type TrustedProxies } from "../src/config/trusted-proxies.ts";
 import { RequestLimits } from "../src/transport/request-limits.ts";
 import { loadConfig } from "../src/config/config.ts";
 import { ChatService } from "../src/chat/chat-service.ts";

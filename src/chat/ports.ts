@@ -120,6 +120,16 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** What a one-use connect ticket stands for (the transport's; kept in the store so that any instance redeems it). */
+export type Ticket = { userId: string; sessionId: string; tokenExpiresAt: number };
+
+/** Connect tickets: issued over HTTP, spent by one WebSocket upgrade. */
+export interface TicketBook {
+  issue(grant: Ticket): Promise<{ ticket: string; expiresAt: number }>;
+  /** The ticket's grant, once: null when malformed, not ours, unknown, used or expired. */
+  redeem(ticket: string): Promise<Ticket | null>;
+}
+
 /**
  * A change the backend made to who may read a session, as it committed. `participants` null: the
  * session was deleted. A user change means deleted or deactivated: they may read nothing.

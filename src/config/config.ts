@@ -3,7 +3,7 @@
  * Nothing else in the code reads `process.env`.
  */
 import * as v from "valibot";
-import { parseTrustedProxies, type TrustedProxies } from "../transport/client-ip.ts";
+import { parseTrustedProxies, type TrustedProxies } from "./trusted-proxies.ts";
 
 export const DEV_JWT_SECRET = "sendbuddy-dev-secret-change-me-0123456789";
 

@@ -2,7 +2,7 @@
  * What a notification says and how big it may be: the title is the sender, the body the first message
  * not yet notified, cut on a code-point boundary, with how many more there are ("(+2 more)").
  */
-import type { NotificationEvent, Unnotified } from "../store/notification-outbox.ts";
+import type { NotificationEvent, Unnotified } from "./model.ts";
 
 export const TITLE_CODE_POINTS = 80;
 export const BODY_CODE_POINTS = 120;

@@ -7,14 +7,14 @@
 import type { Presence } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import { WEBHOOK_TARGET, type Delivery, type DueEntry, type NotificationOutbox, type Unnotified } from "../store/notification-outbox.ts";
+import { WEBHOOK_TARGET, type Delivery, type DueEntry, type Outbox, type Unnotified } from "./model.ts";
 import { backoffMs, type Attempt } from "./delivery-policy.ts";
 import { composeEvent } from "./notification-text.ts";
 import type { WebPushSender } from "./web-push-sender.ts";
 import type { WebhookSender } from "./webhook-sender.ts";
 
 export type NotifierDeps = {
-  outbox: NotificationOutbox;
+  outbox: Outbox;
   presence: Presence;
   push: WebPushSender | null;
   webhook: WebhookSender | null;

@@ -3,7 +3,7 @@
  * library encrypts the payload and signs the VAPID JWT; the request goes out through `Post`.
  */
 import webpush from "web-push";
-import type { Delivery } from "../store/notification-outbox.ts";
+import type { Delivery } from "./model.ts";
 import { attempt, type Post } from "./http-post.ts";
 import type { Attempt } from "./delivery-policy.ts";
 import { pushPayload } from "./notification-text.ts";

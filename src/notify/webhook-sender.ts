@@ -6,7 +6,7 @@
  *   X-Chat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under NOTIFY_WEBHOOK_SECRET>
  */
 import { createHmac } from "node:crypto";
-import type { Delivery } from "../store/notification-outbox.ts";
+import type { Delivery } from "./model.ts";
 import { attempt, type Post } from "./http-post.ts";
 import type { Attempt } from "./delivery-policy.ts";
 

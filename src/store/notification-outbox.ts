@@ -8,42 +8,17 @@
  * also collapses by topic). Any instance drains; rows are claimed with SKIP LOCKED and a lease.
  */
 import type { PendingQuery, Sql, TransactionSql } from "postgres";
-
-export type PushSubscription = { endpoint: string; p256dh: string; auth: string };
-
-/** What a notification says; the webhook's body and (without user_id) the push payload. */
-export type NotificationEvent = {
-  id: string;
-  type: "message";
-  user_id: string;
-  session_id: string;
-  /** The newest message it covers. */
-  seq: number;
-  title: string;
-  body: string;
-  /** Messages it covers. */
-  count: number;
-  created_at: string;
-};
-
-export type DueEntry = { userId: string; sessionId: string; lease: Date };
-
-/** The recipient's unread messages of the session not yet covered by a notification, oldest first. */
-export type Unnotified = { count: number; newestSeq: number; first: { senderName: string; content: string } | null };
-
-export type Delivery = {
-  id: number;
-  eventId: string;
-  /** "webhook", or a push subscription's endpoint. */
-  target: string;
-  event: NotificationEvent;
-  /** Attempts so far, this one included. */
-  attempts: number;
-  /** The push subscription's keys; null when it was removed meanwhile (or for the webhook). */
-  keys: { p256dh: string; auth: string } | null;
-};
-
-export const WEBHOOK_TARGET = "webhook";
+import {
+  WEBHOOK_TARGET,
+  type Delivery,
+  type DueEntry,
+  type NotificationEvent,
+  type Outbox,
+  type PushSubscription,
+  type PushSubscriptions,
+  type SubscribeOutcome,
+  type Unnotified,
+} from "../notify/model.ts";
 
 /** Browsers and devices of one user that get pushes; registering another drops the oldest. */
 export const MAX_SUBSCRIPTIONS_PER_USER = 10;
@@ -56,7 +31,7 @@ const FOREIGN_KEY_VIOLATION = "23503";
 /** A delivery still pending after this long is dead-lettered as expired: push services keep a notification 12 h. */
 const EXPIRE_PENDING = "12 hours";
 
-export class NotificationOutbox {
+export class NotificationOutbox implements Outbox, PushSubscriptions {
   constructor(
     private readonly sql: Sql,
     private readonly bounded: <T extends readonly (object | undefined)[]>(query: PendingQuery<T>) => Promise<T>,
@@ -67,7 +42,7 @@ export class NotificationOutbox {
    * with the same `auth` secret, which only the browser that subscribed knows: "taken" otherwise.
    * A user keeps their newest MAX_SUBSCRIPTIONS_PER_USER: older ones are dropped.
    */
-  async subscribe(userId: string, s: PushSubscription): Promise<"created" | "updated" | "taken" | "no_user"> {
+  async subscribe(userId: string, s: PushSubscription): Promise<SubscribeOutcome> {
     try {
       const [row] = await this.bounded(this.sql<{ created: boolean }[]>`
         WITH saved AS (

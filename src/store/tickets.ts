@@ -10,18 +10,17 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import type { PendingQuery, Sql } from "postgres";
+import type { Ticket, TicketBook } from "../chat/ports.ts";
 
 /** How long a ticket may wait before it is used. */
 export const TICKET_TTL_MS = 30_000;
-
-export type Ticket = { userId: string; sessionId: string; tokenExpiresAt: number };
 
 const NONCE_BYTES = 32;
 const MAC_BYTES = 16;
 /** 48 bytes in URL-safe base64, no padding. */
 const TICKET_FORM = /^[A-Za-z0-9_-]{64}$/;
 
-export class Tickets {
+export class Tickets implements TicketBook {
   private key: Uint8Array | null = null;
 
   constructor(

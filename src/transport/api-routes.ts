@@ -3,12 +3,11 @@
  * participants only, authenticated with `Authorization: Bearer <access JWT>`.
  */
 import * as v from "valibot";
-import type { InboxQuery, Store } from "../chat/ports.ts";
+import type { InboxQuery, Store, TicketBook } from "../chat/ports.ts";
 import { cursorText, type InboxPage } from "../chat/inbox.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
-import type { Tickets } from "../store/tickets.ts";
 import { json, jsonBody } from "./json-response.ts";
 import { PUSH_KEY_PATH, PUSH_SUBSCRIPTIONS_PATH, subscribe, unsubscribe, vapidPublicKey, type PushApi } from "./push-routes.ts";
 
@@ -57,7 +56,7 @@ const HistoryParams = v.pipe(
 
 export type ApiDeps = {
   store: Store;
-  tickets: Tickets;
+  tickets: TicketBook;
   verify: TokenVerifier;
   requests: RequestLimits;
   pageMaxBytes: number;
@@ -134,7 +133,7 @@ async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request)
   return issue(tickets, caller, sessionId);
 }
 
-async function issue(tickets: Tickets, caller: Caller, scope: string): Promise<Response> {
+async function issue(tickets: TicketBook, caller: Caller, scope: string): Promise<Response> {
   const issued = await tickets.issue({ userId: caller.userId, sessionId: scope, tokenExpiresAt: caller.expiresAt });
   return json(200, { ticket: issued.ticket, expires_at: new Date(issued.expiresAt).toISOString() });
 }

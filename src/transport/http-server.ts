@@ -1,6 +1,6 @@
 /** `Bun.serve` wiring: health, readiness, metrics, the HTTP API, and the WebSocket upgrade. */
 import type { Server } from "bun";
-import type { AccessSnapshot, Bus, InboxQuery, Store } from "../chat/ports.ts";
+import type { AccessSnapshot, Bus, InboxQuery, Store, TicketBook } from "../chat/ports.ts";
 import type { ChatService } from "../chat/chat-service.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Limits } from "../config/config.ts";
@@ -13,8 +13,7 @@ import type { PushApi } from "./push-routes.ts";
 import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
 import { RequestLimits, tooManyRequests } from "./request-limits.ts";
-import type { TrustedProxies } from "./client-ip.ts";
-import type { Tickets } from "../store/tickets.ts";
+import type { TrustedProxies } from "../config/trusted-proxies.ts";
 import { websocketHandler } from "./websocket.ts";
 import { AccessGuard } from "./access-guard.ts";
 import type { SocketData } from "./types.ts";
@@ -25,7 +24,7 @@ export type HttpDeps = {
   store: Store;
   /** Which sessions and users still exist, for the access resync (store/access-feed.ts). */
   accessSnapshot: (sessionIds: string[], userIds: string[]) => Promise<AccessSnapshot>;
-  tickets: Tickets;
+  tickets: TicketBook;
   bus: Bus;
   chat: ChatService;
   verify: TokenVerifier;

@@ -11,14 +11,14 @@
  * user only with the same `auth` secret (which only the browser that subscribed knows).
  */
 import * as v from "valibot";
-import type { NotificationOutbox } from "../store/notification-outbox.ts";
+import type { PushSubscriptions } from "../notify/model.ts";
 import { endpointAllowed, isP256Point } from "../notify/push-endpoint.ts";
 import { json, jsonBody } from "./json-response.ts";
 
 export const PUSH_KEY_PATH = /^\/api\/push\/vapid-public-key\/?$/;
 export const PUSH_SUBSCRIPTIONS_PATH = /^\/api\/push\/subscriptions\/?$/;
 
-export type PushApi = { outbox: NotificationOutbox; vapidPublicKey: string; hosts: string[] };
+export type PushApi = { subscriptions: PushSubscriptions; vapidPublicKey: string; hosts: string[] };
 
 /** A subscription body is a few hundred bytes. */
 const MAX_BODY = 4096;
@@ -67,7 +67,7 @@ export async function subscribe(push: PushApi | null, userId: string, req: Reque
   if (!endpointAllowed(endpoint, push.hosts)) {
     return json(400, { error: "endpoint must be an https URL of a known push service, on its default port" });
   }
-  const saved = await push.outbox.subscribe(userId, { endpoint, p256dh: keys.p256dh, auth: keys.auth });
+  const saved = await push.subscriptions.subscribe(userId, { endpoint, p256dh: keys.p256dh, auth: keys.auth });
   if (saved === "no_user") return json(401, { error: "user not found" });
   if (saved === "taken") return json(409, { error: "this endpoint is registered with other keys" });
   return json(201, { endpoint, created: saved === "created" });
@@ -77,7 +77,7 @@ export async function unsubscribe(push: PushApi | null, userId: string, req: Req
   if (!push) return notEnabled();
   const body = await jsonBody(req, Unsubscription, { maxBytes: MAX_BODY, expected: '{"endpoint":"…"}' });
   if ("error" in body) return body.error;
-  await push.outbox.unsubscribe(userId, body.value.endpoint);
+  await push.subscriptions.unsubscribe(userId, body.value.endpoint);
   return new Response(null, { status: 204, headers: { "cache-control": "no-store" } });
 }
 

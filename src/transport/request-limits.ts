@@ -5,7 +5,8 @@
  * message frames of all of a user's sockets together.
  */
 import type { Limits } from "../config/config.ts";
-import { clientIp, ipLimitKey, type TrustedProxies } from "./client-ip.ts";
+import { clientIp, ipLimitKey } from "./client-ip.ts";
+import type { TrustedProxies } from "../config/trusted-proxies.ts";
 import { KeyedBuckets } from "./rate-limit.ts";
 
 export class RequestLimits {

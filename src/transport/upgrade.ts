@@ -3,11 +3,10 @@
  * database round trip. The outcome travels to the WebSocket `open` handler in `ws.data`, because the
  * protocol accepts the connection first and then closes it with a 4xxx code.
  */
-import type { Store } from "../chat/ports.ts";
+import type { Store, TicketBook } from "../chat/ports.ts";
 import type { Member } from "../chat/types.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
-import type { Ticket } from "../store/tickets.ts";
 
 export const sessionIdPattern = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const SESSION_PATH = new RegExp(`^/ws/sessions/(${sessionIdPattern})/?$`, "i");
@@ -53,15 +52,12 @@ export function afterSeqOf(url: URL): number | null | undefined {
 export type AdmitDeps = {
   store: Store;
   verify: TokenVerifier;
-  tickets: TicketBook;
+  tickets: Pick<TicketBook, "redeem">;
   /** The per-user connection-attempt limit, asked once the credential says who it is. */
   mayAttempt: (userId: string) => boolean;
   /** A ticket was redeemed (for the metric). */
   onTicket?: () => void;
 };
-
-/** Redeems one-use connect tickets (store/tickets.ts). */
-export type TicketBook = { redeem(ticket: string): Promise<Ticket | null> };
 
 type Identity = { ok: true; userId: string; expiresAt: number } | { ok: false; close: CloseCode };
 

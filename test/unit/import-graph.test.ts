@@ -54,4 +54,18 @@ describe("import graph of src/", () => {
       });
     }
   });
+
+  test("transport and notify reach storage only through ports: they import no store module", () => {
+    const reaching = [...graph]
+      .filter(([file]) => file.startsWith("transport/") || file.startsWith("notify/"))
+      .flatMap(([file, targets]) => targets.filter((t) => t.startsWith("store/")).map((t) => `${file} → ${t}`));
+    expect(reaching).toEqual([]);
+  });
+
+  test("config imports nothing above it: only itself", () => {
+    const above = [...graph]
+      .filter(([file]) => file.startsWith("config/"))
+      .flatMap(([file, targets]) => targets.filter((t) => !t.startsWith("config/")).map((t) => `${file} → ${t}`));
+    expect(above).toEqual([]);
+  });
 });

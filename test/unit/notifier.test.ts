@@ -4,7 +4,7 @@ import { Notifier } from "../../src/notify/notifier.ts";
 import type { Attempt } from "../../src/notify/delivery-policy.ts";
 import type { WebPushSender } from "../../src/notify/web-push-sender.ts";
 import type { Presence } from "../../src/chat/ports.ts";
-import type { Delivery, NotificationOutbox } from "../../src/store/notification-outbox.ts";
+import type { Delivery, Outbox as NotificationOutbox } from "../../src/notify/model.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
 

@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import webpush from "web-push";
 import { attempt, MAX_ANSWER_BYTES, type Post } from "../../src/notify/http-post.ts";
 import { WebPushSender } from "../../src/notify/web-push-sender.ts";
-import type { Delivery } from "../../src/store/notification-outbox.ts";
+import type { Delivery } from "../../src/notify/model.ts";
 
 test("of an answer's body at most a few KB are read, however big it is", async () => {
   let pulled = 0;
