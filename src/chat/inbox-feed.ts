@@ -8,7 +8,8 @@
  * the state as committed, bursts fold into a few reads (KeyedThrottle), the last state always
  * arrives, and a session created by the backend appears with its first message.
  */
-import type { Bus, Presence, Store } from "./ports.ts";
+import type { Bus, Presence, SessionInfo, Store } from "./ports.ts";
+import type { DomainEvents } from "./domain-events.ts";
 import type { Connection } from "./types.ts";
 import { cursorText, readInbox, type InboxPage } from "./inbox.ts";
 import { KeyedThrottle } from "./throttle.ts";
@@ -55,6 +56,20 @@ export class InboxFeed {
     const interval = deps.intervalMs ?? 1000 / INBOX_FRAMES_PER_SECOND;
     this.announcer = new KeyedThrottle(interval, (key) => this.announce(...splitKey(key)));
     this.refresher = new KeyedThrottle(interval, (key) => this.refresh(...splitKey(key)));
+  }
+
+  /** Follows what the domain does: a message stored or a read mark moved touches both participants' inboxes, a presence change the other's. */
+  follow(events: DomainEvents): void {
+    const both = (s: SessionInfo) => this.touch(s.sessionId, [s.inviter.userId, s.invitee.userId]);
+    events.on("messageStored", both);
+    events.on("readMoved", both);
+    // Touched once, by the instance that decided the change.
+    events.on("presenceChanged", (change, s) =>
+      this.touch(
+        change.sessionId,
+        [s.inviter.userId, s.invitee.userId].filter((u) => u !== change.userId),
+      ),
+    );
   }
 
   /** Something these users' inboxes show of the session changed here: tell every instance. */

@@ -1,0 +1,152 @@
+/**
+ * What participants send into a room: messages (stored, then broadcast; a retried client_id answered
+ * with the original), typing, read marks. Each store failure becomes an error frame with a stable
+ * code; the socket stays.
+ */
+import { StoreUnavailableError, type AccessChange, type Appended, type Store } from "./ports.ts";
+import type { Connection, Member } from "./types.ts";
+import type { Room } from "./room.ts";
+import type { Rooms } from "./rooms.ts";
+import type { Delivery } from "./delivery.ts";
+import type { DomainEvents } from "./domain-events.ts";
+import { ErrorCode } from "../protocol/codes.ts";
+import { errorFrame, messageFrame, readFrame, typingFrame, type MessageView } from "../protocol/frames.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
+
+export type MessagesDeps = {
+  store: Store;
+  rooms: Rooms;
+  delivery: Delivery;
+  events: DomainEvents;
+  log: Logger;
+  metrics: Metrics;
+  /** Messages of one user waiting for the store: so that no user alone fills the writer's queue. */
+  maxPendingPerUser: number;
+  /** The backend changed a session's participants (seen in a message's commit). */
+  onAccessChange: (change: AccessChange) => void;
+};
+
+export class Messages {
+  private readonly pendingByUser = new Map<string, number>();
+
+  constructor(private readonly deps: MessagesDeps) {}
+
+  async send(conn: Connection, m: Member, content: string, clientId: string | null): Promise<void> {
+    const { store, metrics } = this.deps;
+    const started = performance.now();
+    metrics.messagesReceived.inc();
+    const userId = m.user.userId;
+    const pending = this.pendingByUser.get(userId) ?? 0;
+    if (pending >= this.deps.maxPendingPerUser) {
+      metrics.frameErrors.inc({ code: ErrorCode.RateLimited });
+      conn.send(
+        errorFrame({
+          code: ErrorCode.RateLimited,
+          error: "too many of your messages are waiting to be stored, slow down",
+          ...(clientId ? { client_id: clientId } : {}),
+        }),
+      );
+      return;
+    }
+    this.pendingByUser.set(userId, pending + 1);
+    let appended;
+    try {
+      appended = await store.append({
+        id: crypto.randomUUID(),
+        sessionId: m.session.sessionId,
+        senderId: userId,
+        senderName: m.user.displayName,
+        content,
+        clientId,
+      });
+    } catch (err) {
+      conn.send(this.storeFailure(err, "the message could not be stored", clientId));
+      return;
+    } finally {
+      const left = this.pendingByUser.get(userId)! - 1;
+      if (left > 0) this.pendingByUser.set(userId, left);
+      else this.pendingByUser.delete(userId);
+    }
+    metrics.persistSeconds.observe((performance.now() - started) / 1000);
+    if (appended.duplicate) return this.answerRetry(conn, m, appended.message);
+    metrics.messagesPersisted.inc();
+    this.stored(appended);
+    metrics.messageSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  /** A message this instance stored (also one whose caller had given up before it committed): to every instance. */
+  stored({ message, participants }: Appended): void {
+    const { rooms, delivery, events } = this.deps;
+    const room = rooms.get(message.session_id);
+    if (room && participants && !room.hasParticipants(participants)) this.participantsChanged(room, participants);
+    delivery.message(message, messageFrame(message));
+    if (room) events.emit("messageStored", room.session);
+    else void rooms.sessionOf(message.session_id, message.sender_id).then((s) => s && events.emit("messageStored", s));
+  }
+
+  typing(m: Member, isTyping: boolean): void {
+    const frame = typingFrame({ sender_id: m.user.userId, sender_name: m.user.displayName, is_typing: isTyping });
+    const room = this.deps.rooms.get(m.session.sessionId);
+    if (room) this.deps.delivery.toOthers(room.session.sessionId, room.participants, m.user.userId, frame);
+  }
+
+  /** Read marks go to everyone in the room (the reader's other devices too), only when they moved. */
+  async markRead(conn: Connection, m: Member, seq: number): Promise<void> {
+    let moved;
+    try {
+      moved = await this.deps.store.markRead(m.session.sessionId, m.user.userId, seq);
+    } catch (err) {
+      conn.send(this.storeFailure(err, "the read mark could not be stored"));
+      return;
+    }
+    if (moved === null) return;
+    const frame = readFrame({ user_id: m.user.userId, seq: moved });
+    const room = this.deps.rooms.get(m.session.sessionId);
+    if (room) for (const p of room.participants) this.deps.delivery.toUser(room.session.sessionId, p.userId, frame);
+    this.deps.events.emit("readMoved", m.session, m.user.userId);
+  }
+
+  /**
+   * A retry of a message already stored: the original goes back to the retrying socket, every time
+   * (receivers de-duplicate by seq). Never ahead of a message the room has not delivered yet, or the
+   * client would skip that one as already seen.
+   */
+  private answerRetry(conn: Connection, m: Member, original: MessageView) {
+    const frame = messageFrame(original);
+    const room = this.deps.rooms.get(m.session.sessionId);
+    if (room) room.afterDelivered(original.seq, () => conn.send(frame));
+    else conn.send(frame);
+  }
+
+  /**
+   * The backend gave the session other participants (seen in a message's commit before the change
+   * feed told it, or after it closed the former one's sockets): sockets of users no longer in it are
+   * closed at once, before the message is delivered; the room is reopened over the new participants.
+   */
+  private participantsChanged(room: Room, participants: readonly [string, string]) {
+    if (room.changingTo?.[0] === participants[0] && room.changingTo[1] === participants[1]) return;
+    room.changingTo = participants;
+    const sessionId = room.session.sessionId;
+    const { store, rooms, log } = this.deps;
+    this.deps.onAccessChange({ kind: "session", sessionId, participants });
+    void store
+      .authorize(sessionId, participants[0])
+      .then((auth) => {
+        if (auth.ok && rooms.get(sessionId) === room) rooms.for(auth.session);
+      })
+      .catch((err) => log.warn("the session's new participants could not be read", { err, session_id: sessionId }));
+  }
+
+  private storeFailure(err: unknown, what: string, clientId?: string | null): string {
+    const unavailable = err instanceof StoreUnavailableError;
+    if (unavailable) this.deps.log.debug(what, { err, cause: (err as Error).cause });
+    else this.deps.log.error(what, { err });
+    this.deps.metrics.frameErrors.inc({ code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError });
+    return errorFrame({
+      code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError,
+      error: unavailable ? `${what} (database unavailable), retry` : what,
+      ...(clientId ? { client_id: clientId } : {}),
+    });
+  }
+}
