@@ -6,18 +6,19 @@
  *    unacknowledged message is sent again, with the same `client_id`, after reconnecting;
  *  - reconnection follows the close codes, with jittered exponential backoff;
  *  - the token is refreshed in-band before it expires.
- * This file is the connection's lifecycle and the frames; its parts: session-endpoints.ts (history,
- * connect tickets, URLs), send-queue.ts (acknowledged sends), reconnect-policy.ts, token.ts,
- * typing-signal.ts.
+ * This file is the session's frames; its parts: connection.ts (the lifecycle, shared with the inbox
+ * client), session-endpoints.ts (history, connect tickets, URLs), send-queue.ts (acknowledged sends),
+ * token.ts, typing-signal.ts.
  */
 import { Emitter } from "./emitter.ts";
 import { contentProblem } from "../protocol/content.ts";
-import { CloseCode, ErrorCode } from "../protocol/codes.ts";
+import { ErrorCode } from "../protocol/codes.ts";
+import { Connection } from "./connection.ts";
 import { deferred } from "./deferred.ts";
-import { planAfterClose, reconnectDelay, type BackoffOptions } from "./reconnect-policy.ts";
+import type { BackoffOptions } from "./reconnect-policy.ts";
 import { SendQueue } from "./send-queue.ts";
 import { SessionEndpoints } from "./session-endpoints.ts";
-import { TokenKeeper, jwtExpiresAt, type TokenSource } from "./token.ts";
+import { TokenKeeper, type TokenSource } from "./token.ts";
 import { TypingSignal } from "./typing-signal.ts";
 import {
   ChatError,
@@ -64,50 +65,51 @@ export type ChatEvents = {
   error: ChatError;
 };
 
-const STABLE_CONNECTION_MS = 10_000;
-/** 4003 twice in a row, even with a token fresh from getToken: reconnecting cannot help. */
-const MAX_INVALID_TOKEN_CLOSES = 2;
-const REFRESH_RETRY_MS = 5_000;
-
 export class ChatClient extends Emitter<ChatEvents> {
-  private readonly tokens: TokenKeeper;
   private readonly endpoints: SessionEndpoints;
+  private readonly connection: Connection;
   private readonly typingSignal: TypingSignal;
   private readonly sends: SendQueue;
   private readonly ready = deferred<void, ChatError>();
-  private ws: WebSocket | null = null;
-  private currentState: ConnectionState = "closed";
-  private everOpen = false;
   private started = false;
-  /** close() was called or the server refused for good. */
-  private stopped = false;
   private seq: number | null = null;
-  private failures = 0;
-  private invalidTokenCloses = 0;
-  private openedAt = 0;
-  private socketExpiresAt: number | null = null;
   private readWanted = 0;
   private readSent = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
-  private joinTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(private readonly options: ChatClientOptions) {
+  constructor(options: ChatClientOptions) {
     super();
-    this.tokens = new TokenKeeper(options.getToken, options.tokenRefreshMarginMs ?? 60_000);
-    this.endpoints = new SessionEndpoints(options.baseUrl, options.sessionId, this.tokens);
-    this.sends = new SendQueue(() => (this.currentState === "open" ? this.ws : null), options.backoff);
+    const tokens = new TokenKeeper(options.getToken, options.tokenRefreshMarginMs ?? 60_000);
+    this.endpoints = new SessionEndpoints(options.baseUrl, options.sessionId, tokens);
+    this.connection = new Connection(
+      tokens,
+      {
+        dial: () => this.dial(),
+        frame: (frame) => this.receive(frame as ServerFrame),
+        lost: () => {
+          this.typingSignal.reset();
+          this.sends.unsent();
+        },
+        finished: (error, report) => {
+          if (report) this.emit("error", error);
+          this.sends.rejectAll(error);
+          this.ready.reject(error);
+        },
+        state: (state) => this.emit("state", state),
+        error: (error) => this.emit("error", error),
+      },
+      { backoff: options.backoff, joinTimeoutMs: options.joinTimeoutMs },
+    );
+    this.sends = new SendQueue(() => this.connection.socket, options.backoff);
     this.typingSignal = new TypingSignal(
-      (isTyping) => this.sendFrame({ type: "typing", is_typing: isTyping }),
+      (isTyping) => this.connection.send({ type: "typing", is_typing: isTyping }),
       options.typing?.repeatMs,
       options.typing?.idleMs,
     );
     this.ready.promise.catch(() => {}); // rejected by close() even if nobody awaits connect()
-    globalThis.addEventListener?.("online", this.networkBack);
   }
 
   get state(): ConnectionState {
-    return this.currentState;
+    return this.connection.state;
   }
 
   /** The highest message seq seen (or the starting point), null before the first connection. */
@@ -126,20 +128,18 @@ export class ChatClient extends Emitter<ChatEvents> {
    * client asks the history API for the session's current end, so no message is missed from now on.
    */
   connect(options: { after?: number } = {}): Promise<void> {
-    if (this.stopped) return Promise.reject(new ChatError("closed", "the client was closed"));
+    if (this.connection.isStopped) return Promise.reject(new ChatError("closed", "the client was closed"));
     if (options.after !== undefined) this.seq = Math.max(this.seq ?? 0, options.after);
     if (!this.started) {
       this.started = true;
-      this.setState("connecting");
-      void this.attempt();
+      this.connection.start();
     }
     return this.ready.promise;
   }
 
   /** Closes the connection for good; pending sends are rejected with code "closed". */
   close(): void {
-    if (this.stopped) return;
-    this.finish(new ChatError("closed", "the client was closed"), { report: false });
+    this.connection.finish(new ChatError("closed", "the client was closed"), { report: false });
   }
 
   /**
@@ -149,7 +149,7 @@ export class ChatClient extends Emitter<ChatEvents> {
    * repeated `unavailable`/`rate_limited`, or when the client is closed.
    */
   send(content: string, options: { clientId?: string } = {}): Promise<ChatMessage> {
-    if (this.stopped) return Promise.reject(new ChatError("closed", "the client was closed"));
+    if (this.connection.isStopped) return Promise.reject(new ChatError("closed", "the client was closed"));
     const problem = contentProblem(content);
     if (problem)
       return Promise.reject(new ChatError(problem, `the message cannot be sent: ${problem.replaceAll("_", " ")}`, { field: "content" }));
@@ -175,126 +175,27 @@ export class ChatClient extends Emitter<ChatEvents> {
     return this.endpoints.history(query);
   }
 
-  // ---- connection lifecycle ----
-
-  /** The browser says the network is back: do not sit out the rest of a long backoff. */
-  private readonly networkBack = () => {
-    if (!this.reconnectTimer || this.stopped) return;
-    clearTimeout(this.reconnectTimer);
-    void this.attempt();
-  };
-
-  private async attempt(): Promise<void> {
-    this.reconnectTimer = null;
-    let url: string;
-    let token: string;
-    try {
-      const after = this.seq ?? (await this.endpoints.currentEnd());
-      this.seq ??= after;
-      let ticket;
-      ({ ticket, token } = await this.endpoints.connectTicket());
-      url = this.endpoints.wsUrl(ticket, after);
-    } catch (err) {
-      if (this.stopped) return;
-      const chatError = err instanceof ChatError ? err : new ChatError("token", `getToken failed: ${String(err)}`);
-      if (chatError.code === "token") this.emit("error", chatError);
-      return this.lost(chatError.details.closeCode ?? 1006, chatError.message, chatError);
-    }
-    if (this.stopped) return;
-
-    const ws = new WebSocket(url);
-    this.ws = ws;
-    this.socketExpiresAt = jwtExpiresAt(token);
-    ws.onmessage = (e) => {
-      if (this.ws === ws) this.receive(String(e.data));
-    };
-    ws.onclose = (e) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.lost(e.code, e.reason);
-    };
-    this.joinTimer = setTimeout(() => this.abandon(ws, "timed out joining"), this.options.joinTimeoutMs ?? 15_000);
-  }
-
-  private abandon(ws: WebSocket, reason: string) {
-    if (this.ws !== ws) return;
-    this.ws = null;
-    ws.close();
-    this.lost(1006, reason);
-  }
-
-  /** The connection ended (or could not be made): decide between reconnecting and giving up. */
-  private lost(code: number, reason: string, cause?: ChatError) {
-    const wasOpen = this.currentState === "open";
-    this.clearConnectionTimers();
-    this.typingSignal.reset();
-    this.sends.unsent();
-    if (this.stopped) return;
-
-    const plan = planAfterClose(code);
-    const refusal = () => cause ?? new ChatError("closed", reason || `connection refused (${code})`, { closeCode: code });
-    if (code === CloseCode.InvalidToken && ++this.invalidTokenCloses >= MAX_INVALID_TOKEN_CLOSES) return this.finish(refusal());
-    if (!plan.reconnect) return this.finish(refusal());
-    if (plan.refreshToken) this.tokens.invalidate();
-
-    if (wasOpen && Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.failures = 0;
-    const delay = reconnectDelay(plan, this.failures++, this.options.backoff);
-    this.setState(this.everOpen ? "reconnecting" : "connecting");
-    this.reconnectTimer = setTimeout(() => void this.attempt(), delay);
+  /** Where to connect: resuming after the last seq seen (at the first connection, the session's current end), with a ticket. */
+  private async dial(): Promise<{ url: string; token: string }> {
+    const after = this.seq ?? (await this.endpoints.currentEnd());
+    this.seq ??= after;
+    const { ticket, token } = await this.endpoints.connectTicket();
+    return { url: this.endpoints.wsUrl(ticket, after), token };
   }
 
   /** Joined and caught up: from here on sends go out at once. */
   private joined(r: ResumedEvent) {
-    if (this.joinTimer) clearTimeout(this.joinTimer);
-    this.joinTimer = null;
-    this.openedAt = Date.now();
-    this.invalidTokenCloses = 0;
-    this.everOpen = true;
     this.emit("resumed", r);
-    this.setState("open");
+    this.connection.joined();
     this.ready.resolve();
     this.sends.pump();
     this.readSent = 0; // a mark sent just before the drop may be lost; one that does not move is ignored
     this.flushReadMark();
-    this.scheduleRefresh();
-  }
-
-  private finish(error: ChatError, { report = true } = {}) {
-    this.stopped = true;
-    globalThis.removeEventListener?.("online", this.networkBack);
-    this.clearConnectionTimers();
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
-    this.typingSignal.reset();
-    const ws = this.ws;
-    this.ws = null;
-    ws?.close(1000, "client closed");
-    this.setState("closed");
-    if (report) this.emit("error", error);
-    this.sends.rejectAll(error);
-    this.ready.reject(error);
-  }
-
-  private clearConnectionTimers() {
-    for (const t of [this.joinTimer, this.refreshTimer]) if (t) clearTimeout(t);
-    this.joinTimer = this.refreshTimer = null;
-  }
-
-  private setState(state: ConnectionState) {
-    if (state === this.currentState) return;
-    this.currentState = state;
-    this.emit("state", state);
   }
 
   // ---- frames ----
 
-  private receive(text: string) {
-    let frame: ServerFrame;
-    try {
-      frame = JSON.parse(text) as ServerFrame;
-    } catch {
-      return;
-    }
+  private receive(frame: ServerFrame) {
     switch (frame.type) {
       case "message": {
         const { type: _, ...message } = frame;
@@ -320,9 +221,6 @@ export class ChatClient extends Emitter<ChatEvents> {
         const { type: _, ...error } = frame;
         return this.refused(error);
       }
-      case "auth":
-        this.socketExpiresAt = Date.parse(frame.expires_at);
-        return this.scheduleRefresh();
     }
   }
 
@@ -341,47 +239,11 @@ export class ChatClient extends Emitter<ChatEvents> {
       ...(frame.client_id ? { clientId: frame.client_id } : {}),
     });
     if (this.sends.refused(frame, error)) return;
-    if (frame.code === ErrorCode.AuthFailed) this.scheduleRefresh(REFRESH_RETRY_MS);
+    if (frame.code === ErrorCode.AuthFailed) this.connection.authRefused();
     this.emit("error", error);
   }
 
   private flushReadMark() {
-    if (this.readWanted > this.readSent && this.sendFrame({ type: "read", seq: this.readWanted })) this.readSent = this.readWanted;
-  }
-
-  /** Sends a frame when joined; false (nothing sent) otherwise. */
-  private sendFrame(frame: object): boolean {
-    if (!this.ws || this.currentState !== "open") return false;
-    this.ws.send(JSON.stringify(frame));
-    return true;
-  }
-
-  // ---- in-band token refresh ----
-
-  private scheduleRefresh(delayMs?: number) {
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    this.refreshTimer = null;
-    const expiresAt = this.socketExpiresAt;
-    if (!this.ws || expiresAt === null || !Number.isFinite(expiresAt)) return;
-    const delay = delayMs ?? this.tokens.refreshAt(expiresAt) - Date.now();
-    this.refreshTimer = setTimeout(() => void this.refreshInBand(), Math.max(0, delay));
-  }
-
-  private async refreshInBand() {
-    const ws = this.ws;
-    const expiring = this.socketExpiresAt;
-    let token: string;
-    try {
-      token = await this.tokens.fresh();
-    } catch (err) {
-      this.emit("error", new ChatError("token", `getToken failed: ${String(err)}`));
-      if (this.ws === ws) this.scheduleRefresh(REFRESH_RETRY_MS);
-      return;
-    }
-    if (this.ws !== ws || !this.sendFrame({ type: "auth", token })) return;
-    const expiresAt = jwtExpiresAt(token);
-    // getToken gave back the same token (or an older one): ask again later rather than in a loop.
-    if (expiresAt !== null && expiring !== null && expiresAt <= expiring) this.scheduleRefresh(REFRESH_RETRY_MS);
-    // Otherwise the server's `auth` answer schedules the next refresh.
+    if (this.readWanted > this.readSent && this.connection.send({ type: "read", seq: this.readWanted })) this.readSent = this.readWanted;
   }
 }

@@ -1,17 +1,20 @@
 /**
  * The inbox socket for the client: every session of the user with its unread count, newest message
- * and the other climber's presence, kept current. Connects with a ticket (no JWT in the URL),
- * reconnects by the close codes with backoff (a fresh snapshot each time), refreshes the token in-band.
+ * and the other climber's presence, kept current. Connects with a ticket (no JWT in the URL); the
+ * connection's lifecycle (reconnection by the close codes with backoff, a fresh snapshot each time,
+ * the join timeout, in-band token refresh) is connection.ts, shared with the chat client.
  *
  *   const inbox = new InboxClient({ getToken });
  *   inbox.on("change", (sessions) => render(sessions, inbox.totalUnread));
  *   inbox.connect();
  */
+import { Connection } from "./connection.ts";
 import { Emitter } from "./emitter.ts";
-import { planAfterClose, reconnectDelay, type BackoffOptions } from "./reconnect-policy.ts";
+import type { BackoffOptions } from "./reconnect-policy.ts";
 import { connectTicket, wsUrl, type BaseUrl } from "./session-endpoints.ts";
-import { TokenKeeper, jwtExpiresAt, type TokenSource } from "./token.ts";
+import { TokenKeeper, type TokenSource } from "./token.ts";
 import { ChatError, type ConnectionState, type InboxEntry } from "./types.ts";
+import type { InboxServerFrame } from "../protocol/views.ts";
 
 export type InboxClientOptions = {
   baseUrl?: BaseUrl;
@@ -19,6 +22,8 @@ export type InboxClientOptions = {
   /** Refresh this long before `exp` (at most half the token's remaining life). Default 60 s. */
   tokenRefreshMarginMs?: number;
   backoff?: BackoffOptions;
+  /** A connection that has not received its snapshot within this time is dropped and retried. Default 15 s. */
+  joinTimeoutMs?: number;
 };
 
 export type InboxEvents = {
@@ -28,24 +33,12 @@ export type InboxEvents = {
   error: ChatError;
 };
 
-type InboxFrame =
-  | ({ type: "inbox" } & InboxEntry)
-  | { type: "inbox_ready"; sessions: number; has_more: boolean; next: string | null }
-  | { type: "auth"; ok: true; expires_at: string }
-  | { type: "error"; code: string; error: string };
-
-const REFRESH_RETRY_MS = 5_000;
-
 export class InboxClient extends Emitter<InboxEvents> {
   private readonly tokens: TokenKeeper;
   private readonly entries = new Map<string, InboxEntry>();
-  private ws: WebSocket | null = null;
-  private currentState: ConnectionState = "closed";
-  private attempt = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
-  private expiresAt: number | null = null;
-  private closed = false;
+  private connection: Connection | null = null;
+  /** Entries of the snapshot being received; null once it is complete (live updates apply at once). */
+  private snapshot: Map<string, InboxEntry> | null = null;
   /** Has more sessions than the snapshot held: page them with GET /api/inbox?before=<next>. */
   next: string | null = null;
 
@@ -55,7 +48,7 @@ export class InboxClient extends Emitter<InboxEvents> {
   }
 
   get state(): ConnectionState {
-    return this.currentState;
+    return this.connection?.state ?? "closed";
   }
 
   /** Most recent activity first. */
@@ -69,66 +62,53 @@ export class InboxClient extends Emitter<InboxEvents> {
     return n;
   }
 
+  /** Connects (again, after close(): a new connection). */
   connect(): void {
-    this.closed = false;
-    if (this.ws || this.timer) return;
-    this.setState(this.currentState === "closed" ? "connecting" : "reconnecting");
-    void this.open();
+    if (!this.connection || this.connection.isStopped) this.connection = this.newConnection();
+    this.connection.start();
   }
 
   close(): void {
-    this.closed = true;
-    for (const t of [this.timer, this.refreshTimer]) if (t) clearTimeout(t);
-    this.timer = this.refreshTimer = null;
-    const ws = this.ws;
-    this.ws = null;
-    ws?.close(1000);
-    this.setState("closed");
+    this.connection?.finish(new ChatError("closed", "the client was closed"), { report: false });
   }
 
-  private async open() {
-    let ticket: { ticket: string; token: string };
-    try {
-      ticket = await connectTicket(this.options.baseUrl, this.tokens, { inbox: true });
-    } catch (err) {
-      const closeCode = err instanceof ChatError ? err.details.closeCode : undefined;
-      return this.lost(closeCode ?? 1013, err instanceof Error ? err.message : String(err));
+  private newConnection(): Connection {
+    const { baseUrl, backoff, joinTimeoutMs } = this.options;
+    return new Connection(
+      this.tokens,
+      {
+        dial: async () => {
+          const { ticket, token } = await connectTicket(baseUrl, this.tokens, { inbox: true });
+          this.snapshot = new Map();
+          return { url: wsUrl(baseUrl, "ws/inbox/", { ticket }), token };
+        },
+        frame: (frame) => this.receive(frame as InboxServerFrame),
+        lost: () => {},
+        finished: (error, report) => report && this.emit("error", error),
+        state: (state) => this.emit("state", state),
+        error: (error) => this.emit("error", error),
+      },
+      { backoff, joinTimeoutMs },
+    );
+  }
+
+  private receive(frame: InboxServerFrame) {
+    if (frame.type === "inbox") {
+      const { type: _, ...entry } = frame;
+      if (this.snapshot) this.snapshot.set(entry.session_id, entry);
+      else this.apply(entry);
+    } else if (frame.type === "inbox_ready" && this.snapshot) {
+      // The snapshot replaces what a previous connection showed (sessions may have gone meanwhile).
+      this.entries.clear();
+      for (const [id, entry] of this.snapshot) this.entries.set(id, entry);
+      this.snapshot = null;
+      this.next = frame.has_more ? frame.next : null;
+      this.connection?.joined();
+      this.emit("change", this.sessions);
+    } else if (frame.type === "error") {
+      this.emit("error", new ChatError(frame.code, frame.error));
+      if (frame.code === "auth_failed") this.connection?.authRefused();
     }
-    if (this.closed) return;
-    this.expiresAt = jwtExpiresAt(ticket.token);
-    const ws = new WebSocket(wsUrl(this.options.baseUrl, "ws/inbox/", { ticket: ticket.ticket }));
-    this.ws = ws;
-    let snapshot: Map<string, InboxEntry> | null = new Map();
-    ws.addEventListener("message", (e) => {
-      if (this.ws !== ws) return;
-      const frame = JSON.parse(String(e.data)) as InboxFrame;
-      if (frame.type === "inbox") {
-        const { type: _, ...entry } = frame;
-        if (snapshot) snapshot.set(entry.session_id, entry);
-        else this.apply(entry);
-      } else if (frame.type === "inbox_ready" && snapshot) {
-        // The snapshot replaces what a previous connection showed (sessions may have gone meanwhile).
-        this.entries.clear();
-        for (const [id, entry] of snapshot) this.entries.set(id, entry);
-        snapshot = null;
-        this.next = frame.has_more ? frame.next : null;
-        this.attempt = 0;
-        this.setState("open");
-        this.emit("change", this.sessions);
-        this.scheduleRefresh();
-      } else if (frame.type === "auth") {
-        this.expiresAt = Date.parse(frame.expires_at);
-        this.scheduleRefresh();
-      } else if (frame.type === "error") {
-        this.emit("error", new ChatError(frame.code, frame.error));
-        if (frame.code === "auth_failed") this.scheduleRefresh(REFRESH_RETRY_MS);
-      }
-    });
-    ws.addEventListener("close", (e) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.lost(e.code, e.reason);
-    });
   }
 
   private apply(entry: InboxEntry) {
@@ -136,45 +116,6 @@ export class InboxClient extends Emitter<InboxEvents> {
     if (known && known.last_seq > entry.last_seq) return; // frames of a session never go back; be safe anyway
     this.entries.set(entry.session_id, entry);
     this.emit("change", this.sessions);
-  }
-
-  private lost(code: number, reason: string) {
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    if (this.closed) return;
-    const plan = planAfterClose(code);
-    if (!plan.reconnect) {
-      this.emit("error", new ChatError("closed", reason || `closed with ${code}`, { closeCode: code }));
-      this.close();
-      return;
-    }
-    if (plan.refreshToken) this.tokens.invalidate();
-    this.setState("reconnecting");
-    const delay = reconnectDelay(plan, this.attempt++, this.options.backoff);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.open();
-    }, delay);
-  }
-
-  /** In-band: a new token before this one expires, so the socket is never cut for expiry. */
-  private scheduleRefresh(delayMs?: number) {
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    if (this.expiresAt === null) return;
-    const delay = delayMs ?? Math.max(0, this.tokens.refreshAt(this.expiresAt) - Date.now());
-    this.refreshTimer = setTimeout(() => void this.refresh(), delay);
-  }
-
-  private async refresh() {
-    const ws = this.ws;
-    const token = await this.tokens.fresh().catch(() => null);
-    if (!token) return this.scheduleRefresh(REFRESH_RETRY_MS);
-    if (this.ws === ws && ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "auth", token }));
-  }
-
-  private setState(state: ConnectionState) {
-    if (state === this.currentState) return;
-    this.currentState = state;
-    this.emit("state", state);
   }
 }
 

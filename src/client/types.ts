@@ -1,8 +1,17 @@
 /**
- * The frames the client receives, as plain types. A stored message is the server's own type
- * (`src/protocol/views.ts`, imported for its type only: nothing of the server is bundled).
+ * The frames the client receives, as the client names them: the server's own types
+ * (`src/protocol/views.ts`, imported for their types only: nothing of the server is bundled).
  */
-import type { InboxView, MessageView } from "../protocol/views.ts";
+import type {
+  ErrorView,
+  InboxView,
+  MessageView,
+  PresenceView,
+  ReadView,
+  ResumedView,
+  SessionServerFrame,
+  TypingView,
+} from "../protocol/views.ts";
 
 /** A stored message, as a live broadcast, a replay and a history page show it. */
 export type ChatMessage = MessageView;
@@ -10,26 +19,19 @@ export type ChatMessage = MessageView;
 /** One session in the user's inbox: unread count, newest message (a 200-code-point preview), the other climber. */
 export type InboxEntry = InboxView;
 
-export type TypingEvent = { sender_id: string; sender_name: string; is_typing: boolean };
-export type PresenceEvent = { user_id: string; display_name: string; online: boolean };
-export type ReadEvent = { user_id: string; seq: number };
+export type TypingEvent = TypingView;
+export type PresenceEvent = PresenceView;
+export type ReadEvent = ReadView;
 
 /**
  * Ends the replay after a (re)connection. When `complete` is false, the messages with
  * `after < seq < first_seq` were not replayed: page them through `history({ after })`.
  */
-export type ResumedEvent = { after: number; replayed: number; first_seq: number | null; last_seq: number; complete: boolean };
+export type ResumedEvent = ResumedView;
 
-export type ErrorFrame = { code: string; error: string; field?: string; client_id?: string };
+export type ErrorFrame = ErrorView;
 
-export type ServerFrame =
-  | ({ type: "message" } & ChatMessage)
-  | ({ type: "typing" } & TypingEvent)
-  | ({ type: "presence" } & PresenceEvent)
-  | ({ type: "read" } & ReadEvent)
-  | ({ type: "resumed" } & ResumedEvent)
-  | ({ type: "error" } & ErrorFrame)
-  | { type: "auth"; ok: true; expires_at: string };
+export type ServerFrame = SessionServerFrame;
 
 /** One page of `GET /api/sessions/<id>/messages`, oldest first within the page. */
 export type HistoryPage = {

@@ -9,6 +9,7 @@ import { MAX_CONTENT_CODE_POINTS, contentProblem } from "./content.ts";
 import type { InboxView, MessageView } from "./views.ts";
 
 export type { InboxView, MessageView } from "./views.ts";
+import type { AuthOkView, ErrorView, InboxReadyView, PresenceView, ReadView, ResumedView, TypingView } from "./views.ts";
 
 /** The content rules of protocol/content.ts, reported with their error code as the issue's message. */
 const Content = v.pipe(
@@ -53,7 +54,7 @@ const clientFrameSchemas = {
 export type ClientFrameType = keyof typeof clientFrameSchemas;
 export type ClientFrame = { [K in ClientFrameType]: v.InferOutput<(typeof clientFrameSchemas)[K]> }[ClientFrameType];
 
-export type FrameError = { code: ErrorCode; error: string; field?: string; client_id?: string };
+export type FrameError = ErrorView & { code: ErrorCode };
 
 const sentences: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.EmptyContent]: "content must not be empty",
@@ -109,25 +110,21 @@ function fail(code: ErrorCode, error: string, field?: string, clientId?: string)
 
 export const messageFrame = (m: MessageView) => JSON.stringify({ type: "message", ...m });
 
-export const typingFrame = (t: { sender_id: string; sender_name: string; is_typing: boolean }) => JSON.stringify({ type: "typing", ...t });
+export const typingFrame = (t: TypingView) => JSON.stringify({ type: "typing", ...t });
 
 export const errorFrame = (e: FrameError) => JSON.stringify({ type: "error", ...e });
 
-export const readFrame = (r: { user_id: string; seq: number }) => JSON.stringify({ type: "read", ...r });
+export const readFrame = (r: ReadView) => JSON.stringify({ type: "read", ...r });
 
-export const presenceFrame = (p: { user_id: string; display_name: string; online: boolean }) => JSON.stringify({ type: "presence", ...p });
+export const presenceFrame = (p: PresenceView) => JSON.stringify({ type: "presence", ...p });
 
-/**
- * Ends the replay of a resumed connection: everything after `after` up to `last_seq` was sent, except,
- * when `complete` is false, the messages with after < seq < first_seq: page those through history.
- */
-export const resumedFrame = (r: { after: number; replayed: number; first_seq: number | null; last_seq: number; complete: boolean }) =>
-  JSON.stringify({ type: "resumed", ...r });
+export const resumedFrame = (r: ResumedView) => JSON.stringify({ type: "resumed", ...r });
 
 export const inboxFrame = (e: InboxView) => JSON.stringify({ type: "inbox", ...e });
 
-/** Ends an inbox snapshot: `sessions` frames were sent; with `has_more`, GET /api/inbox?before=<next> pages the rest. */
-export const inboxReadyFrame = (r: { sessions: number; has_more: boolean; next: string | null }) =>
-  JSON.stringify({ type: "inbox_ready", ...r });
+export const inboxReadyFrame = (r: InboxReadyView) => JSON.stringify({ type: "inbox_ready", ...r });
 
-export const authOkFrame = (expiresAt: number) => JSON.stringify({ type: "auth", ok: true, expires_at: new Date(expiresAt).toISOString() });
+export const authOkFrame = (expiresAt: number) => {
+  const answer: AuthOkView = { ok: true, expires_at: new Date(expiresAt).toISOString() };
+  return JSON.stringify({ type: "auth", ...answer });
+};

@@ -1,7 +1,7 @@
 /**
- * The shapes the server shows its data in: a stored message (frames, history pages, replays) and an
- * inbox entry (inbox frames, GET /api/inbox). Types only, without valibot: the client package's
- * declarations import them.
+ * Every shape the server sends: a stored message (frames, history pages, replays), an inbox entry
+ * (inbox frames, GET /api/inbox), and each frame of the session and inbox sockets. Types only,
+ * without valibot: the server's builders (frames.ts) and the client package both take them from here.
  */
 
 /** A stored message as every frame, history page and replay shows it. */
@@ -26,3 +26,39 @@ export type InboxView = {
   last_message: { seq: number; sender_id: string; sender_name: string; content: string; created_at: string } | null;
   other: { user_id: string; display_name: string; online: boolean };
 };
+
+export type TypingView = { sender_id: string; sender_name: string; is_typing: boolean };
+export type PresenceView = { user_id: string; display_name: string; online: boolean };
+export type ReadView = { user_id: string; seq: number };
+
+/**
+ * Ends the replay after a (re)connection: everything after `after` up to `last_seq` was sent, except,
+ * when `complete` is false, the messages with after < seq < first_seq: page those through history.
+ */
+export type ResumedView = { after: number; replayed: number; first_seq: number | null; last_seq: number; complete: boolean };
+
+/** An error frame: a stable `code`, a text for people, the offending `field`, and the `client_id` of the send it refuses. */
+export type ErrorView = { code: string; error: string; field?: string; client_id?: string };
+
+/** Ends an inbox snapshot: `sessions` frames were sent; with `has_more`, GET /api/inbox?before=<next> pages the rest. */
+export type InboxReadyView = { sessions: number; has_more: boolean; next: string | null };
+
+/** The answer to an in-band token refresh. */
+export type AuthOkView = { ok: true; expires_at: string };
+
+/** Every frame of a session socket. */
+export type SessionServerFrame =
+  | ({ type: "message" } & MessageView)
+  | ({ type: "typing" } & TypingView)
+  | ({ type: "presence" } & PresenceView)
+  | ({ type: "read" } & ReadView)
+  | ({ type: "resumed" } & ResumedView)
+  | ({ type: "error" } & ErrorView)
+  | ({ type: "auth" } & AuthOkView);
+
+/** Every frame of the inbox socket. */
+export type InboxServerFrame =
+  | ({ type: "inbox" } & InboxView)
+  | ({ type: "inbox_ready" } & InboxReadyView)
+  | ({ type: "error" } & ErrorView)
+  | ({ type: "auth" } & AuthOkView);
