@@ -12,6 +12,7 @@
  */
 import type { Envelope } from "../chat/ports.ts";
 import { PubSub } from "./pub-sub.ts";
+import { withTimeout } from "../lib/timeout.ts";
 import type { Logger } from "../observability/log.ts";
 import { batchable, channelFor, channelOf, decode, encode, encodeBatch, inboxChannelOf, routeOf } from "./envelope-codec.ts";
 import type { RedisClient, RedisConnections } from "./redis-connect.ts";
@@ -111,20 +112,13 @@ export class RedisBus extends PubSub {
       if (this.mode === "cluster") this.sub.ssubscribe(channel).catch(() => {});
       return;
     }
-    let timer: Timer | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.wasDown = true;
-        resolve();
-      }, JOIN_WAIT_MS);
-    });
     try {
-      await Promise.race([this.sub.ssubscribe(channel), late]);
+      await withTimeout(this.sub.ssubscribe(channel), JOIN_WAIT_MS, () => {
+        this.wasDown = true;
+      });
     } catch {
       this.wasDown = true;
       void this.resubscribe();
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -230,16 +224,12 @@ export class RedisBus extends PubSub {
   }
 
   /** null once every channel is subscribed, else why not. */
-  private async subscribeAll(): Promise<unknown> {
-    let timer: Timer | undefined;
-    const timeout = new Promise<Error>((resolve) => {
-      timer = setTimeout(() => resolve(new Error("redis resubscribe timed out")), RESUBSCRIBE_TIMEOUT_MS);
-    });
+  private subscribeAll(): Promise<unknown> {
     const all = Promise.all([...this.channels].map((c) => this.subscribeAgain(c))).then(
       () => null,
       (err: unknown) => err ?? new Error("redis resubscribe failed"),
     );
-    return Promise.race([all, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(all, RESUBSCRIBE_TIMEOUT_MS, () => new Error("redis resubscribe timed out"));
   }
 
   /**

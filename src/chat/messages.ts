@@ -11,6 +11,7 @@ import type { Delivery } from "./delivery.ts";
 import type { DomainEvents } from "./domain-events.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { errorFrame, messageFrame, readFrame, typingFrame, type MessageView } from "../protocol/frames.ts";
+import { Counts } from "../lib/counts.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
@@ -28,7 +29,7 @@ export type MessagesDeps = {
 };
 
 export class Messages {
-  private readonly pendingByUser = new Map<string, number>();
+  private readonly pendingByUser = new Counts();
 
   constructor(private readonly deps: MessagesDeps) {}
 
@@ -37,8 +38,7 @@ export class Messages {
     const started = performance.now();
     metrics.messagesReceived.inc();
     const userId = m.user.userId;
-    const pending = this.pendingByUser.get(userId) ?? 0;
-    if (pending >= this.deps.maxPendingPerUser) {
+    if (this.pendingByUser.get(userId) >= this.deps.maxPendingPerUser) {
       metrics.frameErrors.inc({ code: ErrorCode.RateLimited });
       conn.send(
         errorFrame({
@@ -49,7 +49,7 @@ export class Messages {
       );
       return;
     }
-    this.pendingByUser.set(userId, pending + 1);
+    this.pendingByUser.increment(userId);
     let appended;
     try {
       appended = await store.append({
@@ -64,9 +64,7 @@ export class Messages {
       conn.send(this.storeFailure(err, "the message could not be stored", clientId));
       return;
     } finally {
-      const left = this.pendingByUser.get(userId)! - 1;
-      if (left > 0) this.pendingByUser.set(userId, left);
-      else this.pendingByUser.delete(userId);
+      this.pendingByUser.decrement(userId);
     }
     metrics.persistSeconds.observe((performance.now() - started) / 1000);
     if (appended.duplicate) return this.answerRetry(conn, m, appended.message);

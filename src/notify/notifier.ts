@@ -9,6 +9,7 @@ import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { WEBHOOK_TARGET, type Delivery, type DueEntry, type Outbox, type Unnotified } from "./model.ts";
 import { backoffMs, type Attempt } from "./delivery-policy.ts";
+import { Counts } from "../lib/counts.ts";
 import { composeEvent } from "./notification-text.ts";
 import type { WebPushSender } from "./web-push-sender.ts";
 import type { WebhookSender } from "./webhook-sender.ts";
@@ -43,7 +44,7 @@ export class Notifier {
   private stopped = false;
   private lastSweep = 0;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly inFlightByUser = new Map<string, number>();
+  private readonly inFlightByUser = new Counts();
 
   constructor(private readonly deps: NotifierDeps) {}
 
@@ -123,19 +124,16 @@ export class Notifier {
 
   private launch(d: Delivery) {
     const userId = d.event.user_id;
-    const mine = this.inFlightByUser.get(userId) ?? 0;
-    if (mine >= MAX_IN_FLIGHT_PER_USER) {
+    if (this.inFlightByUser.get(userId) >= MAX_IN_FLIGHT_PER_USER) {
       this.deps.outbox.postpone(d.id, POSTPONE_MS).catch(() => {}); // else its lease brings it back
       return;
     }
-    this.inFlightByUser.set(userId, mine + 1);
+    this.inFlightByUser.increment(userId);
     const running: Promise<void> = this.deliver(d)
       .catch((err) => this.deps.log.warn("notification delivery failed; its lease brings it back", { err, event_id: d.eventId }))
       .finally(() => {
         this.inFlight.delete(running);
-        const left = this.inFlightByUser.get(userId)! - 1;
-        if (left > 0) this.inFlightByUser.set(userId, left);
-        else this.inFlightByUser.delete(userId);
+        this.inFlightByUser.decrement(userId);
       });
     this.inFlight.add(running);
   }

@@ -22,6 +22,7 @@ import type { DatabaseAddress } from "./embedded-postgres.ts";
 import { Tickets } from "./tickets.ts";
 import { NotificationOutbox } from "./notification-outbox.ts";
 import { ACTIVE_USER } from "./access-feed.ts";
+import { withTimeout } from "../lib/timeout.ts";
 
 export type PostgresOptions = DatabaseAddress & {
   poolMax: number;
@@ -311,9 +312,8 @@ function withoutNullClientId(row: MessageView): MessageView {
 }
 
 function boundedQuery<T extends readonly (object | undefined)[]>(query: PendingQuery<T>, timeoutMs: number): Promise<T> {
-  let timer: Timer | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnavailableError("database did not answer in time")), timeoutMs);
+  const answer = query.catch((err) => Promise.reject(asStoreFailure(err)));
+  return withTimeout(answer, timeoutMs, (): never => {
+    throw new UnavailableError("database did not answer in time");
   });
-  return Promise.race([query.catch((err) => Promise.reject(asStoreFailure(err))), deadline]).finally(() => clearTimeout(timer));
 }

@@ -16,6 +16,7 @@ import { RequestLimits, tooManyRequests } from "./request-limits.ts";
 import type { TrustedProxies } from "../config/trusted-proxies.ts";
 import { websocketHandler } from "./websocket.ts";
 import { AccessGuard } from "./access-guard.ts";
+import { withTimeout } from "../lib/timeout.ts";
 import type { SocketData } from "./types.ts";
 
 export type HttpDeps = {
@@ -49,8 +50,9 @@ export type HttpServer = { server: Server<SocketData>; registry: SocketRegistry;
 
 const json = (status: number, body: unknown) => Response.json(body, { status });
 
-/** How long /readyz reuses its last look at the database. */
+/** How long /readyz reuses its last look at the database, and how long it waits for one. */
 const READY_CACHE_MS = 1000;
+const READY_PING_TIMEOUT_MS = 2000;
 
 export function startHttpServer(deps: HttpDeps): HttpServer {
   let nextConn = 0;
@@ -165,13 +167,11 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
   function databaseState(): Promise<"up" | "down"> {
     const now = performance.now();
     if (lastPing && now - lastPing.at < READY_CACHE_MS) return lastPing.state;
-    const state = Promise.race([
-      deps.store.ping().then(
-        () => "up" as const,
-        () => "down" as const,
-      ),
-      Bun.sleep(2000).then(() => "down" as const),
-    ]);
+    const ping = deps.store.ping().then(
+      () => "up" as const,
+      () => "down" as const,
+    );
+    const state = withTimeout(ping, READY_PING_TIMEOUT_MS, () => "down" as const);
     lastPing = { at: now, state };
     return state;
   }

@@ -8,13 +8,14 @@ import type { Limits } from "../config/config.ts";
 import { clientIp, ipLimitKey } from "./client-ip.ts";
 import type { TrustedProxies } from "../config/trusted-proxies.ts";
 import { KeyedBuckets } from "./rate-limit.ts";
+import { Counts } from "../lib/counts.ts";
 
 export class RequestLimits {
   private readonly perIp: KeyedBuckets;
   private readonly apiPerUser: KeyedBuckets;
   private readonly connectsPerUser: KeyedBuckets;
   private readonly messagesPerUser: KeyedBuckets;
-  private readonly inFlight = new Map<string, number>();
+  private readonly inFlight = new Counts();
 
   constructor(
     private readonly limits: Limits,
@@ -49,15 +50,12 @@ export class RequestLimits {
 
   /** Runs `work` in one of the user's API slots; null (nothing run) when all are taken. */
   async inSlot<T>(userId: string, work: () => Promise<T>): Promise<T | null> {
-    const busy = this.inFlight.get(userId) ?? 0;
-    if (busy >= this.limits.apiConcurrencyPerUser) return null;
-    this.inFlight.set(userId, busy + 1);
+    if (this.inFlight.get(userId) >= this.limits.apiConcurrencyPerUser) return null;
+    this.inFlight.increment(userId);
     try {
       return await work();
     } finally {
-      const left = this.inFlight.get(userId)! - 1;
-      if (left > 0) this.inFlight.set(userId, left);
-      else this.inFlight.delete(userId);
+      this.inFlight.decrement(userId);
     }
   }
 }

@@ -7,13 +7,14 @@
 import { CloseCode, CloseReason } from "../protocol/codes.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { ChatSocket } from "./types.ts";
+import { Counts } from "../lib/counts.ts";
 
 const SWEEP_MS = 1000;
 
 export class SocketRegistry {
   /** Every open socket; each knows its slot (`ws.data.slot`), so removal swaps in the last one. An array, not a Set: 8 bytes a socket. */
   private readonly sockets: ChatSocket[] = [];
-  private readonly perUser = new Map<string, number>();
+  private readonly perUser = new Counts();
   private readonly timer: Timer;
 
   constructor(
@@ -24,7 +25,7 @@ export class SocketRegistry {
   }
 
   connectionsOf(userId: string): number {
-    return this.perUser.get(userId) ?? 0;
+    return this.perUser.get(userId);
   }
 
   get size(): number {
@@ -39,7 +40,7 @@ export class SocketRegistry {
   add(ws: ChatSocket, userId: string): void {
     if (ws.data.slot >= 0) return;
     ws.data.slot = this.sockets.push(ws) - 1;
-    this.perUser.set(userId, this.connectionsOf(userId) + 1);
+    this.perUser.increment(userId);
   }
 
   remove(ws: ChatSocket, userId: string): void {
@@ -51,9 +52,7 @@ export class SocketRegistry {
       last.data.slot = slot;
     }
     ws.data.slot = -1;
-    const n = this.connectionsOf(userId) - 1;
-    if (n > 0) this.perUser.set(userId, n);
-    else this.perUser.delete(userId);
+    this.perUser.decrement(userId);
   }
 
   close(ws: ChatSocket, code: CloseCode): void {
