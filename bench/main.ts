@@ -7,7 +7,7 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "../src/store/postgres-store.ts";
+import { connect } from "../src/store/connect.ts";
 import { migrate } from "../src/store/migrations.ts";
 import type { BenchContext } from "./harness.ts";
 import { killAllChildrenNow, killChildrenOnExit } from "./lib/children.ts";

@@ -8,7 +8,8 @@
  * latency of a durable append is the yardstick for the service's send → receipt latency.
  */
 import type { Sql } from "postgres";
-import { connect, PostgresStore } from "../src/store/postgres-store.ts";
+import { PostgresStore } from "../src/store/postgres-store.ts";
+import { connect } from "../src/store/connect.ts";
 import type { BenchContext } from "./harness.ts";
 import { summarizeLatencies, type LatencySummary } from "./lib/stats.ts";
 import { deleteSessions, provisionPairs } from "./provision.ts";

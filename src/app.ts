@@ -5,12 +5,14 @@
  */
 import type { Server } from "bun";
 import type { Sql } from "postgres";
-import { isLoopback, type Config, type NotifyConfig } from "./config/config.ts";
+import type { Config, NotifyConfig } from "./config/config.ts";
+import { isLoopback } from "./config/env-schema.ts";
 import type { Bus, Presence } from "./chat/ports.ts";
 import { ChatService } from "./chat/chat-service.ts";
 import { createVerifier } from "./auth/tokens.ts";
 import { createMessaging, type Messaging } from "./bus/create-bus.ts";
-import { connect, PostgresStore } from "./store/postgres-store.ts";
+import { PostgresStore } from "./store/postgres-store.ts";
+import { connect } from "./store/connect.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres, type DatabaseAddress, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { AccessFeed } from "./store/access-feed.ts";

@@ -11,7 +11,7 @@
 import { loadConfig, ConfigError, type Config } from "./config/config.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { startApp } from "./app.ts";
-import { connect } from "./store/postgres-store.ts";
+import { connect } from "./store/connect.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { mintAccessToken } from "./auth/tokens.ts";

@@ -4,7 +4,7 @@ import { OwnCluster, REDIS_CLI, REDIS_SERVER } from "./redis-servers.ts";
 import { loadConfig, type Config } from "../src/config/config.ts";
 import { startApp, type App } from "../src/app.ts";
 import { createLogger } from "../src/observability/log.ts";
-import { connect } from "../src/store/postgres-store.ts";
+import { connect } from "../src/store/connect.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import { upsertSession, upsertUser } from "../src/store/directory.ts";
 

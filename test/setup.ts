@@ -8,7 +8,7 @@
 import { afterAll } from "bun:test";
 import Redis from "ioredis";
 import { startEmbeddedPostgres } from "../src/store/embedded-postgres.ts";
-import { connect } from "../src/store/postgres-store.ts";
+import { connect } from "../src/store/connect.ts";
 import { migrate } from "../src/store/migrations.ts";
 
 const env = process.env;

@@ -11,7 +11,7 @@ import type { Sql } from "postgres";
 import { SessionGoneError, type Appended, type NewMessage } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { isTransient, UnavailableError } from "./errors.ts";
-import { pgArray } from "./pg-array.ts";
+import { writeBatch, type BatchRow, type NotifyQueueing } from "./batch-statement.ts";
 
 type Pending = {
   msg: NewMessage;
@@ -21,20 +21,6 @@ type Pending = {
   /** The caller was answered (timed out): a late result is handed to onLateCommit instead. */
   abandoned: boolean;
 };
-
-type Row = {
-  input_id: string;
-  id: string;
-  seq: number;
-  content: string;
-  created_at: string;
-  duplicate: boolean;
-  /** The session's participants as the batch's lock saw them (null for a duplicate). */
-  inviter_id: string | null;
-  invitee_id: string | null;
-};
-
-export const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 const DEADLOCK = "40P01";
 
@@ -59,12 +45,6 @@ export type WriterOptions = {
   /** A message whose caller had timed out was committed after all. */
   onLateCommit?: (appended: Appended) => void;
 };
-
-/**
- * `graceMs`: how long the notifier waits before deciding (a reconnecting recipient is back by then).
- * `everyone`: queue every recipient (a webhook is configured); otherwise only those with a push subscription.
- */
-export type NotifyQueueing = { graceMs: number; everyone: boolean };
 
 type Batch = { items: Pending[]; sessions: Set<string>; done: boolean; startedAt: number };
 
@@ -238,7 +218,7 @@ export class MessageWriter {
     }
   }
 
-  private async writeRetryingDeadlocks(batch: Pending[]): Promise<Row[]> {
+  private async writeRetryingDeadlocks(batch: Pending[]): Promise<BatchRow[]> {
     this.options.onBatch?.(batch.length);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -249,7 +229,7 @@ export class MessageWriter {
     }
   }
 
-  private settle(batch: Pending[], rows: Row[]) {
+  private settle(batch: Pending[], rows: BatchRow[]) {
     const byInput = new Map(rows.map((r) => [r.input_id, r]));
     for (const p of batch) {
       const row = byInput.get(p.msg.id);
@@ -263,74 +243,16 @@ export class MessageWriter {
     }
   }
 
-  /**
-   * In the batch's own transaction, so that a crash after the commit loses no notification: one queue
-   * row per recipient and session (kept while it waits, so a burst adds nothing), due after the grace.
-   */
-  private notifyQueueing() {
-    const notify = this.options.notify;
-    if (!notify) return this.sql``;
-    const subscribed = notify.everyone
-      ? this.sql``
-      : this.sql`AND EXISTS (SELECT 1 FROM chat_push_subscriptions p WHERE p.user_id = r.user_id)`;
-    return this.sql`,
-      queued AS (
-        INSERT INTO chat_notify_queue (user_id, session_id, notified_seq, due_at)
-        SELECT r.user_id, b.id, b.base, now() + ${notify.graceMs} * interval '1 millisecond'
-        FROM bumped b CROSS JOIN LATERAL (VALUES (b.inviter_id), (b.invitee_id)) AS r(user_id)
-        WHERE EXISTS (SELECT 1 FROM fresh f WHERE f.session_id = b.id AND f.sender_id <> r.user_id) ${subscribed}
-        GROUP BY r.user_id, b.id, b.base
-        ON CONFLICT (user_id, session_id) DO NOTHING
-      )`;
-  }
-
-  private write(batch: Pending[]): Promise<Row[]> {
-    const m = batch.map((p) => p.msg);
-    const sql = this.sql;
-    const sessionIds = pgArray([...new Set(m.map((x) => x.sessionId))]);
-    return sql<Row[]>`
-      WITH input AS (
-        SELECT * FROM unnest(
-          ${pgArray(m.map((x) => x.id))}::uuid[],
-          ${pgArray(m.map((x) => x.sessionId))}::uuid[],
-          ${pgArray(m.map((x) => x.senderId))}::uuid[],
-          ${pgArray(m.map((x) => x.content))}::text[],
-          ${pgArray(m.map((x) => x.clientId))}::uuid[]
-        ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, ord)
-      ),
-      existing AS (
-        SELECT i.id AS input_id, m.id, m.seq, m.content, m.created_at FROM input i
-        JOIN messages m ON m.session_id = i.session_id AND m.sender_id = i.sender_id AND m.client_id = i.client_id
-      ),
-      fresh AS (SELECT * FROM input WHERE id NOT IN (SELECT input_id FROM existing)),
-      counts AS (SELECT session_id, count(*) AS n FROM fresh GROUP BY session_id),
-      -- Lock the sessions in id order: instances writing batches that share sessions never deadlock.
-      -- "= ANY(array)" lets the planner probe the primary key instead of scanning every session.
-      locked AS MATERIALIZED (
-        SELECT s.id FROM sessions s WHERE s.id = ANY(${sessionIds}::uuid[]) ORDER BY s.id FOR NO KEY UPDATE
-      ),
-      bumped AS (
-        UPDATE sessions s SET last_seq = s.last_seq + c.n, last_message_at = now()
-        FROM counts c JOIN locked l ON l.id = c.session_id
-        WHERE s.id = c.session_id AND s.id = ANY(${sessionIds}::uuid[])
-        RETURNING s.id, s.last_seq - c.n AS base, s.inviter_id, s.invitee_id
-      ),
-      inserted AS (
-        INSERT INTO messages (id, session_id, sender_id, content, client_id, created_at, seq)
-        SELECT f.id, f.session_id, f.sender_id, f.content, f.client_id, now(),
-               b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
-        FROM fresh f JOIN bumped b ON b.id = f.session_id
-        RETURNING id, session_id, seq, content, created_at
-      )${this.notifyQueueing()}
-      SELECT i.id AS input_id, i.id, i.seq, i.content, to_char(i.created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at,
-             false AS duplicate, b.inviter_id, b.invitee_id
-      FROM inserted i JOIN bumped b ON b.id = i.session_id
-      UNION ALL
-      SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true, NULL, NULL FROM existing`;
+  private write(batch: Pending[]): Promise<BatchRow[]> {
+    return writeBatch(
+      this.sql,
+      batch.map((p) => p.msg),
+      this.options.notify,
+    );
   }
 }
 
-function toAppended(p: Pending, row: Row): Appended {
+function toAppended(p: Pending, row: BatchRow): Appended {
   const message: MessageView = {
     message_id: row.id,
     session_id: p.msg.sessionId,

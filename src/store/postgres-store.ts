@@ -1,5 +1,5 @@
 /** The Store on PostgreSQL through postgres.js: the same code for a real server and for PGlite. */
-import postgres, { type PendingQuery, type Sql } from "postgres";
+import type { PendingQuery, Sql } from "postgres";
 import {
   INBOX_PREVIEW_CODE_POINTS,
   type Appended,
@@ -14,39 +14,15 @@ import {
   type UnreadRow,
 } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
-import { ISO_UTC, MessageWriter, type WriterOptions } from "./message-writer.ts";
+import { MessageWriter, type WriterOptions } from "./message-writer.ts";
+import { ISO_UTC } from "./batch-statement.ts";
 import { asStoreFailure, UnavailableError } from "./errors.ts";
 import { Coalescer } from "./coalescer.ts";
 import { pgArray } from "./pg-array.ts";
-import type { DatabaseAddress } from "./embedded-postgres.ts";
 import { Tickets } from "./tickets.ts";
 import { NotificationOutbox } from "./notification-outbox.ts";
 import { ACTIVE_USER } from "./access-feed.ts";
 import { withTimeout } from "../lib/timeout.ts";
-
-export type PostgresOptions = DatabaseAddress & {
-  poolMax: number;
-  statementTimeoutMs?: number;
-  /** For a LISTEN connection: its notifications, and its loss (postgres.js reconnects for the next query, without the LISTEN). */
-  onnotify?: (channel: string, payload: string) => void;
-  onclose?: () => void;
-};
-
-export function connect({ url, socketPath, poolMax, statementTimeoutMs, onnotify, onclose }: PostgresOptions): Sql {
-  return postgres(url, {
-    ...(onnotify ? { onnotify, idle_timeout: 0, max_lifetime: null } : {}),
-    ...(onclose ? { onclose } : {}),
-    ...(socketPath ? { path: socketPath } : {}),
-    max: poolMax,
-    onnotice: () => {},
-    connect_timeout: 5,
-    // Seconds before reconnecting; postgres.js' default grows to 20 s, too long to notice a database that is back.
-    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
-    ...(statementTimeoutMs ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
-    // seq and counts are bigint: numbers well below 2^53, so plain numbers are safe.
-    types: { bigint: { to: 20, from: [20], parse: (x: string) => Number(x), serialize: (x: number) => String(x) } },
-  });
-}
 
 type AuthRow = {
   user_name: string | null;

@@ -1,0 +1,91 @@
+/**
+ * The group commit's one statement: a batch of messages from many sessions in one transaction that
+ * locks the sessions in id order, assigns each message its seq, bumps `sessions.last_seq` and
+ * `last_message_at`, inserts the rows, answers a retried client_id with the stored original, and
+ * (with notifications on) queues the recipients. It returns, per input message, the stored row and
+ * the session's participants as the lock saw them.
+ */
+import type { Sql } from "postgres";
+import type { NewMessage } from "../chat/ports.ts";
+import { pgArray } from "./pg-array.ts";
+
+/**
+ * `graceMs`: how long the notifier waits before deciding (a reconnecting recipient is back by then).
+ * `everyone`: queue every recipient (a webhook is configured); otherwise only those with a push subscription.
+ */
+export type NotifyQueueing = { graceMs: number; everyone: boolean };
+
+export const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+export type BatchRow = {
+  input_id: string;
+  id: string;
+  seq: number;
+  content: string;
+  created_at: string;
+  duplicate: boolean;
+  /** The session's participants as the batch's lock saw them (null for a duplicate). */
+  inviter_id: string | null;
+  invitee_id: string | null;
+};
+
+/**
+ * In the batch's own transaction, so that a crash after the commit loses no notification: one queue
+ * row per recipient and session (kept while it waits, so a burst adds nothing), due after the grace.
+ */
+function notifyQueueing(sql: Sql, notify: NotifyQueueing | undefined) {
+  if (!notify) return sql``;
+  const subscribed = notify.everyone ? sql`` : sql`AND EXISTS (SELECT 1 FROM chat_push_subscriptions p WHERE p.user_id = r.user_id)`;
+  return sql`,
+    queued AS (
+      INSERT INTO chat_notify_queue (user_id, session_id, notified_seq, due_at)
+      SELECT r.user_id, b.id, b.base, now() + ${notify.graceMs} * interval '1 millisecond'
+      FROM bumped b CROSS JOIN LATERAL (VALUES (b.inviter_id), (b.invitee_id)) AS r(user_id)
+      WHERE EXISTS (SELECT 1 FROM fresh f WHERE f.session_id = b.id AND f.sender_id <> r.user_id) ${subscribed}
+      GROUP BY r.user_id, b.id, b.base
+      ON CONFLICT (user_id, session_id) DO NOTHING
+    )`;
+}
+
+export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | undefined): Promise<BatchRow[]> {
+  const sessionIds = pgArray([...new Set(m.map((x) => x.sessionId))]);
+  return sql<BatchRow[]>`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${pgArray(m.map((x) => x.id))}::uuid[],
+        ${pgArray(m.map((x) => x.sessionId))}::uuid[],
+        ${pgArray(m.map((x) => x.senderId))}::uuid[],
+        ${pgArray(m.map((x) => x.content))}::text[],
+        ${pgArray(m.map((x) => x.clientId))}::uuid[]
+      ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, ord)
+    ),
+    existing AS (
+      SELECT i.id AS input_id, m.id, m.seq, m.content, m.created_at FROM input i
+      JOIN messages m ON m.session_id = i.session_id AND m.sender_id = i.sender_id AND m.client_id = i.client_id
+    ),
+    fresh AS (SELECT * FROM input WHERE id NOT IN (SELECT input_id FROM existing)),
+    counts AS (SELECT session_id, count(*) AS n FROM fresh GROUP BY session_id),
+    -- Lock the sessions in id order: instances writing batches that share sessions never deadlock.
+    -- "= ANY(array)" lets the planner probe the primary key instead of scanning every session.
+    locked AS MATERIALIZED (
+      SELECT s.id FROM sessions s WHERE s.id = ANY(${sessionIds}::uuid[]) ORDER BY s.id FOR NO KEY UPDATE
+    ),
+    bumped AS (
+      UPDATE sessions s SET last_seq = s.last_seq + c.n, last_message_at = now()
+      FROM counts c JOIN locked l ON l.id = c.session_id
+      WHERE s.id = c.session_id AND s.id = ANY(${sessionIds}::uuid[])
+      RETURNING s.id, s.last_seq - c.n AS base, s.inviter_id, s.invitee_id
+    ),
+    inserted AS (
+      INSERT INTO messages (id, session_id, sender_id, content, client_id, created_at, seq)
+      SELECT f.id, f.session_id, f.sender_id, f.content, f.client_id, now(),
+             b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
+      FROM fresh f JOIN bumped b ON b.id = f.session_id
+      RETURNING id, session_id, seq, content, created_at
+    )${notifyQueueing(sql, notify)}
+    SELECT i.id AS input_id, i.id, i.seq, i.content, to_char(i.created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at,
+           false AS duplicate, b.inviter_id, b.invitee_id
+    FROM inserted i JOIN bumped b ON b.id = i.session_id
+    UNION ALL
+    SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true, NULL, NULL FROM existing`;
+}
