@@ -8,7 +8,7 @@ import { cursorText, type InboxPage } from "../chat/inbox.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
-import { json, jsonBody } from "./json-response.ts";
+import { json, jsonBody, queryParams } from "./json-response.ts";
 import { PUSH_KEY_PATH, PUSH_SUBSCRIPTIONS_PATH, subscribe, unsubscribe, vapidPublicKey, type PushApi } from "./push-routes.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
@@ -119,18 +119,12 @@ async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request)
   });
   if ("error" in body) return body.error;
   if ("inbox" in body.value) {
-    if (!(await store.userExists(caller.userId))) return json(401, { error: "user not found" });
+    if (!(await store.userExists(caller.userId))) return accessDenied("user_not_found");
     return issue(tickets, caller, INBOX_TICKET_SCOPE);
   }
   const sessionId = body.value.session_id.toLowerCase();
   const auth = await store.authorize(sessionId, caller.userId);
-  if (!auth.ok) {
-    if (auth.reason === "user_not_found") return json(401, { error: "user not found" });
-    return auth.reason === "no_session"
-      ? json(404, { error: "session not found" })
-      : json(403, { error: "not a participant of this session" });
-  }
-  return issue(tickets, caller, sessionId);
+  return auth.ok ? issue(tickets, caller, sessionId) : accessDenied(auth.reason);
 }
 
 async function issue(tickets: TicketBook, caller: Caller, scope: string): Promise<Response> {
@@ -139,19 +133,11 @@ async function issue(tickets: TicketBook, caller: Caller, scope: string): Promis
 }
 
 async function history({ store, pageMaxBytes }: ApiDeps, sessionId: string, userId: string, url: URL): Promise<Response> {
-  const parsed = v.safeParse(HistoryParams, Object.fromEntries(url.searchParams));
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const name = issue.path?.[0]?.key;
-    return json(400, { error: name ? `${String(name)} ${issue.message}` : issue.message });
-  }
-  const { limit, before, after } = parsed.output;
+  const params = queryParams(url, HistoryParams);
+  if ("error" in params) return params.error;
+  const { limit, before, after } = params.value;
   const page = await store.history(sessionId, userId, { limit, before: before ?? null, after: after ?? null, maxBytes: pageMaxBytes });
-  if (!page.ok) {
-    if (page.reason === "user_not_found") return json(401, { error: "user not found" });
-    if (page.reason === "no_session") return json(404, { error: "session not found" });
-    return json(403, { error: "not a participant of this session" });
-  }
+  if (!page.ok) return accessDenied(page.reason);
   const first = page.messages[0]?.seq ?? null;
   const last = page.messages.at(-1)?.seq ?? null;
   // The rows' JSON comes from PostgreSQL as text and goes out as is: no parse and re-serialise.
@@ -162,15 +148,12 @@ async function history({ store, pageMaxBytes }: ApiDeps, sessionId: string, user
 
 /** `GET /api/inbox?limit=50&before=<next>`: the caller's sessions, most recent activity first. */
 async function inbox(deps: ApiDeps, userId: string, url: URL): Promise<Response> {
-  const parsed = v.safeParse(InboxParams, Object.fromEntries(url.searchParams));
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    return json(400, { error: `${String(issue.path?.[0]?.key ?? "query")} ${issue.message}` });
-  }
-  const cursor = parsed.output.before ? INBOX_CURSOR.exec(parsed.output.before) : null;
+  const params = queryParams(url, InboxParams);
+  if ("error" in params) return params.error;
+  const cursor = params.value.before ? INBOX_CURSOR.exec(params.value.before) : null;
   const before = cursor ? { activity: Number(cursor[1]), sessionId: cursor[2]!.toLowerCase() } : null;
-  const page = await deps.inbox(userId, { limit: parsed.output.limit, before });
-  if (!page) return json(401, { error: "user not found" });
+  const page = await deps.inbox(userId, { limit: params.value.limit, before });
+  if (!page) return accessDenied("user_not_found");
   return json(200, {
     sessions: page.entries,
     has_more: page.hasMore,
@@ -180,6 +163,13 @@ async function inbox(deps: ApiDeps, userId: string, url: URL): Promise<Response>
 
 async function unread(store: Store, userId: string): Promise<Response> {
   const rows = await store.unread(userId);
-  if (!rows) return json(401, { error: "user not found" });
+  if (!rows) return accessDenied("user_not_found");
   return json(200, { sessions: rows });
+}
+
+/** Why a caller may not have a session's data, as every route answers it. */
+function accessDenied(reason: "user_not_found" | "no_session" | "not_participant"): Response {
+  if (reason === "user_not_found") return json(401, { error: "user not found" });
+  if (reason === "no_session") return json(404, { error: "session not found" });
+  return json(403, { error: "not a participant of this session" });
 }

@@ -25,3 +25,12 @@ export async function jsonBody<S extends v.GenericSchema>(
   const parsed = v.safeParse(schema, data);
   return parsed.success ? { value: parsed.output } : { error: json(400, { error: `${prefix}${parsed.issues[0].message}` }) };
 }
+
+/** A request's query parameters checked against `schema`: 400 naming the first parameter that does not fit. */
+export function queryParams<S extends v.GenericSchema>(url: URL, schema: S): { value: v.InferOutput<S> } | { error: Response } {
+  const parsed = v.safeParse(schema, Object.fromEntries(url.searchParams));
+  if (parsed.success) return { value: parsed.output };
+  const issue = parsed.issues[0];
+  const name = issue.path?.[0]?.key;
+  return { error: json(400, { error: name ? `${String(name)} ${issue.message}` : issue.message }) };
+}
