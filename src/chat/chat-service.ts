@@ -9,7 +9,7 @@ import { userTopic, type Connection, type Fanout, type Member } from "./types.ts
 import { Delivery } from "./delivery.ts";
 import { readInbox, type InboxPage } from "./inbox.ts";
 import { InboxFeed } from "./inbox-feed.ts";
-import type { AccessChange, Bus, Envelope, InboxQuery, Presence, SessionInfo, Store } from "./ports.ts";
+import type { AccessChange, Bus, ChatQueries, Directory, Envelope, InboxQuery, MessageLog, Presence, SessionInfo } from "./ports.ts";
 import { replayInto } from "./resume.ts";
 import { Rooms } from "./rooms.ts";
 import { PresenceRelay } from "./presence-relay.ts";
@@ -20,7 +20,8 @@ import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
 export type ChatPorts = {
-  store: Store;
+  /** The messages, who may read them, and the inbox's query. */
+  store: MessageLog & Pick<Directory, "authorize"> & Pick<ChatQueries, "inbox">;
   bus: Bus;
   presence: Presence;
   fanout: Fanout;
@@ -41,7 +42,7 @@ export type ChatCommand = Exclude<ClientFrame, { type: "auth" }>;
 export class ChatService {
   /** Every user's inbox sockets on this instance, kept current across instances. */
   readonly inboxes: InboxFeed;
-  private readonly store: Store;
+  private readonly store: ChatPorts["store"];
   private readonly presence: Presence;
   private readonly metrics: Metrics;
   private readonly delivery: Delivery;

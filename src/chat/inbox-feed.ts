@@ -8,7 +8,7 @@
  * the state as committed, bursts fold into a few reads (KeyedThrottle), the last state always
  * arrives, and a session created by the backend appears with its first message.
  */
-import type { Bus, Presence, SessionInfo, Store } from "./ports.ts";
+import type { Bus, ChatQueries, Presence, SessionInfo } from "./ports.ts";
 import type { DomainEvents } from "./domain-events.ts";
 import type { Connection } from "./types.ts";
 import { cursorText, readInbox, type InboxPage } from "./inbox.ts";
@@ -21,7 +21,7 @@ export const INBOX_FRAMES_PER_SECOND = 4;
 /** Sessions in the snapshot; the rest are paged through GET /api/inbox from `next`. */
 export const INBOX_SNAPSHOT_SESSIONS = 200;
 
-export type InboxFeedDeps = { store: Store; presence: Presence; bus: Bus; log: Logger; intervalMs?: number };
+export type InboxFeedDeps = { store: Pick<ChatQueries, "inbox">; presence: Presence; bus: Bus; log: Logger; intervalMs?: number };
 
 type InboxSocket = {
   conn: Connection;
@@ -46,7 +46,7 @@ export class InboxFeed {
   private readonly announcer: KeyedThrottle<string>;
   /** Receiving side: one store read per user and session per interval. */
   private readonly refresher: KeyedThrottle<string>;
-  private readonly store: Store;
+  private readonly store: Pick<ChatQueries, "inbox">;
   private readonly presence: Presence;
   private readonly bus: Bus;
   private readonly log: Logger;

@@ -2,7 +2,7 @@
  * A user's inbox: their sessions, most recent activity first, each with its unread count, its newest
  * message (cut to a preview) and the other participant, with whether they are online in it.
  */
-import type { InboxQuery, InboxRow, Presence, Store } from "./ports.ts";
+import type { ChatQueries, InboxQuery, InboxRow, Presence } from "./ports.ts";
 import type { InboxView } from "../protocol/frames.ts";
 
 export type InboxEntry = InboxView;
@@ -12,7 +12,12 @@ export type InboxPage = { entries: InboxEntry[]; hasMore: boolean; next: InboxRo
 export const cursorText = (c: InboxRow["cursor"]) => `${c.activity}.${c.sessionId}`;
 
 /** Null when the user does not exist. Presence that cannot be read counts as offline. */
-export async function readInbox(store: Store, presence: Presence, userId: string, query: InboxQuery): Promise<InboxPage | null> {
+export async function readInbox(
+  store: Pick<ChatQueries, "inbox">,
+  presence: Presence,
+  userId: string,
+  query: InboxQuery,
+): Promise<InboxPage | null> {
   const rows = await store.inbox(userId, query);
   if (!rows) return null;
   const hasMore = rows.length > query.limit;

@@ -3,7 +3,7 @@
  * with the original), typing, read marks. Each store failure becomes an error frame with a stable
  * code; the socket stays.
  */
-import { StoreUnavailableError, type AccessChange, type Appended, type Store } from "./ports.ts";
+import { StoreUnavailableError, type AccessChange, type Appended, type Directory, type MessageLog } from "./ports.ts";
 import type { Connection, Member } from "./types.ts";
 import type { Room } from "./room.ts";
 import type { Rooms } from "./rooms.ts";
@@ -16,7 +16,7 @@ import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
 export type MessagesDeps = {
-  store: Store;
+  store: MessageLog & Pick<Directory, "authorize">;
   rooms: Rooms;
   delivery: Delivery;
   events: DomainEvents;

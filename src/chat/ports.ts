@@ -1,6 +1,7 @@
 /**
- * The three ports the chat domain is written against: Store, Bus and Presence. `store/` and `bus/`
- * implement them; the composition root (src/app.ts) picks the implementations.
+ * The ports the chat domain is written against: the store (split by use: Directory, MessageLog,
+ * ChatQueries), Bus and Presence. `store/` and `bus/` implement them; the composition root
+ * (src/app.ts) picks the implementations.
  */
 import type { MessageView } from "../protocol/frames.ts";
 
@@ -86,12 +87,20 @@ export class SessionGoneError extends Error {
 }
 
 /**
- * PostgreSQL is the source of truth: a message exists once `append` resolved. Every call answers
- * within the store's timeout; a database that is down or too slow rejects with StoreUnavailableError.
+ * The store, split by use; `Store` is all of them (PostgreSQL, store/postgres-store.ts). PostgreSQL
+ * is the source of truth: a message exists once `append` resolved. Every call answers within the
+ * store's timeout; a database that is down or too slow rejects with StoreUnavailableError.
  */
-export interface Store {
+
+/** Who may read what: the users and sessions the backend owns. */
+export interface Directory {
   /** User and session participant check in one round trip. */
   authorize(sessionId: string, userId: string): Promise<Authorization>;
+  userExists(userId: string): Promise<boolean>;
+}
+
+/** The messages of each session, in seq order, and how far each participant read (the chat's). */
+export interface MessageLog {
   /**
    * Stores the message and bumps the session's seq and `last_message_at` in one transaction.
    * A message whose clientId was already stored is not stored again: the original comes back.
@@ -104,18 +113,24 @@ export interface Store {
   onLateCommit(handler: (appended: Appended) => void): void;
   /** Messages with seq > afterSeq, oldest first, at most `limit`. */
   messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]>;
+  /** Moves the user's read mark forward (never back, never past the last message); null if it did not move. */
+  markRead(sessionId: string, userId: string, seq: number): Promise<number | null>;
+}
+
+/** What a user's pages show (the HTTP API's and the inbox's). */
+export interface ChatQueries {
   /**
    * One page of a session's messages, ascending by seq, with the caller's access checked in the same
    * query: the newest page without a cursor, older than `before`, or newer than `after`.
    */
   history(sessionId: string, userId: string, query: HistoryQuery): Promise<HistoryPage>;
-  /** Moves the user's read mark forward (never back, never past the last message); null if it did not move. */
-  markRead(sessionId: string, userId: string, seq: number): Promise<number | null>;
   /** Unread counts of every session of the user; null when the user does not exist. */
   unread(userId: string): Promise<UnreadRow[] | null>;
   /** One page of the user's sessions, most recent activity first (limit + 1 rows tell whether there is more); null when the user does not exist. */
   inbox(userId: string, query: InboxQuery): Promise<InboxRow[] | null>;
-  userExists(userId: string): Promise<boolean>;
+}
+
+export interface Store extends Directory, MessageLog, ChatQueries {
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -3,14 +3,20 @@
  * session on the bus and catching up from the store), reopened when the backend changed the
  * participants, released after the last socket.
  */
-import type { Bus, SessionInfo, Store } from "./ports.ts";
+import type { Bus, Directory, MessageLog, SessionInfo } from "./ports.ts";
 import { Room, type RoomDeps } from "./room.ts";
 import type { Delivery } from "./delivery.ts";
 import { messageFrame } from "../protocol/frames.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
-export type RoomsDeps = { store: Store; bus: Bus; delivery: Delivery; log: Logger; metrics: Metrics };
+export type RoomsDeps = {
+  store: Pick<MessageLog, "messagesAfter"> & Pick<Directory, "authorize">;
+  bus: Bus;
+  delivery: Delivery;
+  log: Logger;
+  metrics: Metrics;
+};
 
 export class Rooms {
   private readonly rooms = new Map<string, Room>();

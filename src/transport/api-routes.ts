@@ -3,7 +3,7 @@
  * participants only, authenticated with `Authorization: Bearer <access JWT>`.
  */
 import * as v from "valibot";
-import type { InboxQuery, Store, TicketBook } from "../chat/ports.ts";
+import type { ChatQueries, Directory, InboxQuery, TicketBook } from "../chat/ports.ts";
 import { cursorText, type InboxPage } from "../chat/inbox.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
@@ -55,7 +55,7 @@ const HistoryParams = v.pipe(
 );
 
 export type ApiDeps = {
-  store: Store;
+  store: Directory & Pick<ChatQueries, "history" | "unread">;
   tickets: TicketBook;
   verify: TokenVerifier;
   requests: RequestLimits;
@@ -161,7 +161,7 @@ async function inbox(deps: ApiDeps, userId: string, url: URL): Promise<Response>
   });
 }
 
-async function unread(store: Store, userId: string): Promise<Response> {
+async function unread(store: Pick<ChatQueries, "unread">, userId: string): Promise<Response> {
   const rows = await store.unread(userId);
   if (!rows) return accessDenied("user_not_found");
   return json(200, { sessions: rows });

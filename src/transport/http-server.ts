@@ -1,6 +1,6 @@
 /** `Bun.serve` wiring: health, readiness, metrics, the HTTP API, and the WebSocket upgrade. */
 import type { Server } from "bun";
-import type { AccessSnapshot, Bus, InboxQuery, Store, TicketBook } from "../chat/ports.ts";
+import type { AccessSnapshot, Bus, ChatQueries, Directory, InboxQuery, Store, TicketBook } from "../chat/ports.ts";
 import type { ChatService } from "../chat/chat-service.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Limits } from "../config/config.ts";
@@ -22,7 +22,8 @@ import type { SocketData } from "./types.ts";
 export type HttpDeps = {
   host: string;
   port: number;
-  store: Store;
+  /** Who may read what, the HTTP API's queries, and the readiness ping. */
+  store: Directory & Pick<ChatQueries, "history" | "unread"> & Pick<Store, "ping">;
   /** Which sessions and users still exist, for the access resync (store/access-feed.ts). */
   accessSnapshot: (sessionIds: string[], userIds: string[]) => Promise<AccessSnapshot>;
   tickets: TicketBook;
@@ -72,7 +73,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     maxRequestBodySize: 64 * 1024,
     websocket: websocketHandler({
       chat: deps.chat,
-      store: deps.store,
+      directory: deps.store,
       registry,
       access,
       requests,
@@ -125,7 +126,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       const checkedAt = performance.now();
       let outcome = await admit(
         {
-          store: deps.store,
+          directory: deps.store,
           verify: deps.verify,
           tickets: deps.tickets,
           mayAttempt: (userId) => requests.connect(userId) === 0,

@@ -3,7 +3,7 @@
  * database round trip. The outcome travels to the WebSocket `open` handler in `ws.data`, because the
  * protocol accepts the connection first and then closes it with a 4xxx code.
  */
-import type { Store, TicketBook } from "../chat/ports.ts";
+import type { Directory, TicketBook } from "../chat/ports.ts";
 import type { Member } from "../chat/types.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
@@ -50,7 +50,7 @@ export function afterSeqOf(url: URL): number | null | undefined {
 }
 
 export type AdmitDeps = {
-  store: Store;
+  directory: Directory;
   verify: TokenVerifier;
   tickets: Pick<TicketBook, "redeem">;
   /** The per-user connection-attempt limit, asked once the credential says who it is. */
@@ -77,14 +77,16 @@ export async function admit(deps: AdmitDeps, target: SocketTarget, req: Request,
   if (!who.ok) return who;
   if (!deps.mayAttempt(who.userId)) return { ok: false, close: CloseCode.TooManyAttempts };
   try {
-    return target.kind === "session" ? await joinSession(deps.store, target.sessionId, who, afterSeq) : await openInbox(deps.store, who);
+    return target.kind === "session"
+      ? await joinSession(deps.directory, target.sessionId, who, afterSeq)
+      : await openInbox(deps.directory, who);
   } catch {
     return { ok: false, close: CloseCode.TryAgainLater };
   }
 }
 
 async function joinSession(
-  store: Store,
+  store: Directory,
   sessionId: string,
   who: Identity & { ok: true },
   afterSeq: number | null,
@@ -94,7 +96,7 @@ async function joinSession(
   return { ok: true, kind: "session", userId: who.userId, user: auth.user, session: auth.session, expiresAt: who.expiresAt, afterSeq };
 }
 
-async function openInbox(store: Store, who: Identity & { ok: true }): Promise<UpgradeOutcome> {
+async function openInbox(store: Directory, who: Identity & { ok: true }): Promise<UpgradeOutcome> {
   if (!(await store.userExists(who.userId))) return { ok: false, close: CloseCode.UserNotFound };
   return { ok: true, kind: "inbox", userId: who.userId, expiresAt: who.expiresAt };
 }
@@ -106,7 +108,7 @@ const refusalOf = (reason: "user_not_found" | "no_session" | "not_participant") 
  * Asked again of an open socket (an in-band token refresh): may it still read what it joined? The
  * close code when not (4002 the user is gone or deactivated, 4004 no longer a participant), else null.
  */
-export async function accessWithdrawn(store: Store, outcome: Admitted): Promise<CloseCode | null> {
+export async function accessWithdrawn(store: Directory, outcome: Admitted): Promise<CloseCode | null> {
   if (outcome.kind === "inbox") return (await store.userExists(outcome.userId)) ? null : CloseCode.UserNotFound;
   const auth = await store.authorize(outcome.session.sessionId, outcome.userId);
   return auth.ok ? null : refusalOf(auth.reason);

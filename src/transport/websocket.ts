@@ -17,11 +17,11 @@ import type { SocketRegistry } from "./socket-registry.ts";
 import type { ChatSocket, SocketData } from "./types.ts";
 import { accessWithdrawn, type Admitted } from "./upgrade.ts";
 import type { AccessGuard } from "./access-guard.ts";
-import type { Store } from "../chat/ports.ts";
+import type { Directory } from "../chat/ports.ts";
 
 export type WebSocketDeps = {
   chat: ChatService;
-  store: Store;
+  directory: Directory;
   registry: SocketRegistry;
   access: AccessGuard;
   requests: RequestLimits;
@@ -33,7 +33,7 @@ export type WebSocketDeps = {
 
 export function websocketHandler({
   chat,
-  store,
+  directory,
   registry,
   access,
   requests,
@@ -156,7 +156,7 @@ export function websocketHandler({
     }
     let withdrawn: CloseCode | null;
     try {
-      withdrawn = await accessWithdrawn(store, outcome);
+      withdrawn = await accessWithdrawn(directory, outcome);
     } catch {
       return sendError(ws, { code: ErrorCode.Unavailable, error: "access could not be checked (database unavailable), retry" });
     }
