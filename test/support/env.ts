@@ -1,0 +1,11 @@
+/** What test/setup.ts decided for this run (database, Redis, CI), the token secret, and the assertion connection. */
+import { connect } from "../../src/store/connect.ts";
+
+export const SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+export const env = globalThis.__chatTest;
+
+/** A connection for assertions, shared by every file (test/setup.ts ends it). */
+export const db = (globalThis.__chatTestDb ??= connect({ url: env.databaseUrl, poolMax: 2 }));
+declare global {
+  var __chatTestDb: ReturnType<typeof connect> | undefined;
+}
