@@ -9,6 +9,7 @@ import type { TokenVerifier } from "../auth/tokens.ts";
 import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
 import { json, jsonBody, queryParams } from "./json-response.ts";
+import { chain, type Middleware } from "./middleware.ts";
 import { PUSH_KEY_PATH, PUSH_SUBSCRIPTIONS_PATH, subscribe, unsubscribe, vapidPublicKey, type PushApi } from "./push-routes.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
@@ -81,21 +82,45 @@ const routes: Route[] = [
   { path: PUSH_SUBSCRIPTIONS_PATH, method: "DELETE", handle: (d, c, req) => unsubscribe(d.push, c.userId, req) },
 ];
 
-/** Answers an /api/ request, or null when the path is not one of the API's. */
-export async function apiRoute(req: Request, url: URL, deps: ApiDeps): Promise<Response | null> {
-  if (PUSH_KEY_PATH.test(url.pathname))
-    return req.method === "GET" ? vapidPublicKey(deps.push) : json(405, { error: "method not allowed" });
-  const onPath = routes.filter((r) => r.path.test(url.pathname));
-  if (onPath.length === 0) return null;
-  const route = onPath.find((r) => r.method === req.method);
-  if (!route) return json(405, { error: "method not allowed" });
-  const caller = await authenticate(req, deps.verify);
-  if (!caller) return json(401, { error: "a valid access token is required (Authorization: Bearer <token>)" });
-  const wait = deps.requests.api(caller.userId);
-  if (wait > 0) return tooManyRequests(wait);
-  const params = route.path.exec(url.pathname)!.slice(1);
-  const answer = await deps.requests.inSlot(caller.userId, () => route.handle(deps, caller, req, url, params));
-  return answer ?? tooManyRequests(1, "too many requests in flight for this user, retry later");
+/** What a request to the API carries along its chain. */
+type ApiContext = { req: Request; url: URL; ip: () => string; route: Route | null; params: string[]; caller: Caller | null };
+
+/**
+ * The API's path, one step each: the address's budget (before any token check or query), the route
+ * (404, 405, or the one public route), the caller's token, the caller's budget and API slot, then the
+ * handler.
+ */
+export function apiHandler(deps: ApiDeps): (req: Request, url: URL, ip: () => string) => Promise<Response> {
+  const { requests, verify } = deps;
+  const perAddress: Middleware<ApiContext> = (ctx, next) => {
+    const wait = requests.ip(ctx.ip());
+    return wait > 0 ? Promise.resolve(tooManyRequests(wait)) : next();
+  };
+  const routed: Middleware<ApiContext> = async (ctx, next) => {
+    const { req, url } = ctx;
+    if (PUSH_KEY_PATH.test(url.pathname))
+      return req.method === "GET" ? vapidPublicKey(deps.push) : json(405, { error: "method not allowed" });
+    const onPath = routes.filter((r) => r.path.test(url.pathname));
+    if (onPath.length === 0) return json(404, { error: "not found" });
+    ctx.route = onPath.find((r) => r.method === req.method) ?? null;
+    if (!ctx.route) return json(405, { error: "method not allowed" });
+    ctx.params = ctx.route.path.exec(url.pathname)!.slice(1);
+    return next();
+  };
+  const authenticated: Middleware<ApiContext> = async (ctx, next) => {
+    ctx.caller = await authenticate(ctx.req, verify);
+    return ctx.caller ? next() : json(401, { error: "a valid access token is required (Authorization: Bearer <token>)" });
+  };
+  const perCaller: Middleware<ApiContext> = async (ctx, next) => {
+    const userId = ctx.caller!.userId;
+    const wait = requests.api(userId);
+    if (wait > 0) return tooManyRequests(wait);
+    return (await requests.inSlot(userId, next)) ?? tooManyRequests(1, "too many requests in flight for this user, retry later");
+  };
+  const handle = chain<ApiContext>([perAddress, routed, authenticated, perCaller], (ctx) =>
+    ctx.route!.handle(deps, ctx.caller!, ctx.req, ctx.url, ctx.params),
+  );
+  return (req, url, ip) => handle({ req, url, ip, route: null, params: [], caller: null });
 }
 
 export type Caller = { userId: string; expiresAt: number };

@@ -8,7 +8,7 @@ import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import { admit, socketTargetOf } from "./upgrade.ts";
-import { apiRoute } from "./api-routes.ts";
+import { apiHandler } from "./api-routes.ts";
 import type { PushApi } from "./push-routes.ts";
 import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
@@ -60,6 +60,15 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
   const registry = new SocketRegistry(deps.clockSkewSeconds * 1000, deps.metrics);
   const requests = new RequestLimits(deps.limits, deps.trustedProxies);
   const access = new AccessGuard(registry, deps.accessSnapshot, deps.log);
+  const api = apiHandler({
+    store: deps.store,
+    tickets: deps.tickets,
+    verify: deps.verify,
+    requests,
+    pageMaxBytes: deps.limits.historyPageMaxBytes,
+    inbox: (userId: string, query: InboxQuery) => deps.chat.inbox(userId, query),
+    push: deps.push,
+  });
   deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.size);
 
   const server = Bun.serve<SocketData>({
@@ -96,20 +105,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       if (url.pathname === "/metrics")
         return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
       const ip = () => requests.ipOf(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"));
-      if (url.pathname.startsWith("/api/")) {
-        const wait = requests.ip(ip());
-        if (wait > 0) return tooManyRequests(wait);
-        const api = {
-          store: deps.store,
-          tickets: deps.tickets,
-          verify: deps.verify,
-          requests,
-          pageMaxBytes: deps.limits.historyPageMaxBytes,
-          inbox: (userId: string, query: InboxQuery) => deps.chat.inbox(userId, query),
-          push: deps.push,
-        };
-        return (await apiRoute(req, url, api)) ?? json(404, { error: "not found" });
-      }
+      if (url.pathname.startsWith("/api/")) return api(req, url, ip);
 
       const target = socketTargetOf(url.pathname);
       if (!target) return (await deps.dev?.route?.(req, url, server)) ?? json(404, { error: "not found" });
