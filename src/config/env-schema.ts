@@ -65,6 +65,16 @@ export function isLoopback(hostname: string): boolean {
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/** An URL that carries a key or content: https, or plain http on this machine only. */
+const secureUrl = (name: string) =>
+  v.pipe(
+    url(name, ["https:", "http:"]),
+    v.check(
+      (s) => new URL(s).protocol === "https:" || isLoopback(new URL(s).hostname),
+      `${name} must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)`,
+    ),
+  );
+
 const list = v.pipe(
   v.string(),
   v.transform((s) =>
@@ -103,15 +113,7 @@ export const EnvSchema = v.object({
   JWT_PUBLIC_KEY: v.optional(
     v.pipe(v.string(), v.includes("-----BEGIN PUBLIC KEY-----", "JWT_PUBLIC_KEY must be a PEM (SPKI) public key")),
   ),
-  JWT_JWKS_URL: v.optional(
-    v.pipe(
-      url("JWT_JWKS_URL", ["https:", "http:"]),
-      v.check(
-        (s) => new URL(s).protocol === "https:" || isLoopback(new URL(s).hostname),
-        "JWT_JWKS_URL must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)",
-      ),
-    ),
-  ),
+  JWT_JWKS_URL: v.optional(secureUrl("JWT_JWKS_URL")),
   JWT_ALGORITHMS: v.optional(list),
   JWT_ISSUER: v.optional(v.string()),
   JWT_AUDIENCE: v.optional(v.string()),
@@ -153,11 +155,7 @@ export const EnvSchema = v.object({
   PUSH_ENDPOINT_HOSTS: v.optional(list),
   NOTIFY_WEBHOOK_URL: v.optional(
     v.pipe(
-      url("NOTIFY_WEBHOOK_URL", ["https:", "http:"]),
-      v.check(
-        (s) => new URL(s).protocol === "https:" || isLoopback(new URL(s).hostname),
-        "NOTIFY_WEBHOOK_URL must use https:// (plain http:// only on this machine: localhost, 127.0.0.1, ::1)",
-      ),
+      secureUrl("NOTIFY_WEBHOOK_URL"),
       v.check(
         (s) => !new URL(s).username && !new URL(s).password,
         "NOTIFY_WEBHOOK_URL must not carry credentials (the signature authenticates)",

@@ -41,17 +41,7 @@ describe("Notifier", () => {
       send: (d: Delivery) =>
         d.id === 1 ? new Promise<Attempt>((resolve) => (answerHung = resolve)) : Promise.resolve<Attempt>({ kind: "sent" }),
     } as unknown as WebPushSender;
-    const notifier = new Notifier({
-      outbox,
-      presence: {} as Presence,
-      push,
-      webhook: null,
-      log: createLogger("silent"),
-      metrics: new Metrics(),
-      quietMs: 1000,
-      maxAttempts: 3,
-      pollMs: 5,
-    });
+    const notifier = new Notifier({ ...deps(outbox), push });
     due.push(delivery(1));
     notifier.start();
     await Bun.sleep(30); // delivery 1 is in flight and does not answer
@@ -97,17 +87,7 @@ describe("Notifier", () => {
         return new Map([["u", { online: false, version: 1 }]]);
       },
     } as unknown as Presence;
-    const notifier = new Notifier({
-      outbox,
-      presence,
-      push: null,
-      webhook: null,
-      log: createLogger("silent"),
-      metrics: new Metrics(),
-      quietMs: 1000,
-      maxAttempts: 3,
-      pollMs: 5,
-    });
+    const notifier = new Notifier({ ...deps(outbox), presence });
     await notifier.runOnce();
     expect(calls).toEqual(["presence", "transaction"]);
     presenceFails = true;
