@@ -2,8 +2,8 @@
  * The group commit's one statement: a batch of messages from many sessions in one transaction that
  * locks the sessions in id order, assigns each message its seq, bumps `sessions.last_seq` and
  * `last_message_at`, inserts the rows, answers a retried client_id with the stored original, and
- * (with notifications on) queues the recipients. It returns, per input message, the stored row and
- * the session's participants as the lock saw them.
+ * (with notifications on) queues the recipients. It returns, per input message, the stored row, and
+ * per session written, its participants as the lock saw them.
  */
 import type { Sql } from "postgres";
 import type { NewMessage } from "../chat/ports.ts";
@@ -17,17 +17,13 @@ export type NotifyQueueing = { graceMs: number; everyone: boolean };
 
 export const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
-export type BatchRow = {
-  input_id: string;
-  id: string;
-  seq: number;
-  content: string;
-  created_at: string;
-  duplicate: boolean;
-  /** The session's participants as the batch's lock saw them (null for a duplicate). */
-  inviter_id: string | null;
-  invitee_id: string | null;
-};
+/** A stored message (its input's id, the stored row), or, without `input_id`, a session the batch wrote to. */
+export type BatchRow =
+  | { input_id: string; id: string; seq: number; content: string; created_at: string; duplicate: boolean }
+  | { input_id: null; id: string; inviter_id: string; invitee_id: string };
+
+/** A stored message's row. */
+export type StoredRow = Extract<BatchRow, { input_id: string }>;
 
 /**
  * In the batch's own transaction, so that a crash after the commit loses no notification: one queue
@@ -81,11 +77,14 @@ export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | u
       SELECT f.id, f.session_id, f.sender_id, f.content, f.client_id, now(),
              b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
       FROM fresh f JOIN bumped b ON b.id = f.session_id
-      RETURNING id, session_id, seq, content, created_at
+      RETURNING id, seq, content, created_at
     )${notifyQueueing(sql, notify)}
-    SELECT i.id AS input_id, i.id, i.seq, i.content, to_char(i.created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at,
-           false AS duplicate, b.inviter_id, b.invitee_id
-    FROM inserted i JOIN bumped b ON b.id = i.session_id
+    SELECT id AS input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at,
+           false AS duplicate, NULL::uuid AS inviter_id, NULL::uuid AS invitee_id
+    FROM inserted
     UNION ALL
-    SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true, NULL, NULL FROM existing`;
+    SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true, NULL, NULL FROM existing
+    UNION ALL
+    -- One row per session written (no input_id): its participants as the lock saw them.
+    SELECT NULL, id, NULL, NULL, NULL, NULL, inviter_id, invitee_id FROM bumped`;
 }

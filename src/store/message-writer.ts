@@ -11,7 +11,7 @@ import type { Sql } from "postgres";
 import { SessionGoneError, type Appended, type NewMessage } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { isTransient, UnavailableError } from "./errors.ts";
-import { writeBatch, type BatchRow, type NotifyQueueing } from "./batch-statement.ts";
+import { writeBatch, type BatchRow, type NotifyQueueing, type StoredRow } from "./batch-statement.ts";
 
 type Pending = {
   msg: NewMessage;
@@ -230,15 +230,21 @@ export class MessageWriter {
   }
 
   private settle(batch: Pending[], rows: BatchRow[]) {
-    const byInput = new Map(rows.map((r) => [r.input_id, r]));
+    const byInput = new Map<string, StoredRow>();
+    const participants = new Map<string, readonly [string, string]>();
+    for (const r of rows) {
+      if (r.input_id === null) participants.set(r.id, [r.inviter_id, r.invitee_id]);
+      else byInput.set(r.input_id, r);
+    }
     for (const p of batch) {
       const row = byInput.get(p.msg.id);
-      if (!row) {
+      const stored = row && toAppended(p, row, participants.get(p.msg.sessionId));
+      if (!stored) {
         if (!p.abandoned) p.reject(new SessionGoneError(p.msg.sessionId));
       } else if (p.abandoned) {
-        if (!row.duplicate) this.options.onLateCommit?.(toAppended(p, row));
+        if (!stored.duplicate) this.options.onLateCommit?.(stored);
       } else {
-        p.resolve(toAppended(p, row));
+        p.resolve(stored);
       }
     }
   }
@@ -252,7 +258,7 @@ export class MessageWriter {
   }
 }
 
-function toAppended(p: Pending, row: BatchRow): Appended {
+function toAppended(p: Pending, row: StoredRow, participants: readonly [string, string] | undefined): Appended {
   const message: MessageView = {
     message_id: row.id,
     session_id: p.msg.sessionId,
@@ -263,6 +269,5 @@ function toAppended(p: Pending, row: BatchRow): Appended {
     created_at: row.created_at,
   };
   if (p.msg.clientId) message.client_id = p.msg.clientId;
-  if (row.inviter_id && row.invitee_id) return { message, duplicate: row.duplicate, participants: [row.inviter_id, row.invitee_id] };
-  return { message, duplicate: row.duplicate };
+  return participants && !row.duplicate ? { message, duplicate: false, participants } : { message, duplicate: row.duplicate };
 }
