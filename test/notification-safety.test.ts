@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import webpush from "web-push";
-import { createPair, createUser, db, join, SECRET, useServers, type TestUser } from "./helpers.ts";
+import { createPair, createUser, db, env, join, SECRET, useServers, type TestUser } from "./helpers.ts";
+import { NotificationOutbox } from "../src/store/notification-outbox.ts";
 import { BrowserSubscription, PushStandIn } from "./push-service.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
@@ -138,6 +139,33 @@ describe("deliveries stay bounded", () => {
     }
     expect(state).toBe("gone");
     expect(standIn.to(new URL(sub.endpoint).pathname)).toHaveLength(0);
+  });
+});
+
+describe("the notification decision never holds up message writes", () => {
+  test("it waits at most 1 s for the session row (lock_timeout), then gives up until its lease", async () => {
+    // PGlite is one backend: no other transaction can hold a lock while a decision runs.
+    if (!env.databaseKind.startsWith("PostgreSQL")) return;
+    const pair = await createPair();
+    const lease = new Date(Date.now() + 3_600_000); // far ahead: no notifier claims this row meanwhile
+    await db`INSERT INTO chat_notify_queue (user_id, session_id, notified_seq, due_at) VALUES (${pair.invitee.id}, ${pair.sessionId}, 0, ${lease})`;
+    const outbox = new NotificationOutbox(db, (query) => query);
+    let release = () => {};
+    const held = db.begin(async (tx) => {
+      await tx`SELECT 1 FROM sessions WHERE id = ${pair.sessionId} FOR UPDATE`; // what a slow message batch holds
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await Bun.sleep(50);
+    const started = performance.now();
+    const decided = outbox.decide({ userId: pair.invitee.id, sessionId: pair.sessionId, lease }, () => null, {
+      quietMs: 1000,
+      webhook: true,
+    });
+    await expect(decided).rejects.toMatchObject({ code: "55P03" }); // lock_not_available
+    expect(performance.now() - started).toBeLessThan(2000);
+    release();
+    await held;
+    await db`DELETE FROM chat_notify_queue WHERE session_id = ${pair.sessionId}`;
   });
 });
 

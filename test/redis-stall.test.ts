@@ -77,4 +77,15 @@ describeWithRedis("a stalled Redis", () => {
     expect(stored.length).toBe(10);
     for (const c of senders) c.close();
   }, 20_000);
+
+  test("a socket that joins while Redis holds every byte is admitted and shown presence, within the command timeout", async () => {
+    proxy.set("blackhole");
+    const pair = await createPair();
+    const started = performance.now();
+    const c = await join(app, pair.sessionId, pair.invitee.token);
+    await c.next("presence", 1, 10_000); // the snapshot: both participants, as the room knows them
+    expect(performance.now() - started).toBeLessThan(8000); // the bus join's 2 s wait, then presence's 2 s command timeout (without it: never)
+    expect(c.of("presence").find((p) => p.user_id === pair.invitee.id)).toMatchObject({ online: true });
+    c.close();
+  }, 20_000);
 });
