@@ -39,7 +39,10 @@ export type App = {
   notifier: Notifier | null;
   /** Creates (or finds) the demo climbers and their session in this app's database. */
   demoAccess(): Promise<DemoAccess>;
-  /** Graceful: refuse upgrades, finish writes, close sockets with 1001, close PostgreSQL and Redis. */
+  /**
+   * Graceful: /readyz answers 503 at once, serving goes on for SHUTDOWN_DELAY_SECONDS, then upgrades
+   * are refused, writes finish, sockets get 1001, PostgreSQL and Redis are closed.
+   */
   stop(): Promise<void>;
 };
 
@@ -116,6 +119,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
   const notifier = config.notify && targets ? startNotifier(config.notify, targets, { store, presence, log, metrics }) : null;
 
   let accepting = true;
+  let draining = false;
   const accessFeed = new AccessFeed(sql, log);
   http = startHttpServer({
     host: config.host,
@@ -136,6 +140,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
       : null,
     clockSkewSeconds: config.jwt.clockSkewSeconds,
     accepting: () => accepting,
+    draining: () => draining,
     dev: {
       pages: config.demoPage ? demoRoutes : {},
       ...(config.devRoutes
@@ -160,6 +165,10 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      // Readiness fails first, while this instance still serves, so that a load balancer (or
+      // Kubernetes' endpoint removal) stops sending it clients before they are told to go.
+      draining = true;
+      if (config.shutdownDelayMs > 0) await Bun.sleep(config.shutdownDelayMs);
       accepting = false;
       await store.drainWrites();
       http.registry.closeAll(CloseCode.GoingAway);

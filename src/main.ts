@@ -86,7 +86,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     const deadline = setTimeout(() => {
       log.error("shutdown deadline passed, exiting");
       process.exit(1);
-    }, config.shutdownTimeoutMs);
+    }, config.shutdownDelayMs + config.shutdownTimeoutMs);
     app.stop().then(() => {
       clearTimeout(deadline);
       log.info("stopped");

@@ -41,7 +41,9 @@ describe("configuration", () => {
     expect(c).toMatchObject({ port: 9001, host: "127.0.0.1", databaseUrl: "postgres://u@db:5432/x", redisUrl: "redis://cache:6379/0" });
     expect(c.limits.maxFrameBytes).toBe(32768);
     expect(c.jwt.secretIsDefault).toBe(false);
-    expect(c.databaseListenUrl).toBe("postgres://u@db:5432/x"); // the feed LISTENs on DATABASE_URL unless told otherwise
+    expect(c.databaseListenUrl).toBe("postgres://u@db:5432/x");
+    expect(c.shutdownDelayMs).toBe(0);
+    expect(loadConfig({ SHUTDOWN_DELAY_SECONDS: "15" }).shutdownDelayMs).toBe(15_000); // the feed LISTENs on DATABASE_URL unless told otherwise
     const direct = "postgres://u@db-direct:5432/x";
     const pooled = { DATABASE_URL: "postgres://u@pooler:6432/x", DATABASE_LISTEN_URL: direct, JWT_SECRET: "s".repeat(40) };
     expect(loadConfig(pooled).databaseListenUrl).toBe(direct);

@@ -35,6 +35,38 @@ const spawn = (extra: Record<string, string> = {}) =>
     ...extra,
   });
 
+test("SHUTDOWN_DELAY_SECONDS: /readyz answers 503 `draining` at once while the instance still serves; then sockets get 1001", async () => {
+  const app = await servers.start({}, { SHUTDOWN_DELAY_SECONDS: "0.8" });
+  const pair = await createPair();
+  const c = await join(app, pair.sessionId, pair.inviter.token);
+  await c.next("presence", 1);
+  const before = await fetch(`${app.httpUrl}/readyz`);
+  expect(before.status).toBe(200);
+  const stopping = app.stop();
+  const ready = await fetch(`${app.httpUrl}/readyz`);
+  expect(ready.status).toBe(503);
+  expect(await ready.json()).toMatchObject({ status: "draining", database: "up" });
+  c.send({ type: "message", content: "still served" });
+  expect(await c.next("message")).toMatchObject({ content: "still served" });
+  const late = await join(app, pair.sessionId, pair.invitee.token); // a client the load balancer still sent: taken
+  await late.next("presence", 1);
+  expect((await c.closed).code).toBe(1001);
+  expect((await late.closed).code).toBe(1001);
+  await stopping;
+});
+
+test("SIGTERM with SHUTDOWN_DELAY_SECONDS: the exit deadline (SHUTDOWN_TIMEOUT_MS) counts after the delay, and the process exits 0", async () => {
+  // A deadline shorter than the delay: counted from the signal it would end the process (exit 1) mid-delay.
+  const child = await spawn({ SHUTDOWN_DELAY_SECONDS: "1", SHUTDOWN_TIMEOUT_MS: "800" });
+  const signalled = performance.now();
+  child.proc.kill("SIGTERM");
+  await child.printed('"msg":"shutting down"');
+  const ready = await fetch(`http://127.0.0.1:${child.port}/readyz`);
+  expect(ready.status).toBe(503); // draining, while still up
+  expect(await child.proc.exited).toBe(0);
+  expect(performance.now() - signalled).toBeGreaterThanOrEqual(1000);
+});
+
 test("SIGTERM: sockets get 1001 with a reason to resume, acknowledged messages are stored, the process exits 0", async () => {
   const child = await spawn({ SHUTDOWN_TIMEOUT_MS: "5000" });
   const pair = await createPair();

@@ -96,6 +96,8 @@ export type Config = {
   limits: Limits;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   shutdownTimeoutMs: number;
+  /** On SIGTERM, how long /readyz answers 503 while the instance still serves, before sockets are told 1001 (ms). */
+  shutdownDelayMs: number;
   /** With Redis: a dead instance's users go offline within ttl + ttl/3. */
   presenceTtlMs: number;
   /**
@@ -198,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_SECONDS,
     presenceTtlMs: e.PRESENCE_TTL_SECONDS * 1000,
     devRoutes: e.NODE_ENV === "development" && !e.DATABASE_URL,
     demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development" && !e.DATABASE_URL,

@@ -38,8 +38,10 @@ export type HttpDeps = {
   clockSkewSeconds: number;
   /** Web Push subscriptions (null: not configured). */
   push: PushApi | null;
-  /** False once shutdown began: new upgrades are refused. */
+  /** False once shutdown closes the doors: new upgrades are refused. */
   accepting: () => boolean;
+  /** True from the moment shutdown began (SIGTERM): /readyz answers 503 so that load balancers move on. */
+  draining: () => boolean;
   /** Development-only routes: static pages (the demo page, bundled by Bun) and handlers (demo accounts). */
   dev?: {
     pages: Record<string, Bun.HTMLBundle | Response>;
@@ -101,7 +103,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         return json(400, { error: "malformed Host header or URL" });
       }
       if (url.pathname === "/healthz") return json(200, { status: "ok" });
-      if (url.pathname === "/readyz") return readiness(deps, databaseState());
+      if (url.pathname === "/readyz") return readiness(deps, databaseState(), deps.draining());
       if (url.pathname === "/metrics")
         return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
       const ip = () => requests.ipOf(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"));
@@ -190,11 +192,11 @@ function urlOf(req: Request): URL | null {
   }
 }
 
-async function readiness({ bus }: HttpDeps, databaseState: Promise<"up" | "down">): Promise<Response> {
+async function readiness({ bus }: HttpDeps, databaseState: Promise<"up" | "down">, draining: boolean): Promise<Response> {
   const database = await databaseState;
   const redis = bus.status();
-  const ready = database === "up";
-  const status = !ready ? "unavailable" : redis === "down" ? "degraded" : "ok";
+  const ready = database === "up" && !draining;
+  const status = draining ? "draining" : database !== "up" ? "unavailable" : redis === "down" ? "degraded" : "ok";
   // Degraded still serves: sends persist and same-instance delivery works without Redis.
   return json(ready ? 200 : 503, { status, database, redis });
 }
