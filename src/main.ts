@@ -5,8 +5,9 @@
  *   migrate          apply database migrations and exit
  *   demo             create two demo users and a session, print wscat lines
  *   token <user-id>  mint an access token (development)
- *   healthcheck      exit 0 when this machine's server on PORT is ready (for container health checks)
+ *   healthcheck      exit 0 when the server on HOST:PORT is ready (for container health checks)
  *   vapid            print a new VAPID key pair for Web Push (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY)
+ *   --version, --help  need no configuration
  */
 import { loadConfig, ConfigError, type Config } from "./config/config.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
@@ -17,12 +18,22 @@ import { startEmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { mintAccessToken } from "./auth/tokens.ts";
 import { provisionDemo, wscatLines, type DemoAccess } from "./cli/demo.ts";
 import { generateVapidKeys } from "./notify/web-push-sender.ts";
+import { VERSION } from "./version.ts";
 
-const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid> | healthcheck | vapid]`;
+const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid> | healthcheck | vapid | --version | --help]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...args] = argv;
+  // Commands that need no configuration: they work on a machine where none is set yet.
   if (command === "vapid") return vapid();
+  if (command === "--version" || command === "version") {
+    console.log(VERSION);
+    return 0;
+  }
+  if (command === "--help" || command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
   let config: Config;
   try {
     config = loadConfig(process.env, { requireKey: !["migrate", "healthcheck"].includes(command) });
@@ -43,10 +54,6 @@ async function main(argv: string[]): Promise<number> {
       return token(config, args[0]);
     case "healthcheck":
       return healthcheck(config);
-    case "help":
-    case "--help":
-      console.log(USAGE);
-      return 0;
     default:
       console.error(USAGE);
       return 2;
@@ -142,9 +149,18 @@ async function token(config: Config, userId: string | undefined): Promise<number
   return 0;
 }
 
+/** Asks the server where it listens: HOST (a wildcard address means this machine). */
 async function healthcheck(config: Config): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${config.port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+  const res = await fetch(`http://${reachableHost(config.host)}:${config.port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(
+    () => null,
+  );
   return res?.ok ? 0 : 1;
+}
+
+function reachableHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 const code = await main(process.argv.slice(2));

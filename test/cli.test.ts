@@ -176,6 +176,28 @@ describe("commands", () => {
     );
   });
 
+  test("--version and --help work without any configuration (even a broken one)", async () => {
+    const pkg = (await Bun.file(`${import.meta.dir}/../package.json`).json()) as { version: string };
+    const broken = { DATABASE_URL: "mysql://nope", PORT: "not a port" };
+    const version = await run(["--version"], broken);
+    expect({ code: version.code, out: version.stdout.trim() }).toEqual({ code: 0, out: pkg.version });
+    const help = await run(["--help"], broken);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("usage:");
+  });
+
+  test("healthcheck asks the server where HOST says it listens", async () => {
+    const server = Bun.serve({ hostname: "127.0.0.2", port: 0, fetch: () => Response.json({ status: "ok" }) });
+    try {
+      const here = await run(["healthcheck"], { HOST: "127.0.0.2", PORT: String(server.port) });
+      expect(here.code).toBe(0);
+      const elsewhere = await run(["healthcheck"], { HOST: "127.0.0.1", PORT: String(server.port) });
+      expect(elsewhere.code).toBe(1);
+    } finally {
+      server.stop(true);
+    }
+  });
+
   test("unknown commands print the usage", async () => {
     const r = await run(["fly"], {});
     expect(r.code).toBe(2);

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, createPair, createUser, describeWithRedis, env, sessionUrl, useServers, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
+import { VERSION } from "../src/version.ts";
 
 const servers = useServers();
 
@@ -84,7 +85,7 @@ describeWithRedis("readiness with Redis", () => {
   test("/readyz reports PostgreSQL and Redis; /healthz only the process", async () => {
     const app = await servers.start({ redisUrl: env.redisUrl });
     expect(await (await fetch(`${app.httpUrl}/readyz`)).json()).toEqual({ status: "ok", database: "up", redis: "up" });
-    expect(await (await fetch(`${app.httpUrl}/healthz`)).json()).toEqual({ status: "ok" });
+    expect(await (await fetch(`${app.httpUrl}/healthz`)).json()).toEqual({ status: "ok", version: VERSION });
     expect((await metrics(app)).get("chat_redis_up")).toBe(1);
   });
 });

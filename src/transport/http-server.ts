@@ -17,6 +17,7 @@ import type { TrustedProxies } from "../config/trusted-proxies.ts";
 import { websocketHandler } from "./websocket.ts";
 import { AccessGuard } from "./access-guard.ts";
 import { withTimeout } from "../lib/timeout.ts";
+import { VERSION } from "../version.ts";
 import type { SocketData } from "./types.ts";
 
 export type HttpDeps = {
@@ -102,7 +103,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         deps.log.debug("malformed request URL or Host header");
         return json(400, { error: "malformed Host header or URL" });
       }
-      if (url.pathname === "/healthz") return json(200, { status: "ok" });
+      if (url.pathname === "/healthz") return json(200, { status: "ok", version: VERSION });
       if (url.pathname === "/readyz") return readiness(deps, databaseState(), deps.draining());
       if (url.pathname === "/metrics")
         return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
