@@ -21,6 +21,8 @@ import type { SocketData } from "./transport/types.ts";
 import { CloseCode } from "./protocol/codes.ts";
 import type { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
+import { registerProcessMetrics } from "./observability/process-metrics.ts";
+import { VERSION } from "./version.ts";
 import { provisionDemo, type DemoAccess } from "./cli/demo.ts";
 import { demoRoutes } from "./demo/routes.ts";
 import { Notifier } from "./notify/notifier.ts";
@@ -116,6 +118,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     onAccessChange: (change) => http?.access.changed(change),
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
+  const stopProcessMetrics = registerProcessMetrics(metrics, VERSION);
   const notifier = config.notify && targets ? startNotifier(config.notify, targets, { store, presence, log, metrics }) : null;
 
   let accepting = true;
@@ -182,6 +185,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
       await presence.close();
       await bus.close();
       await embedded?.stop();
+      stopProcessMetrics();
     })());
 
   const demoAccess = () => provisionDemo(sql, config.jwt.secret);
@@ -213,11 +217,13 @@ function observe(metrics: Metrics, { store, bus, chat, poolMax }: { store: Postg
   metrics.gauge("chat_inbox_sockets", "Inbox sockets open on this instance", () => chat.inboxes.socketCount);
   metrics.gauge("chat_db_writes_pending", "Messages waiting for the next group commit", () => store.writer.pending);
   metrics.gauge("chat_db_pool_max", "PostgreSQL connections this instance may open", () => poolMax);
-  metrics.gauge(
-    "chat_redis_up",
-    "1 when the Redis bridge is connected, 0 when down, -1 without Redis",
-    () => ({ up: 1, down: 0, local: -1 })[bus.status()],
+  metrics.gauge("chat_redis_configured", "1 when this instance bridges through Redis, 0 when it runs alone", () =>
+    bus.status() === "local" ? 0 : 1,
   );
+  metrics.gauge("chat_redis_up", "1 when the Redis bridge is connected; 0 when it is down or there is none", () =>
+    bus.status() === "up" ? 1 : 0,
+  );
+  metrics.gauge("chat_bridge_unsent", "Envelopes waiting to be published while Redis is down (bounded at 10,000)", () => bus.backlog());
 }
 
 /**

@@ -29,7 +29,7 @@ describe("metrics", () => {
   test("every metric docs/operations.md documents is rendered, and every rendered one is documented", async () => {
     const docs = readFileSync(join(import.meta.dir, "..", "docs", "operations.md"), "utf8");
     const table = docs.slice(docs.indexOf("| metric | type | meaning |"));
-    const documented = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^ *\| `(chat_[a-z_]+)[^`]*` \| (\w+) \|/gm)].map(
+    const documented = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^ *\| `((?:chat|process)_[a-z_]+)[^`]*` \| (\w+) \|/gm)].map(
       (m) => `${m[1]} ${m[2]}`,
     );
     const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
@@ -61,10 +61,30 @@ describe("metrics", () => {
     expect(delta("chat_persist_seconds_count")).toBe(1);
     expect(delta("chat_message_seconds_count")).toBe(1);
     expect(after.get('chat_persist_seconds_bucket{le="+Inf"}')).toBe(after.get("chat_persist_seconds_count"));
-    expect(after.get("chat_redis_up")).toBe(-1);
+    expect(after.get("chat_redis_configured")).toBe(0);
+    expect(after.get("chat_redis_up")).toBe(0);
+    expect(after.get("chat_bridge_unsent")).toBe(0);
     expect(after.get("chat_db_pool_max")).toBe(2);
     expect(after.has("chat_db_writes_pending")).toBe(true);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  test("the process: memory, CPU, descriptors, start time, event-loop lag and the build, with sane values", async () => {
+    await Bun.sleep(600); // one lag sample
+    const values = await metrics(app);
+    expect(values.get("process_resident_memory_bytes")).toBeGreaterThan(10 * 1024 * 1024);
+    expect(values.get("process_cpu_seconds_total")).toBeGreaterThan(0);
+    expect(values.get("process_open_fds")).toBeGreaterThan(3);
+    expect(values.get("process_start_time_seconds")).toBeLessThanOrEqual(Date.now() / 1000);
+    expect(values.get("chat_event_loop_lag_seconds")).toBeGreaterThanOrEqual(0);
+    expect(values.get(`chat_build_info{version="${VERSION}"}`)).toBe(1);
+  });
+
+  test("a labelled counter has no sample before its first label (no stray unlabelled series)", async () => {
+    const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
+    expect(text).not.toMatch(/^chat_sockets_closed_total 0$/m);
+    expect(text).not.toMatch(/^chat_notification_deliveries_total 0$/m);
+    expect(text).toMatch(/^chat_messages_received_total \d+$/m); // unlabelled ones start at 0
   });
 
   test("the exposition format is valid Prometheus text: HELP and TYPE before every metric", async () => {
@@ -86,6 +106,8 @@ describeWithRedis("readiness with Redis", () => {
     const app = await servers.start({ redisUrl: env.redisUrl });
     expect(await (await fetch(`${app.httpUrl}/readyz`)).json()).toEqual({ status: "ok", database: "up", redis: "up" });
     expect(await (await fetch(`${app.httpUrl}/healthz`)).json()).toEqual({ status: "ok", version: VERSION });
-    expect((await metrics(app)).get("chat_redis_up")).toBe(1);
+    const values = await metrics(app);
+    expect(values.get("chat_redis_up")).toBe(1);
+    expect(values.get("chat_redis_configured")).toBe(1);
   });
 });

@@ -33,5 +33,10 @@ export abstract class PubSub implements Bus {
   abstract joinUser(userId: string): Promise<void>;
   abstract leaveUser(userId: string): void;
   abstract status(): "up" | "down" | "local";
+
+  /** Nothing waits in an adapter that cannot be down. */
+  backlog(): number {
+    return 0;
+  }
   abstract close(): Promise<void>;
 }

@@ -158,6 +158,10 @@ export class RedisBus extends PubSub {
     this.pub.spublish(args[0]!, args[1]!).catch(() => this.keep(envelopes, args));
   }
 
+  override backlog(): number {
+    return this.unsent.length;
+  }
+
   status(): "up" | "down" {
     const subscribed = this.sub.status === "ready" && this.subscriptionsConfirmed;
     return this.pub.status === "ready" && subscribed ? "up" : "down";

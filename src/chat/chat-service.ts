@@ -147,6 +147,7 @@ export class ChatService {
 
   /** After a bus outage: what other instances broadcast meanwhile was lost; the stores have it. */
   private async resync() {
+    this.metrics.bridgeResyncs.inc();
     await Promise.all([
       ...[...this.rooms.all()].map((room) => Promise.all([room.catchUp(), this.presenceRelay.resync(room.session.sessionId)])),
       this.inboxes.resync(),

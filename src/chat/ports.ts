@@ -190,6 +190,8 @@ export interface Bus {
   /** Called after the bus came back from an outage: what other instances broadcast meanwhile is lost. */
   onResync(handler: () => void): void;
   status(): "up" | "down" | "local";
+  /** Envelopes waiting to be sent to the other instances (while the bridge is down). */
+  backlog(): number;
   close(): Promise<void>;
 }
 

@@ -20,6 +20,8 @@ export class Counter {
   constructor(
     readonly name: string,
     readonly help: string,
+    /** Counted by label (code, result…): no sample until the first one, rather than a stray unlabelled series. */
+    private readonly labelled = false,
   ) {}
   inc(labels: Labels = {}, by = 1): void {
     const key = labelText(labels);
@@ -30,20 +32,24 @@ export class Counter {
   }
   render(): string[] {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
+    if (this.values.size === 0 && !this.labelled) lines.push(`${this.name} 0`);
     for (const [key, value] of this.values) lines.push(`${this.name}${key} ${value}`);
     return lines;
   }
 }
 
+/** A value read at scrape time: a gauge, or a counter kept elsewhere (the process's CPU seconds). */
 export class Gauge {
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly read: () => number,
+    private readonly options: { labels?: Labels; type?: "gauge" | "counter" } = {},
   ) {}
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`];
+    const type = this.options.type ?? "gauge";
+    const sample = `${this.name}${labelText(this.options.labels ?? {})} ${this.read()}`;
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${type}`, sample];
   }
 }
 
@@ -93,37 +99,43 @@ export class Metrics {
     "chat_messages_delivered_total",
     "Messages published to this instance's local sockets, whatever their origin (local commit, bus, store)",
   );
-  readonly frameErrors = this.counter("chat_frame_errors_total", "Error frames sent, by code");
-  readonly connectionsRefused = this.counter("chat_connections_refused_total", "Connections refused, by close code or HTTP status");
+  readonly frameErrors = this.counter("chat_frame_errors_total", "Error frames sent, by code", true);
+  readonly connectionsRefused = this.counter("chat_connections_refused_total", "Connections refused, by close code or HTTP status", true);
   readonly connectionsOpened = this.counter("chat_connections_opened_total", "Connections accepted");
   readonly ticketsRedeemed = this.counter(
     "chat_ws_tickets_redeemed_total",
     "Connect tickets redeemed: connections opened without a JWT in the URL",
   );
-  readonly socketsClosedByServer = this.counter("chat_sockets_closed_total", "Sockets closed by the server, by close code");
+  readonly socketsClosedByServer = this.counter("chat_sockets_closed_total", "Sockets closed by the server, by close code", true);
   readonly notifications = this.counter(
     "chat_notifications_total",
     "Offline notifications decided, by result: queued (its deliveries recorded) or skipped (read, recipient online, no target)",
+    true,
   );
   readonly notificationDeliveries = this.counter(
     "chat_notification_deliveries_total",
     "Notification delivery attempts, by target (push, webhook) and result: sent, retried, failed (dead letter), gone (subscription deleted)",
+    true,
+  );
+  readonly bridgeResyncs = this.counter(
+    "chat_bridge_resyncs_total",
+    "Times this instance caught its rooms up from the stores after the bus came back (what was broadcast meanwhile was lost)",
   );
   readonly persistSeconds = this.histogram("chat_persist_seconds", "Time to commit a message (group commit included)");
   readonly messageSeconds = this.histogram("chat_message_seconds", "From a message frame's arrival to its broadcast on this instance");
   readonly bridgeLagSeconds = this.histogram("chat_bridge_lag_seconds", "From publication on another instance to receipt through Redis");
   readonly writeBatchSize = this.histogram("chat_db_write_batch_rows", "Rows per group-commit statement", ROWS);
 
-  gauge(name: string, help: string, read: () => number): void {
-    this.registered.push(new Gauge(name, help, read));
+  gauge(name: string, help: string, read: () => number, options?: ConstructorParameters<typeof Gauge>[3]): void {
+    this.registered.push(new Gauge(name, help, read, options));
   }
 
   render(): string {
     return this.registered.flatMap((m) => m.render()).join("\n") + "\n";
   }
 
-  private counter(name: string, help: string): Counter {
-    const counter = new Counter(name, help);
+  private counter(name: string, help: string, labelled = false): Counter {
+    const counter = new Counter(name, help, labelled);
     this.registered.push(counter);
     return counter;
   }

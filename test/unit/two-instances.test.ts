@@ -19,13 +19,14 @@ function cluster() {
   const presence = new LocalPresence(); // shared: one decision per change, told through the hub
   const instance = () => {
     const sockets = new FakeSockets();
+    const metrics = new Metrics();
     const chat = new ChatService({
       store,
       bus: hub.node(),
       presence,
       fanout: sockets.fanout,
       log: createLogger("silent"),
-      metrics: new Metrics(),
+      metrics,
     });
     const join = async (sessionId: string, userId: string): Promise<{ socket: FakeSocket; member: Member }> => {
       const auth = await store.authorize(sessionId, userId);
@@ -37,7 +38,7 @@ function cluster() {
     };
     const send = (s: { socket: FakeSocket; member: Member }, content: string) =>
       chat.handle(s.socket, s.member, { type: "message", content });
-    return { chat, join, send };
+    return { chat, join, send, metrics };
   };
   store.addUser("alex", "Alex");
   store.addUser("sam", "Sam");
@@ -81,6 +82,7 @@ describe("two instances over the memory hub", () => {
     expect(seqs(sam.socket)).toEqual([]); // lost on the way: nothing tells B yet
     hub.restore(); // B resyncs its rooms from the store, with no later message to reveal the gap
     await until("the five on B", () => seqs(sam.socket).length >= 5);
+    expect(b.metrics.bridgeResyncs.get()).toBe(1); // chat_bridge_resyncs_total
     await b.send(sam, "after");
     for (const s of [alex, sam]) {
       await until("seq 6 everywhere", () => seqs(s.socket).includes(6));
