@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { CloseCode, ErrorCode } from "../src/protocol/codes.ts";
+import { EnvSchema } from "../src/config/env-schema.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const FILES = [
@@ -61,6 +62,17 @@ describe("documentation", () => {
 
   test("the README stays a short front door", () => {
     expect(readFileSync(join(ROOT, "README.md"), "utf8").split("\n").length).toBeLessThanOrEqual(160);
+  });
+
+  test("the configuration tables (docs/operations.md, docs/notifications.md) name exactly the variables the configuration schema reads", () => {
+    const text = ["docs/operations.md", "docs/notifications.md"].map((f) => readFileSync(join(ROOT, f), "utf8")).join("\n");
+    const documented = new Set<string>();
+    for (const row of text.matchAll(/^\| (`[A-Z][A-Z0-9_]*`(?:, `[A-Z][A-Z0-9_]*`)*) \|/gm)) {
+      for (const name of row[1]!.matchAll(/`([A-Z0-9_]+)`/g)) documented.add(name[1]!);
+    }
+    const read = Object.keys(EnvSchema.entries);
+    expect(read.filter((name) => !documented.has(name))).toEqual([]);
+    expect([...documented].filter((name) => !read.includes(name))).toEqual([]);
   });
 
   test("docs/protocol.md's close-code table lists exactly the close codes the server sends", () => {
