@@ -59,7 +59,10 @@ type Parts = {
   embedded: EmbeddedPostgres | null;
 };
 
-export async function startApp(config: Config, log: Logger): Promise<App> {
+export async function startApp(config: Config, baseLog: Logger): Promise<App> {
+  // One id per instance, in every log line (connection ids are counted per instance) and on the bus.
+  const instanceId = crypto.randomUUID();
+  const log = baseLog.child({ instance: instanceId.slice(0, 8) });
   let embedded: EmbeddedPostgres | null = null;
   let address: DatabaseAddress | null = config.databaseUrl ? { url: config.databaseUrl } : null;
   if (!address) {
@@ -70,7 +73,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let messaging: Messaging | null = null;
   let sql: Sql | null = null;
   try {
-    messaging = await createMessaging(config, log);
+    messaging = await createMessaging(config, log, instanceId);
     await runMigrations(address, log);
     sql = connect({ ...address, poolMax: embedded ? 1 : config.databasePoolMax, statementTimeoutMs: config.limits.dbWriteTimeoutMs });
     const listenAddress = config.databaseListenUrl && !embedded ? { url: config.databaseListenUrl } : address;

@@ -1,8 +1,21 @@
 /** /healthz, /readyz and /metrics: what an operator and a load balancer read. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Client, createPair, createUser, describeWithRedis, env, sessionUrl, useServers, joinBoth } from "./helpers.ts";
+import { join as joinPath } from "node:path";
+import {
+  Client,
+  SECRET,
+  createPair,
+  createUser,
+  describeWithRedis,
+  env,
+  join,
+  sessionUrl,
+  spawnServer,
+  useServers,
+  joinBoth,
+} from "./helpers.ts";
+import { createLogger } from "../src/observability/log.ts";
 import type { App } from "../src/app.ts";
 import { VERSION } from "../src/version.ts";
 
@@ -27,7 +40,7 @@ describe("metrics", () => {
   });
 
   test("every metric docs/operations.md documents is rendered, and every rendered one is documented", async () => {
-    const docs = readFileSync(join(import.meta.dir, "..", "docs", "operations.md"), "utf8");
+    const docs = readFileSync(joinPath(import.meta.dir, "..", "docs", "operations.md"), "utf8");
     const table = docs.slice(docs.indexOf("| metric | type | meaning |"));
     const documented = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^ *\| `((?:chat|process)_[a-z_]+)[^`]*` \| (\w+) \|/gm)].map(
       (m) => `${m[1]} ${m[2]}`,
@@ -110,4 +123,60 @@ describeWithRedis("readiness with Redis", () => {
     expect(values.get("chat_redis_up")).toBe(1);
     expect(values.get("chat_redis_configured")).toBe(1);
   });
+});
+
+describeWithRedis("logs", () => {
+  test("one instance id in every line of an instance (sockets and bus alike); an API request line with status and duration, never the token or query; socket closes at info", async () => {
+    const child = await spawnServer({
+      ...(process.env as Record<string, string>),
+      NODE_ENV: "test",
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: env.redisUrl!,
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: "info",
+    });
+    try {
+      const pair = await createPair();
+      const res = await fetch(`${child.at.httpUrl}/api/sessions/unread?secret=do-not-log`, {
+        headers: { authorization: `Bearer ${pair.inviter.token}` },
+      });
+      expect(res.status).toBe(200);
+      const c = await join(child.at, pair.sessionId, pair.inviter.token);
+      await c.next("presence", 1);
+      await c.close();
+      await child.printed('"msg":"connection closed"');
+      const lines = child
+        .output()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const api = lines.find((l) => l.msg === "api request")!;
+      expect(api).toMatchObject({ level: "info", method: "GET", path: "/api/sessions/unread", status: 200, user_id: pair.inviter.id });
+      expect(typeof api.duration_ms).toBe("number");
+      expect(lines.find((l) => l.msg === "connection closed")).toMatchObject({ level: "info" });
+      const bridge = lines.find((l) => l.msg === "redis bridge")!;
+      const opened = lines.find((l) => l.msg === "connection opened")!;
+      expect(bridge.instance).toBeTruthy();
+      expect(opened.instance).toBe(bridge.instance);
+      expect(child.output()).not.toContain(pair.inviter.token);
+      expect(child.output()).not.toContain("do-not-log");
+    } finally {
+      child.proc.kill("SIGTERM");
+      await child.proc.exited;
+    }
+  });
+});
+
+test("an error in a log line keeps its stack", () => {
+  const written: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+  try {
+    createLogger("info").error("failed", { err: new Error("boom") });
+  } finally {
+    process.stderr.write = write;
+  }
+  const line = JSON.parse(written[0]!) as { err: { message: string; stack: string } };
+  expect(line.err.message).toBe("boom");
+  expect(line.err.stack).toContain("observability.test.ts");
 });

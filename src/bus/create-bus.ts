@@ -13,13 +13,13 @@ import { RedisPresence } from "./redis-presence.ts";
 
 export type Messaging = { bus: Bus; presence: Presence };
 
-export async function createMessaging(config: Config, log: Logger): Promise<Messaging> {
+export async function createMessaging(config: Config, log: Logger, instanceId: string): Promise<Messaging> {
   if (!config.redisUrl && !config.redisClusterNodes) return { bus: new LocalBus(), presence: new LocalPresence() };
   const connections = await connectRedis(
     { url: config.redisUrl, clusterNodes: config.redisClusterNodes, tlsCaFile: config.redisTlsCaFile },
     log,
   );
-  const bus = new RedisBus(connections, log);
+  const bus = new RedisBus(connections, log, instanceId);
   await bus.ready().catch(() => log.warn("redis not reachable at start-up: running degraded until it is"));
   log.info("redis bridge", { mode: connections.mode });
   return { bus, presence: new RedisPresence(connections.commands, bus.origin, config.presenceTtlMs, log) };

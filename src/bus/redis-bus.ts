@@ -28,8 +28,7 @@ const RESUBSCRIBE_TIMEOUT_MS = 2000;
 
 export class RedisBus extends PubSub {
   /** Identifies this instance on the bus (its own envelopes are ignored) and in presence entries. */
-  readonly origin = crypto.randomUUID();
-  private readonly originPrefix = `${this.origin} `;
+  private readonly originPrefix: string;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
   /** Every subscribed channel's SSUBSCRIBE was answered since the subscriber last (re)connected. */
@@ -48,8 +47,11 @@ export class RedisBus extends PubSub {
   constructor(
     private readonly connections: RedisConnections,
     private readonly log: Logger,
+    /** Identifies this instance on the bus (its own envelopes are dropped) and in presence entries: the instance id of its logs. */
+    readonly origin: string = crypto.randomUUID(),
   ) {
     super();
+    this.originPrefix = `${origin} `;
     this.pub = connections.commands;
     this.sub = connections.subscriber;
     this.sub.on("smessage", (channel: string, payload: string) => this.receive(channel, payload));

@@ -25,7 +25,10 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
   };
 }
 
+/** An error as its name, message, code and stack (where it came from is what an operator needs first). */
 function errorReplacer(_key: string, value: unknown) {
-  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code, stack: value.stack };
+  }
   return value;
 }

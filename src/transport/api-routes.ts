@@ -10,6 +10,7 @@ import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
 import { json, jsonBody, queryParams } from "./json-response.ts";
 import { chain, type Middleware } from "./middleware.ts";
+import type { Logger } from "../observability/log.ts";
 import { PUSH_KEY_PATH, PUSH_SUBSCRIPTIONS_PATH, subscribe, unsubscribe, vapidPublicKey, type PushApi } from "./push-routes.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
@@ -56,6 +57,7 @@ const HistoryParams = v.pipe(
 );
 
 export type ApiDeps = {
+  log: Logger;
   store: Directory & Pick<ChatQueries, "history" | "unread">;
   tickets: TicketBook;
   verify: TokenVerifier;
@@ -117,7 +119,20 @@ export function apiHandler(deps: ApiDeps): (req: Request, url: URL, ip: () => st
     if (wait > 0) return tooManyRequests(wait);
     return (await requests.inSlot(userId, next)) ?? tooManyRequests(1, "too many requests in flight for this user, retry later");
   };
-  const handle = chain<ApiContext>([perAddress, routed, authenticated, perCaller], (ctx) =>
+  const logged: Middleware<ApiContext> = async (ctx, next) => {
+    const started = performance.now();
+    const res = await next();
+    // The path only: never the query string (it may carry a token) nor a body.
+    deps.log.info("api request", {
+      method: ctx.req.method,
+      path: ctx.url.pathname,
+      status: res.status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      ...(ctx.caller ? { user_id: ctx.caller.userId } : {}),
+    });
+    return res;
+  };
+  const handle = chain<ApiContext>([logged, perAddress, routed, authenticated, perCaller], (ctx) =>
     ctx.route!.handle(deps, ctx.caller!, ctx.req, ctx.url, ctx.params),
   );
   return (req, url, ip) => handle({ req, url, ip, route: null, params: [], caller: null });

@@ -64,6 +64,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
   const requests = new RequestLimits(deps.limits, deps.trustedProxies);
   const access = new AccessGuard(registry, deps.accessSnapshot, deps.log);
   const api = apiHandler({
+    log: deps.log,
     store: deps.store,
     tickets: deps.tickets,
     verify: deps.verify,
@@ -91,8 +92,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       requests,
       verify: deps.verify,
       limits: deps.limits,
-      // Connection ids are counted per instance: the instance field tells them apart in shared logs.
-      log: deps.log.child({ instance: crypto.randomUUID().slice(0, 8) }),
+      log: deps.log,
       metrics: deps.metrics,
     }),
 

@@ -130,7 +130,7 @@ export function websocketHandler({
       if (outcome.kind === "inbox") chat.inboxes.close(ws, outcome.userId);
       else if (joining) void joining.then(() => chat.leave(ws, outcome));
       else chat.leave(ws, outcome);
-      log.debug("connection closed", { conn: connId, code });
+      log.info("connection closed", { conn: connId, code });
     },
   };
 
