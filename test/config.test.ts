@@ -53,6 +53,15 @@ describe("configuration", () => {
     ]);
   });
 
+  test("JWT_SECRET_PREVIOUS goes with a new JWT_SECRET, never alone or with a public key", () => {
+    const old = "o".repeat(40);
+    expect(loadConfig({ JWT_SECRET: "n".repeat(40), JWT_SECRET_PREVIOUS: old }).jwt.previousSecret).toBe(old);
+    expect(loadConfig({}).jwt.previousSecret).toBeNull();
+    expect(problems({ JWT_SECRET_PREVIOUS: old })).toEqual([
+      "JWT_SECRET_PREVIOUS is for rotating JWT_SECRET: set the new one in JWT_SECRET (and no public key or JWKS)",
+    ]);
+  });
+
   test("empty values count as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", REDIS_URL: "" })).toMatchObject({ databaseUrl: null, redisUrl: null });
   });

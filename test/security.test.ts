@@ -202,3 +202,21 @@ describe("logs", () => {
     expect(out).toContain('"msg":"connection refused"');
   }, 20_000);
 });
+
+describe("rotating the JWT secret (JWT_SECRET_PREVIOUS)", () => {
+  test("tokens of the new and of the previous secret are accepted during the overlap; any other secret is not", async () => {
+    const NEW_SECRET = "the-new-secret-after-rotation-0123456789abcdef";
+    const app = await servers.start({}, { JWT_SECRET: NEW_SECRET, JWT_SECRET_PREVIOUS: SECRET });
+    const pair = await createPair(); // its tokens are signed with the previous secret (SECRET)
+    const previous = await Client.open(sessionUrl(app, pair.sessionId, pair.inviter.token));
+    await previous.next("presence", 1);
+    const renewed = await Client.open(sessionUrl(app, pair.sessionId, await mintAccessToken(NEW_SECRET, pair.invitee.id)));
+    await renewed.next("presence", 1);
+    const forged = await mintAccessToken("some-other-secret-that-nobody-configured-0123", pair.invitee.id);
+    expect((await new Client(sessionUrl(app, pair.sessionId, forged)).closed).code).toBe(4003);
+    const api = await fetch(`${app.httpUrl}/api/sessions/unread`, { headers: { authorization: `Bearer ${pair.inviter.token}` } });
+    expect(api.status).toBe(200);
+    previous.close();
+    renewed.close();
+  });
+});

@@ -26,6 +26,8 @@ export function createVerifier(jwt: JwtConfig): TokenVerifier {
     : jwt.publicKeyPem
       ? createPublicKey(jwt.publicKeyPem)
       : hmacKey(jwt.secret);
+  // Rotation: a token the current secret does not verify may still be signed with the previous one.
+  const previous = !jwt.jwksUrl && !jwt.publicKeyPem && jwt.previousSecret ? hmacKey(jwt.previousSecret) : null;
   const options: JWTVerifyOptions = {
     algorithms: jwt.algorithms,
     clockTolerance: jwt.clockSkewSeconds,
@@ -33,9 +35,17 @@ export function createVerifier(jwt: JwtConfig): TokenVerifier {
     ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
     ...(jwt.audience ? { audience: jwt.audience } : {}),
   };
+  const verified = async (token: string) => {
+    try {
+      return await jwtVerify(token, (await key) as CryptoKey, options);
+    } catch (err) {
+      if (!previous || !(err instanceof errors.JWSSignatureVerificationFailed)) throw err;
+      return jwtVerify(token, await previous, options);
+    }
+  };
   return async (token) => {
     try {
-      const { payload } = await jwtVerify(token, (await key) as CryptoKey, options);
+      const { payload } = await verified(token);
       if (payload.token_type !== "access") return { ok: false, reason: "not_access" };
       const userId = payload.user_id;
       if (typeof userId !== "string" || !UUID.test(userId)) return { ok: false, reason: "invalid" };
@@ -51,6 +61,7 @@ export function hs256Verifier(secret: string, clockSkewSeconds = 5): TokenVerifi
   return createVerifier({
     secret,
     secretIsDefault: false,
+    previousSecret: null,
     publicKeyPem: null,
     jwksUrl: null,
     algorithms: ["HS256"],

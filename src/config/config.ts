@@ -13,6 +13,8 @@ export type JwtConfig = {
   secret: string;
   /** True when JWT_SECRET was not set and the development default is used. */
   secretIsDefault: boolean;
+  /** While rotating: the backend's previous HS256 secret, still accepted (JWT_SECRET_PREVIOUS); null otherwise. */
+  previousSecret: string | null;
   publicKeyPem: string | null;
   jwksUrl: string | null;
   /** Accepted algorithms; default HS256, or RS256/ES256/EdDSA with a public key or JWKS. */
@@ -147,6 +149,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   if (e.JWT_PUBLIC_KEY && e.JWT_JWKS_URL) problems.push("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both");
+  if (e.JWT_SECRET_PREVIOUS && (!e.JWT_SECRET || asymmetric)) {
+    problems.push("JWT_SECRET_PREVIOUS is for rotating JWT_SECRET: set the new one in JWT_SECRET (and no public key or JWKS)");
+  }
   const trustedProxies = e.TRUST_PROXY ? parseTrustedProxies(e.TRUST_PROXY) : null;
   if (typeof trustedProxies === "string") problems.push(trustedProxies);
   const notify = notifyConfig(e, problems);
@@ -165,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwt: {
       secret: e.JWT_SECRET ?? DEV_JWT_SECRET,
       secretIsDefault: keyless,
+      previousSecret: e.JWT_SECRET_PREVIOUS ?? null,
       publicKeyPem: e.JWT_PUBLIC_KEY ?? null,
       jwksUrl: e.JWT_JWKS_URL ?? null,
       algorithms: e.JWT_ALGORITHMS ?? (asymmetric ? ["RS256", "ES256", "EdDSA"] : ["HS256"]),

@@ -110,6 +110,7 @@ export const EnvSchema = v.object({
   ),
   REDIS_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   JWT_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, "JWT_SECRET must be at least 32 characters"))),
+  JWT_SECRET_PREVIOUS: v.optional(v.pipe(v.string(), v.minLength(32, "JWT_SECRET_PREVIOUS must be at least 32 characters"))),
   JWT_PUBLIC_KEY: v.optional(
     v.pipe(v.string(), v.includes("-----BEGIN PUBLIC KEY-----", "JWT_PUBLIC_KEY must be a PEM (SPKI) public key")),
   ),
