@@ -71,6 +71,10 @@ describe("configuration", () => {
     expect(problems({ PORT: "70000" })).toEqual(["PORT must be at most 65535"]);
     expect(problems({ DATABASE_URL: "mysql://x" })).toEqual(["DATABASE_URL must be a URL starting with postgres:// or postgresql://"]);
     expect(problems({ REDIS_URL: "not a url" })).toEqual(["REDIS_URL must be a URL starting with redis:// or rediss://"]);
+    expect(problems({ REDIS_URL: "redis://cache:6379", REDIS_TLS_CA_FILE: "/etc/ca.pem" })).toEqual([
+      "REDIS_TLS_CA_FILE is for TLS: give REDIS_URL as rediss://… (a redis:// URL is never switched to TLS)",
+    ]);
+    expect(problems({ REDIS_URL: "rediss://cache:6380", REDIS_TLS_CA_FILE: "/etc/ca.pem" })).toEqual([]);
     expect(problems({ JWT_SECRET: "short" })).toEqual(["JWT_SECRET must be at least 32 characters"]);
     expect(problems({ NODE_ENV: "staging" })).toEqual(["NODE_ENV must be development, production or test"]);
     expect(problems({ LOG_LEVEL: "loud" })).toHaveLength(1);

@@ -84,7 +84,8 @@ export async function connectRedis(target: RedisTarget, log: Logger): Promise<Re
 function nodeOptions({ url, clusterNodes, tlsCaFile }: RedisTarget): RedisOptions {
   const parsed = url ? new URL(url) : null;
   const first = clusterNodes?.[0] ? hostPort(clusterNodes[0]) : null;
-  const tls = parsed?.protocol === "rediss:" || tlsCaFile ? { ...(tlsCaFile ? { ca: readFileSync(tlsCaFile) } : {}) } : undefined;
+  // TLS is what the URL says (rediss://), never switched on by a CA file alone (the configuration refuses that).
+  const tls = parsed?.protocol === "rediss:" ? { ...(tlsCaFile ? { ca: readFileSync(tlsCaFile) } : {}) } : undefined;
   const db = parsed?.pathname.slice(1);
   return {
     host: first?.host ?? (parsed?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"),

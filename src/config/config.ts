@@ -149,6 +149,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   if (e.JWT_PUBLIC_KEY && e.JWT_JWKS_URL) problems.push("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both");
+  if (e.REDIS_TLS_CA_FILE && !e.REDIS_URL?.startsWith("rediss://")) {
+    problems.push("REDIS_TLS_CA_FILE is for TLS: give REDIS_URL as rediss://… (a redis:// URL is never switched to TLS)");
+  }
   if (e.JWT_SECRET_PREVIOUS && (!e.JWT_SECRET || asymmetric)) {
     problems.push("JWT_SECRET_PREVIOUS is for rotating JWT_SECRET: set the new one in JWT_SECRET (and no public key or JWKS)");
   }
