@@ -169,6 +169,30 @@ describe("the notification decision never holds up message writes", () => {
   });
 });
 
+describe("the sweep", () => {
+  test("dead-letters a delivery with no attempt left and one pending for more than 12 hours (expired); leaves a fresh one", async () => {
+    const outbox = new NotificationOutbox(db, (query) => query);
+    const event = (id: string) => ({ id, type: "message", user_id: crypto.randomUUID(), session_id: crypto.randomUUID(), seq: 1 });
+    const [spent, stale, fresh] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    // next_attempt_at in the past but attempts used up; created 13 h ago; created now. Targets no notifier here can send to.
+    await db`INSERT INTO chat_notification_deliveries (event_id, target, event, attempts, next_attempt_at, created_at) VALUES
+      (${spent}, 'webhook', ${db.json(event(spent))}, 8, now() - interval '1 minute', now()),
+      (${stale}, 'webhook', ${db.json(event(stale))}, 1, now() + interval '1 hour', now() - interval '13 hours'),
+      (${fresh}, 'webhook', ${db.json(event(fresh))}, 1, now() + interval '1 hour', now())`;
+    await outbox.sweep(8);
+    const rows = await db<{ event_id: string; state: string; last_error: string | null }[]>`
+      SELECT event_id, state, last_error FROM chat_notification_deliveries WHERE event_id IN ${db([spent, stale, fresh])}`;
+    const byId = new Map(rows.map((r) => [r.event_id, r]));
+    expect(byId.get(spent)).toMatchObject({ state: "dead", last_error: "no attempt left" });
+    expect(byId.get(fresh)).toMatchObject({ state: "pending" });
+    await db`UPDATE chat_notification_deliveries SET next_attempt_at = now() - interval '1 second' WHERE event_id = ${stale}`;
+    await outbox.sweep(8);
+    const [expired] = await db`SELECT state, last_error FROM chat_notification_deliveries WHERE event_id = ${stale}`;
+    expect(expired).toMatchObject({ state: "dead", last_error: "expired" });
+    await db`DELETE FROM chat_notification_deliveries WHERE event_id IN ${db([spent, stale, fresh])}`;
+  });
+});
+
 describe("/readyz", () => {
   test("asks the database at most about once a second, however often it is polled", async () => {
     let pings = 0;
