@@ -9,6 +9,7 @@ import type { Config, NotifyConfig } from "./config/config.ts";
 import { isLoopback } from "./config/env-schema.ts";
 import type { Bus, Presence } from "./chat/ports.ts";
 import { ChatService } from "./chat/chat-service.ts";
+import { ChatApi } from "./chat/chat-api.ts";
 import { createVerifier } from "./auth/tokens.ts";
 import { createMessaging, type Messaging } from "./bus/create-bus.ts";
 import { PostgresStore } from "./store/postgres-store.ts";
@@ -128,25 +129,25 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
   let draining = false;
   const accessFeed = new AccessFeed(sql, log);
   http = startHttpServer({
-    host: config.host,
-    port: config.port,
-    store,
-    accessSnapshot: (sessionIds, userIds) => accessFeed.snapshot(sessionIds, userIds),
-    tickets: store.tickets,
-    bus,
+    settings: {
+      host: config.host,
+      port: config.port,
+      limits: config.limits,
+      allowedOrigins: config.allowedOrigins,
+      trustedProxies: config.trustedProxies,
+      clockSkewSeconds: config.jwt.clockSkewSeconds,
+    },
+    api: new ChatApi({ directory: store, queries: store, tickets: store.tickets, presence }),
     chat,
+    admission: { directory: store, tickets: store.tickets },
+    accessSnapshot: (sessionIds, userIds) => accessFeed.snapshot(sessionIds, userIds),
+    health: { pingDatabase: () => store.ping(), redis: () => bus.status(), accepting: () => accepting, draining: () => draining },
     verify: createVerifier(config.jwt),
     log,
     metrics,
-    limits: config.limits,
-    allowedOrigins: config.allowedOrigins,
-    trustedProxies: config.trustedProxies,
     push: config.notify?.vapid
       ? { subscriptions: store.notifications, vapidPublicKey: config.notify.vapid.publicKey, hosts: config.notify.pushHosts }
       : null,
-    clockSkewSeconds: config.jwt.clockSkewSeconds,
-    accepting: () => accepting,
-    draining: () => draining,
     dev: {
       pages: config.demoPage ? demoRoutes : {},
       ...(config.devRoutes

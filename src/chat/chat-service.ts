@@ -7,9 +7,8 @@
  */
 import { userTopic, type Connection, type Fanout, type Member } from "./types.ts";
 import { Delivery } from "./delivery.ts";
-import { readInbox, type InboxPage } from "./inbox.ts";
 import { InboxFeed } from "./inbox-feed.ts";
-import type { AccessChange, Bus, ChatQueries, Directory, Envelope, InboxQuery, MessageLog, Presence, SessionInfo } from "./ports.ts";
+import type { AccessChange, Bus, ChatQueries, Directory, Envelope, MessageLog, Presence, SessionInfo } from "./ports.ts";
 import { replayInto } from "./resume.ts";
 import { Rooms } from "./rooms.ts";
 import { PresenceRelay } from "./presence-relay.ts";
@@ -43,7 +42,6 @@ export class ChatService {
   /** Every user's inbox sockets on this instance, kept current across instances. */
   readonly inboxes: InboxFeed;
   private readonly store: ChatPorts["store"];
-  private readonly presence: Presence;
   private readonly metrics: Metrics;
   private readonly delivery: Delivery;
   private readonly rooms: Rooms;
@@ -52,7 +50,7 @@ export class ChatService {
 
   constructor(ports: ChatPorts) {
     const { store, bus, presence, log, metrics } = ports;
-    ({ store: this.store, presence: this.presence, metrics: this.metrics } = ports);
+    ({ store: this.store, metrics: this.metrics } = ports);
     const events = new DomainEvents();
     this.delivery = new Delivery(ports.fanout, bus);
     this.rooms = new Rooms({ store, bus, delivery: this.delivery, log, metrics });
@@ -114,11 +112,6 @@ export class ChatService {
     if (!room) return;
     if (room.removeSocket(m.user.userId)) this.presenceRelay.departed(m);
     this.rooms.release(sessionId);
-  }
-
-  /** One page of a user's inbox (HTTP API); null when the user does not exist. */
-  inbox(userId: string, query: InboxQuery): Promise<InboxPage | null> {
-    return readInbox(this.store, this.presence, userId, query);
   }
 
   async handle(conn: Connection, m: Member, frame: ChatCommand): Promise<void> {

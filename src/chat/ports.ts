@@ -17,9 +17,11 @@ export type SessionInfo = {
   readMarks: { inviter: number; invitee: number };
 };
 
-export type Authorization =
-  | { ok: true; session: SessionInfo; user: Participant }
-  | { ok: false; reason: "user_not_found" | "no_session" | "not_participant" };
+/** Why a user may not have a session's data. */
+export type DeniedReason = "user_not_found" | "no_session" | "not_participant";
+export type Denied = { ok: false; reason: DeniedReason };
+
+export type Authorization = { ok: true; session: SessionInfo; user: Participant } | Denied;
 
 /** `maxBytes`: the page is cut (farthest from the cursor first) before its messages' JSON exceeds it; at least one message comes. */
 export type HistoryQuery = { limit: number; before: number | null; after: number | null; maxBytes: number };
@@ -27,9 +29,7 @@ export type HistoryQuery = { limit: number; before: number | null; after: number
 /** A message as the JSON text of a MessageView, with its seq: pages are sent without parsing rows. */
 export type MessageJson = { seq: number; json: string };
 
-export type HistoryPage =
-  | { ok: true; messages: MessageJson[]; hasMore: boolean; lastSeq: number }
-  | { ok: false; reason: "user_not_found" | "no_session" | "not_participant" };
+export type HistoryPage = { ok: true; messages: MessageJson[]; hasMore: boolean; lastSeq: number } | Denied;
 
 export type UnreadRow = { session_id: string; last_seq: number; last_read_seq: number; unread: number };
 
@@ -134,6 +134,9 @@ export interface Store extends Directory, MessageLog, ChatQueries {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Tickets name a session; an inbox ticket names none, stored as the nil UUID. */
+export const INBOX_TICKET_SCOPE = "00000000-0000-0000-0000-000000000000";
 
 /** What a one-use connect ticket stands for (the transport's; kept in the store so that any instance redeems it). */
 export type Ticket = { userId: string; sessionId: string; tokenExpiresAt: number };

@@ -3,10 +3,11 @@
  * participants only, authenticated with `Authorization: Bearer <access JWT>`.
  */
 import * as v from "valibot";
-import type { ChatQueries, Directory, InboxQuery, TicketBook } from "../chat/ports.ts";
-import { cursorText, type InboxPage } from "../chat/inbox.ts";
+import type { DeniedReason } from "../chat/ports.ts";
+import { cursorText } from "../chat/inbox.ts";
+import type { Caller, ChatApi } from "../chat/chat-api.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
-import { INBOX_TICKET_SCOPE, sessionIdPattern } from "./upgrade.ts";
+import { sessionIdPattern } from "./upgrade.ts";
 import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
 import { json, jsonBody, queryParams } from "./json-response.ts";
 import { chain, type Middleware } from "./middleware.ts";
@@ -58,12 +59,10 @@ const HistoryParams = v.pipe(
 
 export type ApiDeps = {
   log: Logger;
-  store: Directory & Pick<ChatQueries, "history" | "unread">;
-  tickets: TicketBook;
+  chat: ChatApi;
   verify: TokenVerifier;
   requests: RequestLimits;
   pageMaxBytes: number;
-  inbox: (userId: string, query: InboxQuery) => Promise<InboxPage | null>;
   /** Web Push subscriptions; null when Web Push is not configured. */
   push: PushApi | null;
 };
@@ -76,9 +75,9 @@ type Route = {
 
 /** Every authenticated route: path, method, handler. */
 const routes: Route[] = [
-  { path: MESSAGES_PATH, method: "GET", handle: (d, c, _, url, [id]) => history(d, id!.toLowerCase(), c.userId, url) },
-  { path: UNREAD_PATH, method: "GET", handle: (d, c) => unread(d.store, c.userId) },
-  { path: INBOX_PATH, method: "GET", handle: (d, c, _, url) => inbox(d, c.userId, url) },
+  { path: MESSAGES_PATH, method: "GET", handle: (d, c, _, url, [id]) => history(d, c, id!.toLowerCase(), url) },
+  { path: UNREAD_PATH, method: "GET", handle: (d, c) => unread(d.chat, c) },
+  { path: INBOX_PATH, method: "GET", handle: (d, c, _, url) => inbox(d.chat, c, url) },
   { path: TICKET_PATH, method: "POST", handle: (d, c, req) => ticket(d, c, req) },
   { path: PUSH_SUBSCRIPTIONS_PATH, method: "POST", handle: (d, c, req) => subscribe(d.push, c.userId, req) },
   { path: PUSH_SUBSCRIPTIONS_PATH, method: "DELETE", handle: (d, c, req) => unsubscribe(d.push, c.userId, req) },
@@ -138,8 +137,6 @@ export function apiHandler(deps: ApiDeps): (req: Request, url: URL, ip: () => st
   return (req, url, ip) => handle({ req, url, ip, route: null, params: [], caller: null });
 }
 
-export type Caller = { userId: string; expiresAt: number };
-
 async function authenticate(req: Request, verify: TokenVerifier): Promise<Caller | null> {
   const match = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
   if (!match) return null;
@@ -151,32 +148,24 @@ async function authenticate(req: Request, verify: TokenVerifier): Promise<Caller
  * `POST /api/ws-ticket` `{"session_id":"…"}` or `{"inbox":true}`: a one-use ticket to open that
  * session's WebSocket (or the inbox's) without the JWT in the URL.
  */
-async function ticket({ store, tickets }: ApiDeps, caller: Caller, req: Request): Promise<Response> {
+async function ticket({ chat }: ApiDeps, caller: Caller, req: Request): Promise<Response> {
   const body = await jsonBody(req, TicketRequest, {
     maxBytes: MAX_TICKET_BODY,
     expected: '{"session_id":"<uuid>"} or {"inbox":true}',
     prefix: "the body ",
   });
   if ("error" in body) return body.error;
-  if ("inbox" in body.value) {
-    if (!(await store.userExists(caller.userId))) return accessDenied("user_not_found");
-    return issue(tickets, caller, INBOX_TICKET_SCOPE);
-  }
-  const sessionId = body.value.session_id.toLowerCase();
-  const auth = await store.authorize(sessionId, caller.userId);
-  return auth.ok ? issue(tickets, caller, sessionId) : accessDenied(auth.reason);
-}
-
-async function issue(tickets: TicketBook, caller: Caller, scope: string): Promise<Response> {
-  const issued = await tickets.issue({ userId: caller.userId, sessionId: scope, tokenExpiresAt: caller.expiresAt });
+  const target = "inbox" in body.value ? body.value : { sessionId: body.value.session_id.toLowerCase() };
+  const issued = await chat.ticket(caller, target);
+  if (!issued.ok) return accessDenied(issued.reason);
   return json(200, { ticket: issued.ticket, expires_at: new Date(issued.expiresAt).toISOString() });
 }
 
-async function history({ store, pageMaxBytes }: ApiDeps, sessionId: string, userId: string, url: URL): Promise<Response> {
+async function history({ chat, pageMaxBytes }: ApiDeps, caller: Caller, sessionId: string, url: URL): Promise<Response> {
   const params = queryParams(url, HistoryParams);
   if ("error" in params) return params.error;
   const { limit, before, after } = params.value;
-  const page = await store.history(sessionId, userId, { limit, before: before ?? null, after: after ?? null, maxBytes: pageMaxBytes });
+  const page = await chat.history(caller, sessionId, { limit, before: before ?? null, after: after ?? null, maxBytes: pageMaxBytes });
   if (!page.ok) return accessDenied(page.reason);
   const first = page.messages[0]?.seq ?? null;
   const last = page.messages.at(-1)?.seq ?? null;
@@ -187,28 +176,24 @@ async function history({ store, pageMaxBytes }: ApiDeps, sessionId: string, user
 }
 
 /** `GET /api/inbox?limit=50&before=<next>`: the caller's sessions, most recent activity first. */
-async function inbox(deps: ApiDeps, userId: string, url: URL): Promise<Response> {
+async function inbox(chat: ChatApi, caller: Caller, url: URL): Promise<Response> {
   const params = queryParams(url, InboxParams);
   if ("error" in params) return params.error;
   const cursor = params.value.before ? INBOX_CURSOR.exec(params.value.before) : null;
   const before = cursor ? { activity: Number(cursor[1]), sessionId: cursor[2]!.toLowerCase() } : null;
-  const page = await deps.inbox(userId, { limit: params.value.limit, before });
-  if (!page) return accessDenied("user_not_found");
-  return json(200, {
-    sessions: page.entries,
-    has_more: page.hasMore,
-    next: page.next && cursorText(page.next),
-  });
+  const result = await chat.inbox(caller, { limit: params.value.limit, before });
+  if (!result.ok) return accessDenied(result.reason);
+  const { page } = result;
+  return json(200, { sessions: page.entries, has_more: page.hasMore, next: page.next && cursorText(page.next) });
 }
 
-async function unread(store: Pick<ChatQueries, "unread">, userId: string): Promise<Response> {
-  const rows = await store.unread(userId);
-  if (!rows) return accessDenied("user_not_found");
-  return json(200, { sessions: rows });
+async function unread(chat: ChatApi, caller: Caller): Promise<Response> {
+  const result = await chat.unread(caller);
+  return result.ok ? json(200, { sessions: result.sessions }) : accessDenied(result.reason);
 }
 
 /** Why a caller may not have a session's data, as every route answers it. */
-function accessDenied(reason: "user_not_found" | "no_session" | "not_participant"): Response {
+function accessDenied(reason: DeniedReason): Response {
   if (reason === "user_not_found") return json(401, { error: "user not found" });
   if (reason === "no_session") return json(404, { error: "session not found" });
   return json(403, { error: "not a participant of this session" });

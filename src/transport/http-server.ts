@@ -1,7 +1,8 @@
 /** `Bun.serve` wiring: health, readiness, metrics, the HTTP API, and the WebSocket upgrade. */
 import type { Server } from "bun";
-import type { AccessSnapshot, Bus, ChatQueries, Directory, InboxQuery, Store, TicketBook } from "../chat/ports.ts";
+import type { AccessSnapshot, Bus, Directory, TicketBook } from "../chat/ports.ts";
 import type { ChatService } from "../chat/chat-service.ts";
+import type { ChatApi } from "../chat/chat-api.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Limits } from "../config/config.ts";
 import type { Logger } from "../observability/log.ts";
@@ -20,29 +21,33 @@ import { withTimeout } from "../lib/timeout.ts";
 import { VERSION } from "../version.ts";
 import type { SocketData } from "./types.ts";
 
-export type HttpDeps = {
+/** Where to listen and the bounds of the edge, from the configuration. */
+export type HttpSettings = {
   host: string;
   port: number;
-  /** Who may read what, the HTTP API's queries, and the readiness ping. */
-  store: Directory & Pick<ChatQueries, "history" | "unread"> & Pick<Store, "ping">;
-  /** Which sessions and users still exist, for the access resync (store/access-feed.ts). */
-  accessSnapshot: (sessionIds: string[], userIds: string[]) => Promise<AccessSnapshot>;
-  tickets: TicketBook;
-  bus: Bus;
-  chat: ChatService;
-  verify: TokenVerifier;
-  log: Logger;
-  metrics: Metrics;
   limits: Limits;
   allowedOrigins: string[] | null;
   trustedProxies: TrustedProxies | null;
   clockSkewSeconds: number;
+};
+
+export type HttpDeps = {
+  settings: HttpSettings;
+  /** The HTTP API's use cases (history, unread, inbox, tickets). */
+  api: ChatApi;
+  /** The sockets' side of the domain. */
+  chat: ChatService;
+  /** Who may open which socket: the directory, and tickets spent by an upgrade. */
+  admission: { directory: Directory; tickets: TicketBook };
+  /** Which sessions and users still exist, for the access resync (store/access-feed.ts). */
+  accessSnapshot: (sessionIds: string[], userIds: string[]) => Promise<AccessSnapshot>;
+  /** What /readyz looks at. `accepting` turns false once shutdown closes the doors (upgrades refused); `draining` is true from SIGTERM on. */
+  health: { pingDatabase: () => Promise<void>; redis: Bus["status"]; accepting: () => boolean; draining: () => boolean };
+  verify: TokenVerifier;
+  log: Logger;
+  metrics: Metrics;
   /** Web Push subscriptions (null: not configured). */
   push: PushApi | null;
-  /** False once shutdown closes the doors: new upgrades are refused. */
-  accepting: () => boolean;
-  /** True from the moment shutdown began (SIGTERM): /readyz answers 503 so that load balancers move on. */
-  draining: () => boolean;
   /** Development-only routes: static pages (the demo page, bundled by Bun) and handlers (demo accounts). */
   dev?: {
     pages: Record<string, Bun.HTMLBundle | Response>;
@@ -60,24 +65,23 @@ const READY_PING_TIMEOUT_MS = 2000;
 
 export function startHttpServer(deps: HttpDeps): HttpServer {
   let nextConn = 0;
-  const registry = new SocketRegistry(deps.clockSkewSeconds * 1000, deps.metrics);
-  const requests = new RequestLimits(deps.limits, deps.trustedProxies);
+  const { settings, health } = deps;
+  const registry = new SocketRegistry(settings.clockSkewSeconds * 1000, deps.metrics);
+  const requests = new RequestLimits(settings.limits, settings.trustedProxies);
   const access = new AccessGuard(registry, deps.accessSnapshot, deps.log);
   const api = apiHandler({
     log: deps.log,
-    store: deps.store,
-    tickets: deps.tickets,
+    chat: deps.api,
     verify: deps.verify,
     requests,
-    pageMaxBytes: deps.limits.historyPageMaxBytes,
-    inbox: (userId: string, query: InboxQuery) => deps.chat.inbox(userId, query),
+    pageMaxBytes: settings.limits.historyPageMaxBytes,
     push: deps.push,
   });
   deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.size);
 
   const server = Bun.serve<SocketData>({
-    hostname: deps.host,
-    port: deps.port,
+    hostname: settings.host,
+    port: settings.port,
     development: false,
     routes: deps.dev?.pages ?? {},
     // Never share the port silently with another process (a second instance must fail, not split traffic).
@@ -86,12 +90,12 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     maxRequestBodySize: 64 * 1024,
     websocket: websocketHandler({
       chat: deps.chat,
-      directory: deps.store,
+      directory: deps.admission.directory,
       registry,
       access,
       requests,
       verify: deps.verify,
-      limits: deps.limits,
+      limits: settings.limits,
       log: deps.log,
       metrics: deps.metrics,
     }),
@@ -104,7 +108,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         return json(400, { error: "malformed Host header or URL" });
       }
       if (url.pathname === "/healthz") return json(200, { status: "ok", version: VERSION });
-      if (url.pathname === "/readyz") return readiness(deps, databaseState(), deps.draining());
+      if (url.pathname === "/readyz") return readiness(databaseState(), health.redis(), health.draining());
       if (url.pathname === "/metrics")
         return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
       const ip = () => requests.ipOf(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"));
@@ -113,8 +117,8 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       const target = socketTargetOf(url.pathname);
       if (!target) return (await deps.dev?.route?.(req, url, server)) ?? json(404, { error: "not found" });
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return json(426, { error: "websocket upgrade required" });
-      if (!originAllowed(req, deps.allowedOrigins)) return refuse(403, "origin not allowed");
-      if (!deps.accepting()) return refuse(503, "shutting down, reconnect to another instance");
+      if (!originAllowed(req, settings.allowedOrigins)) return refuse(403, "origin not allowed");
+      if (!health.accepting()) return refuse(503, "shutting down, reconnect to another instance");
       const wait = requests.ip(ip());
       if (wait > 0) {
         deps.metrics.connectionsRefused.inc({ code: "429" });
@@ -125,9 +129,8 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       const checkedAt = performance.now();
       let outcome = await admit(
         {
-          directory: deps.store,
+          ...deps.admission,
           verify: deps.verify,
-          tickets: deps.tickets,
           mayAttempt: (userId) => requests.connect(userId) === 0,
           onTicket: () => deps.metrics.ticketsRedeemed.inc(),
         },
@@ -135,7 +138,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
         req,
         url,
       );
-      if (outcome.ok && registry.connectionsOf(outcome.userId) >= deps.limits.maxConnectionsPerUser) {
+      if (outcome.ok && registry.connectionsOf(outcome.userId) >= settings.limits.maxConnectionsPerUser) {
         outcome = { ok: false, close: CloseCode.TooManyConnections };
       }
       // A refused socket is closed at once: it may carry its session for the log line.
@@ -167,7 +170,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
   function databaseState(): Promise<"up" | "down"> {
     const now = performance.now();
     if (lastPing && now - lastPing.at < READY_CACHE_MS) return lastPing.state;
-    const ping = deps.store.ping().then(
+    const ping = health.pingDatabase().then(
       () => "up" as const,
       () => "down" as const,
     );
@@ -193,9 +196,8 @@ function urlOf(req: Request): URL | null {
   }
 }
 
-async function readiness({ bus }: HttpDeps, databaseState: Promise<"up" | "down">, draining: boolean): Promise<Response> {
+async function readiness(databaseState: Promise<"up" | "down">, redis: "up" | "down" | "local", draining: boolean): Promise<Response> {
   const database = await databaseState;
-  const redis = bus.status();
   const ready = database === "up" && !draining;
   const status = draining ? "draining" : database !== "up" ? "unavailable" : redis === "down" ? "degraded" : "ok";
   // Degraded still serves: sends persist and same-instance delivery works without Redis.

@@ -3,7 +3,7 @@
  * database round trip. The outcome travels to the WebSocket `open` handler in `ws.data`, because the
  * protocol accepts the connection first and then closes it with a 4xxx code.
  */
-import type { Directory, TicketBook } from "../chat/ports.ts";
+import { INBOX_TICKET_SCOPE, type Directory, type TicketBook } from "../chat/ports.ts";
 import type { Member } from "../chat/types.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
@@ -21,9 +21,6 @@ export function socketTargetOf(pathname: string): SocketTarget | null {
   if (match) return { kind: "session", sessionId: match[1]!.toLowerCase() };
   return INBOX_PATH.test(pathname) ? { kind: "inbox" } : null;
 }
-
-/** Tickets name a session; an inbox ticket names none, stored as the nil UUID. */
-export const INBOX_TICKET_SCOPE = "00000000-0000-0000-0000-000000000000";
 
 /** `?token=` as the original service, or `Authorization: Bearer` for non-browser clients. */
 function tokenOf(req: Request, url: URL): string | null {

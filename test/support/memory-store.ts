@@ -72,12 +72,13 @@ export class MemoryStore implements Store {
     return to;
   }
 
-  async unread(): Promise<UnreadRow[] | null> {
-    return [];
+  /** Counts are tested against PostgreSQL; here only who is known. */
+  async unread(userId: string): Promise<UnreadRow[] | null> {
+    return this.users.has(userId) ? [] : null;
   }
 
-  async inbox(): Promise<InboxRow[] | null> {
-    return [];
+  async inbox(userId: string): Promise<InboxRow[] | null> {
+    return this.users.has(userId) ? [] : null;
   }
 
   async userExists(userId: string): Promise<boolean> {
