@@ -1,17 +1,10 @@
 /** The connection path: endpoint, tokens as SimpleJWT issues them, and every close code. */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { Client, createPair, createUser, SECRET, sessionUrl, type Pair, useServers } from "./helpers.ts";
+import { Client, createUser, SECRET, sessionUrl, useServerAndPair } from "./helpers.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
-import type { App } from "../src/app.ts";
 
-const servers = useServers();
-let app: App;
-let pair: Pair;
-beforeAll(async () => {
-  app = await servers.start();
-  pair = await createPair();
-});
+const shared = useServerAndPair();
 
 /** Built by hand the way SimpleJWT (PyJWT) does it, without jose: header, claim order, hex jti. */
 function simpleJwtToken(userId: string, opts: { secret?: string; tokenType?: string; exp?: number } = {}): string {
@@ -39,13 +32,13 @@ async function closeOf(url: string, headers?: Record<string, string>) {
 describe("endpoint", () => {
   test("a path that is not a session UUID is 404 without upgrade", async () => {
     for (const path of ["/ws/sessions/not-a-uuid/", "/ws/sessions/", "/ws/sessions/123/", "/elsewhere"]) {
-      const res = await fetch(`${app.httpUrl}${path}`, { headers: { upgrade: "websocket", connection: "upgrade" } });
+      const res = await fetch(`${shared.app.httpUrl}${path}`, { headers: { upgrade: "websocket", connection: "upgrade" } });
       expect(res.status).toBe(404);
     }
   });
 
   test("the trailing slash is optional", async () => {
-    const c = await Client.open(`${app.wsUrl}/ws/sessions/${pair.sessionId}?token=${pair.inviter.token}`);
+    const c = await Client.open(`${shared.app.wsUrl}/ws/sessions/${shared.pair.sessionId}?token=${shared.pair.inviter.token}`);
     c.send({ type: "typing", is_typing: true });
     c.send({ type: "message", content: "no slash" });
     expect((await c.next("message")).content).toBe("no slash");
@@ -53,13 +46,13 @@ describe("endpoint", () => {
   });
 
   test("a plain HTTP request to a session path asks for an upgrade", async () => {
-    const res = await fetch(`${app.httpUrl}/ws/sessions/${pair.sessionId}/`);
+    const res = await fetch(`${shared.app.httpUrl}/ws/sessions/${shared.pair.sessionId}/`);
     expect(res.status).toBe(426);
   });
 
   test("health endpoints answer", async () => {
-    expect((await fetch(`${app.httpUrl}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${app.httpUrl}/readyz`);
+    expect((await fetch(`${shared.app.httpUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${shared.app.httpUrl}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: "ok", database: "up" });
   });
@@ -67,47 +60,49 @@ describe("endpoint", () => {
 
 describe("tokens", () => {
   test("a token minted the SimpleJWT way with the shared secret is accepted", async () => {
-    const c = await Client.open(sessionUrl(app, pair.sessionId, simpleJwtToken(pair.inviter.id)));
+    const c = await Client.open(sessionUrl(shared.app, shared.pair.sessionId, simpleJwtToken(shared.pair.inviter.id)));
     c.send({ type: "message", content: "from a SimpleJWT token" });
     const m = await c.next("message");
-    expect(m.sender_id).toBe(pair.inviter.id);
+    expect(m.sender_id).toBe(shared.pair.inviter.id);
     await c.close();
   });
 
   test("the token may come in an Authorization: Bearer header", async () => {
-    const c = await Client.open(sessionUrl(app, pair.sessionId), { headers: { Authorization: `Bearer ${pair.invitee.token}` } });
+    const c = await Client.open(sessionUrl(shared.app, shared.pair.sessionId), {
+      headers: { Authorization: `Bearer ${shared.pair.invitee.token}` },
+    });
     c.send({ type: "message", content: "bearer" });
-    expect((await c.next("message")).sender_id).toBe(pair.invitee.id);
+    expect((await c.next("message")).sender_id).toBe(shared.pair.invitee.id);
     await c.close();
   });
 });
 
 describe("close codes", () => {
   test("4001 without a token", async () => {
-    expect(await closeOf(sessionUrl(app, pair.sessionId))).toEqual({ code: 4001, reason: "no token provided" });
-    expect((await closeOf(sessionUrl(app, pair.sessionId, ""))).code).toBe(4001);
+    expect(await closeOf(sessionUrl(shared.app, shared.pair.sessionId))).toEqual({ code: 4001, reason: "no token provided" });
+    expect((await closeOf(sessionUrl(shared.app, shared.pair.sessionId, ""))).code).toBe(4001);
   });
 
   test("4002 when the user does not exist", async () => {
     const token = await mintAccessToken(SECRET, crypto.randomUUID());
-    expect(await closeOf(sessionUrl(app, pair.sessionId, token))).toEqual({ code: 4002, reason: "user not found" });
+    expect(await closeOf(sessionUrl(shared.app, shared.pair.sessionId, token))).toEqual({ code: 4002, reason: "user not found" });
   });
 
   test("4003 for invalid, expired, refresh, badly signed or unsigned tokens; the reason never echoes the token", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const unsigned = simpleJwtToken(pair.inviter.id).split(".").slice(0, 2).join(".") + ".";
-    const noneAlg = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${simpleJwtToken(pair.inviter.id).split(".")[1]}.`;
+    const unsigned = simpleJwtToken(shared.pair.inviter.id).split(".").slice(0, 2).join(".") + ".";
+    const noneAlg = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${simpleJwtToken(shared.pair.inviter.id).split(".")[1]}.`;
     const bad = [
       "garbage",
-      simpleJwtToken(pair.inviter.id, { exp: now - 60 }),
-      simpleJwtToken(pair.inviter.id, { tokenType: "refresh" }),
-      simpleJwtToken(pair.inviter.id, { secret: "another-secret-another-secret-another" }),
+      simpleJwtToken(shared.pair.inviter.id, { exp: now - 60 }),
+      simpleJwtToken(shared.pair.inviter.id, { tokenType: "refresh" }),
+      simpleJwtToken(shared.pair.inviter.id, { secret: "another-secret-another-secret-another" }),
       unsigned,
       noneAlg,
       simpleJwtToken("not-a-uuid"),
     ];
     for (const token of bad) {
-      const closed = await closeOf(sessionUrl(app, pair.sessionId, token));
+      const closed = await closeOf(sessionUrl(shared.app, shared.pair.sessionId, token));
       expect(closed).toEqual({ code: 4003, reason: "invalid or expired token" });
       expect(closed.reason).not.toContain(token);
     }
@@ -115,16 +110,16 @@ describe("close codes", () => {
 
   test("4004 for a user who is not a participant, and for an unknown session", async () => {
     const stranger = await createUser("Stranger");
-    expect(await closeOf(sessionUrl(app, pair.sessionId, stranger.token))).toEqual({
+    expect(await closeOf(sessionUrl(shared.app, shared.pair.sessionId, stranger.token))).toEqual({
       code: 4004,
       reason: "not a participant of this session",
     });
-    expect((await closeOf(sessionUrl(app, crypto.randomUUID(), pair.inviter.token))).code).toBe(4004);
+    expect((await closeOf(sessionUrl(shared.app, crypto.randomUUID(), shared.pair.inviter.token))).code).toBe(4004);
   });
 
   test("a refused socket cannot send anything", async () => {
     const stranger = await createUser("Stranger");
-    const c = new Client(sessionUrl(app, pair.sessionId, stranger.token));
+    const c = new Client(sessionUrl(shared.app, shared.pair.sessionId, stranger.token));
     await c.opened;
     c.send({ type: "message", content: "let me in" });
     expect((await c.closed).code).toBe(4004);

@@ -82,7 +82,7 @@ describe("PostgreSQL unreachable", () => {
     proxy.set("up");
     a.send({ type: "message", content: "back" });
     expect((await a.next("message", 0, 10_000)).content).toBe("back");
-    await settle(200);
+    await settle(200); // no event to wait for: whatever the cut write still does has time to land
     // The timed-out write was either committed or not, never half: seq, count and last_message_at agree.
     await consistent(pair);
     await a.close();

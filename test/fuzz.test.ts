@@ -21,6 +21,7 @@ import {
   type Pair,
   type TestUser,
   joinBoth,
+  waitFor,
 } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
@@ -63,14 +64,6 @@ async function metric(series: string): Promise<number> {
   const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
 }
 
 /** Sends the frames on a fresh socket of the garbage session; each must get exactly the expected error. */

@@ -1,15 +1,8 @@
 /** Every bad frame gets a clear error code; the connection and the data survive. */
-import { beforeAll, expect, test } from "bun:test";
-import { createPair, db, join, type Pair, useServers } from "./helpers.ts";
-import type { App } from "../src/app.ts";
+import { expect, test } from "bun:test";
+import { db, useServerAndPair } from "./helpers.ts";
 
-const servers = useServers();
-let app: App;
-let pair: Pair;
-beforeAll(async () => {
-  app = await servers.start();
-  pair = await createPair();
-});
+const shared = useServerAndPair();
 
 const cases: [string, string | Uint8Array<ArrayBuffer>, string, string | null][] = [
   ["not JSON", "hello", "invalid_json", null],
@@ -40,7 +33,7 @@ const cases: [string, string | Uint8Array<ArrayBuffer>, string, string | null][]
 
 test.each(cases)("%s gets an error frame and the connection stays open", async (_name, frame, code, field) => {
   const before = await countMessages();
-  const c = await join(app, pair.sessionId, pair.inviter.token);
+  const c = await shared.join("inviter");
   c.ws.send(frame);
   const error = await c.next("error");
   expect(error.code).toBe(code);
@@ -56,7 +49,7 @@ test.each(cases)("%s gets an error frame and the connection stays open", async (
 });
 
 test("a rejected frame that carried a client_id gets it back", async () => {
-  const c = await join(app, pair.sessionId, pair.inviter.token);
+  const c = await shared.join("inviter");
   const clientId = crypto.randomUUID();
   c.send({ type: "message", content: "", client_id: clientId });
   expect(await c.next("error")).toMatchObject({ code: "empty_content", client_id: clientId });
@@ -64,19 +57,19 @@ test("a rejected frame that carried a client_id gets it back", async () => {
 });
 
 test("extra fields are ignored (forward compatible)", async () => {
-  const c = await join(app, pair.sessionId, pair.inviter.token);
+  const c = await shared.join("inviter");
   c.send({ type: "message", content: "with extras", mood: "psyched" });
   expect((await c.next("message")).content).toBe("with extras");
   await c.close();
 });
 
 async function countMessages(): Promise<number> {
-  const [row] = await db`SELECT count(*)::int AS n FROM messages WHERE session_id = ${pair.sessionId}`;
+  const [row] = await db`SELECT count(*)::int AS n FROM messages WHERE session_id = ${shared.pair.sessionId}`;
   return row!.n;
 }
 
 test("field errors say what is wrong in words", async () => {
-  const c = await join(app, pair.sessionId, pair.inviter.token);
+  const c = await shared.join("inviter");
   c.send({ type: "message" });
   c.send({ type: "typing", is_typing: "yes" });
   expect((await c.next("error", 0)).error).toBe('field "content" is missing');

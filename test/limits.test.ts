@@ -6,7 +6,7 @@
  * frame) are hand-built WebSocket clients over raw TCP (RawSocket).
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Client, createPair, db, join, RawSocket, sessionUrl, settle, useServers, type Frame, joinBoth } from "./helpers.ts";
+import { Client, createPair, db, join, RawSocket, sessionUrl, settle, useServers, waitFor, type Frame, joinBoth } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
@@ -16,15 +16,6 @@ async function metric(app: App, series: string): Promise<number> {
   const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
-/** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. */
-async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
 }
 
 async function storedMessages(sessionId: string): Promise<number> {

@@ -1,6 +1,6 @@
 /** Two real instances sharing PostgreSQL and Redis behave as one. */
 import { beforeAll, expect, test } from "bun:test";
-import { createPair, db, describeEachRedis, join, settle, useServers, type Client } from "./helpers.ts";
+import { createPair, db, describeEachRedis, join, settle, useServers, waitFor, type Client } from "./helpers.ts";
 import type { App } from "../src/app.ts";
 import { decode } from "../src/bus/envelope-codec.ts";
 
@@ -118,14 +118,14 @@ describeEachRedis("two instances through Redis", (redisUrl) => {
     expect(await count()).toBe(0);
     const c1 = await join(a, pair.sessionId, pair.inviter.token);
     const c2 = await join(a, pair.sessionId, pair.invitee.token);
-    await waitUntil(async () => (await count()) === 1);
+    await waitFor("one instance subscribed", async () => (await count()) === 1, 3000);
     const c3 = await join(b, pair.sessionId, pair.invitee.token);
-    await waitUntil(async () => (await count()) === 2);
+    await waitFor("both instances subscribed", async () => (await count()) === 2, 3000);
     await c1.close();
-    await settle(100);
+    await settle(100); // A still has c2: it must not unsubscribe
     expect(await count()).toBe(2);
     await Promise.all([c2.close(), c3.close()]);
-    await waitUntil(async () => (await count()) === 0);
+    await waitFor("no instance subscribed", async () => (await count()) === 0, 3000);
   });
 });
 
@@ -155,13 +155,5 @@ async function shardSubscribers(url: string, channel: string): Promise<number> {
     return counts.reduce((sum, n) => sum + n, 0);
   } finally {
     client.disconnect();
-  }
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 3000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(25);
   }
 }

@@ -165,7 +165,7 @@ async function churnRound(apps: App[], plan: ReturnType<typeof planRound>, seed:
     }),
   );
   for (const o of observers) await o.until(() => heard(o).at(-1) === true, `online (${where})`, OFFLINE_BOUND_MS);
-  await settle(150);
+  await settle(150); // the churn's announcements still in flight arrive before counting
   const before = observers.map((o) => heard(o).length);
   for (const o of observers) expect(heard(o).at(-1)).toBe(true);
 

@@ -5,7 +5,7 @@
  * of three masters) on spare ports, so it can stop and restart it.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Client, createPair, db, describeWhen, env, join, settle, useServers } from "./helpers.ts";
+import { Client, createPair, db, describeWhen, env, join, settle, useServers, waitFor } from "./helpers.ts";
 import { OwnCluster, OwnRedis, REDIS_CLI, REDIS_SERVER } from "./redis-servers.ts";
 import type { App } from "../src/app.ts";
 
@@ -65,6 +65,7 @@ for (const [kind, make, recoveryMs] of [
         b = await servers.start({ redisUrl: redis.url });
       }, 60_000);
       afterAll(() => redis.tearDown());
+      const readiness = async (app: App) => (await (await fetch(`${app.httpUrl}/readyz`)).json()).status as string;
 
       test("messages sent on both sides during the outage reach every socket exactly once, in order, after it", async () => {
         const pair = await createPair();
@@ -75,7 +76,7 @@ for (const [kind, make, recoveryMs] of [
         for (const c of [inviterA, inviteeA, inviteeB]) await c.next("message");
 
         await redis.down();
-        await settle(200);
+        await waitFor("instance A to notice the outage", async () => (await readiness(a)) === "degraded");
         const ready = await fetch(`${a.httpUrl}/readyz`);
         expect(ready.status).toBe(200);
         expect(await ready.json()).toMatchObject({ status: "degraded", database: "up", redis: "down" });
@@ -131,7 +132,6 @@ for (const [kind, make, recoveryMs] of [
         };
         return { onEvery, close };
       };
-      const readiness = async (app: App) => (await (await fetch(`${app.httpUrl}/readyz`)).json()).status as string;
 
       test("a killed bridge connection (CLIENT KILL) loses nothing", async () => {
         const pair = await createPair();
@@ -193,7 +193,10 @@ for (const [kind, make, recoveryMs] of [
         const inbox = await Client.open(`${a.wsUrl}/ws/inbox/?token=${pair.invitee.token}`);
         await inbox.next("inbox_ready");
         await redis.down();
-        await settle(200);
+        await waitFor(
+          "both instances to notice the outage",
+          async () => (await readiness(a)) === "degraded" && (await readiness(b)) === "degraded",
+        );
         const sender = await join(b, pair.sessionId, pair.inviter.token);
         sender.send({ type: "message", content: "sent while Redis was down" });
         await sender.next("message");

@@ -6,7 +6,7 @@
  * unit tests here.
  */
 import { describe, expect, test } from "bun:test";
-import { Client, createPair, createUser, db, join, sessionUrl, settle, useServers } from "./helpers.ts";
+import { Client, createPair, createUser, db, join, sessionUrl, useServers, waitFor } from "./helpers.ts";
 import { KeyedBuckets } from "../src/transport/rate-limit.ts";
 import { clientIp, ipLimitKey } from "../src/transport/client-ip.ts";
 import { parseTrustedProxies, type TrustedProxies } from "../src/config/trusted-proxies.ts";
@@ -17,7 +17,8 @@ import { LocalBus } from "../src/bus/local-bus.ts";
 import { LocalPresence } from "../src/bus/local-presence.ts";
 import { Metrics } from "../src/observability/metrics.ts";
 import { createLogger } from "../src/observability/log.ts";
-import type { Appended, Store } from "../src/chat/ports.ts";
+import type { Appended } from "../src/chat/ports.ts";
+import { MemoryStore } from "./support/memory-store.ts";
 
 const servers = useServers();
 
@@ -96,12 +97,14 @@ describe("per user", () => {
     const started = Date.now();
     for (const tab of tabs) for (let i = 0; i < 30; i++) tab.send({ type: "message", content: `m${i}` });
     await tabs[0]!.until((f) => f.filter((x) => x.type === "message").length >= 60, "the allowed messages", 10_000);
-    await settle(300);
+    const stored = async () => (await db`SELECT count(*)::int AS n FROM messages WHERE session_id = ${pair.sessionId}`)[0]!.n as number;
+    const refusals = () => tabs.reduce((n, t) => n + t.of("error").filter((e) => e.code === "rate_limited").length, 0);
+    await waitFor("every one of the 600 sends to be stored or refused", async () => refusals() + (await stored()) >= 600, 10_000);
     const elapsed = (Date.now() - started) / 1000;
     const [row] = await db`SELECT count(*)::int AS n FROM messages WHERE session_id = ${pair.sessionId}`;
     expect(row!.n).toBeGreaterThanOrEqual(60);
     expect(row!.n).toBeLessThanOrEqual(60 + Math.ceil(20 * elapsed));
-    const refused = tabs.reduce((n, t) => n + t.of("error").filter((e) => e.code === "rate_limited").length, 0);
+    const refused = refusals();
     expect(refused + row!.n).toBe(600);
     await Promise.all(tabs.map((t) => t.close()));
   }, 20_000);
@@ -208,10 +211,12 @@ describe("units", () => {
 
   test("one user cannot hold more than maxPendingPerUser messages waiting for the store", async () => {
     const waiting: (() => void)[] = [];
-    const store = {
-      append: () => new Promise<Appended>((_, reject) => waiting.push(() => reject(new Error("released")))),
-      onLateCommit: () => {},
-    } as unknown as Store;
+    // Appends wait until the test releases them (each fails then).
+    const store = new (class extends MemoryStore {
+      override append() {
+        return new Promise<Appended>((_, reject) => waiting.push(() => reject(new Error("released"))));
+      }
+    })();
     const chat = new ChatService({
       store,
       bus: new LocalBus(),

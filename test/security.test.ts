@@ -1,7 +1,7 @@
 /** Tokens on live sockets, in-band refresh, origins, public-key and JWKS verification, and logs. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from "jose";
-import { Client, SECRET, createPair, env, rawHttp, sessionUrl, settle, spawnServer, useServers, type Pair } from "./helpers.ts";
+import { Client, SECRET, createPair, env, rawHttp, sessionUrl, spawnServer, useServers, waitFor, type Pair } from "./helpers.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
 
@@ -191,7 +191,8 @@ describe("logs", () => {
     await good.close();
     child.proc.kill("SIGTERM");
     await child.proc.exited;
-    await settle(100);
+    // Its last line ("stopped", or the deadline's error) is in: the output is drained to the end.
+    await waitFor("the server's last log line", () => /"msg":"(stopped|shutdown deadline passed, exiting)"/.test(child.output()));
     const out = child.output();
     const lines = out.split("\n").filter((l) => l.startsWith("{"));
     expect(lines.length).toBeGreaterThan(3);

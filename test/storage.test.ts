@@ -1,28 +1,21 @@
 /** The schema stays compatible with rows written by the main Send Buddy backend. */
-import { beforeAll, expect, test } from "bun:test";
-import { createPair, db, join, useServers, type Pair } from "./helpers.ts";
+import { expect, test } from "bun:test";
+import { db, useServerAndPair } from "./helpers.ts";
 import { migrate } from "../src/store/migrations.ts";
-import type { App } from "../src/app.ts";
 
-const servers = useServers();
-let app: App;
-let pair: Pair;
-beforeAll(async () => {
-  app = await servers.start();
-  pair = await createPair();
-});
+const shared = useServerAndPair();
 
 test("a message inserted by another system with only the original columns gets the next seq", async () => {
-  const c = await join(app, pair.sessionId, pair.inviter.token);
+  const c = await shared.join("inviter");
   c.send({ type: "message", content: "from the chat" });
   await c.next("message");
   const id = crypto.randomUUID();
-  await db`INSERT INTO messages (id, session_id, sender_id, content) VALUES (${id}, ${pair.sessionId}, ${pair.invitee.id}, 'from the REST API')`;
+  await db`INSERT INTO messages (id, session_id, sender_id, content) VALUES (${id}, ${shared.pair.sessionId}, ${shared.pair.invitee.id}, 'from the REST API')`;
   const [row] = await db`SELECT seq FROM messages WHERE id = ${id}`;
   expect(row!.seq).toBe(2);
   c.send({ type: "message", content: "after it" });
   // The next message reveals the gap, and the room fills it from the store: nobody misses seq 2.
-  expect(await c.next("message", 1)).toMatchObject({ seq: 2, content: "from the REST API", sender_id: pair.invitee.id });
+  expect(await c.next("message", 1)).toMatchObject({ seq: 2, content: "from the REST API", sender_id: shared.pair.invitee.id });
   expect(await c.next("message", 2)).toMatchObject({ seq: 3, content: "after it" });
   await c.close();
 });
@@ -39,7 +32,7 @@ test("a session's messages are read by index, in seq order", async () => {
   const plan = await db.begin(async (tx) => {
     await tx`SET LOCAL enable_seqscan = off`;
     await tx`SET LOCAL enable_bitmapscan = off`;
-    return tx`EXPLAIN SELECT * FROM messages WHERE session_id = ${pair.sessionId} AND seq > 0 ORDER BY seq LIMIT 50`;
+    return tx`EXPLAIN SELECT * FROM messages WHERE session_id = ${shared.pair.sessionId} AND seq > 0 ORDER BY seq LIMIT 50`;
   });
   const text = plan.map((r) => Object.values(r)[0]).join("\n");
   expect(text).toContain("messages_session_seq_idx");

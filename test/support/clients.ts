@@ -88,7 +88,7 @@ export async function joinBoth(app: App, pair: Pair): Promise<{ a: Client; b: Cl
   return { a, b };
 }
 
-/** Resolves after the current burst of network events settled: for asserting that nothing more arrives. */
+/** Resolves after the current burst of network events settled: for asserting that nothing more arrives (to wait for something that must happen, use waitFor). */
 export const settle = (ms = 150) => Bun.sleep(ms);
 
 /**

@@ -3,9 +3,12 @@ import type { Connection, Fanout } from "../../src/chat/types.ts";
 
 export class FakeSocket implements Connection {
   readonly frames: { type: string; [k: string]: unknown }[] = [];
+  /** The same frames as sent: their JSON text. */
+  readonly sent: string[] = [];
   readonly topics = new Set<string>();
   constructor(private readonly server: FakeSockets) {}
   send(frame: string): void {
+    this.sent.push(frame);
     this.frames.push(JSON.parse(frame));
   }
   subscribe(topic: string): void {

@@ -2,9 +2,11 @@
 import { describe, expect, test } from "bun:test";
 import { KeyedThrottle, type Timers } from "../../src/chat/throttle.ts";
 import { InboxFeed } from "../../src/chat/inbox-feed.ts";
-import type { Bus, Envelope, InboxQuery, InboxRow, Presence, Store } from "../../src/chat/ports.ts";
-import type { Connection } from "../../src/chat/types.ts";
+import type { ChatQueries, Envelope, InboxQuery, InboxRow } from "../../src/chat/ports.ts";
+import { MemoryHub } from "../../src/bus/memory-bus.ts";
+import { LocalPresence } from "../../src/bus/local-presence.ts";
 import { createLogger } from "../../src/observability/log.ts";
+import { FakeSockets } from "../support/fake-sockets.ts";
 
 /** Timers the test advances by hand. */
 class ManualTimers implements Timers {
@@ -103,23 +105,21 @@ describe("InboxFeed", () => {
   function fakes() {
     let lastSeq = 0;
     const reads: { query: InboxQuery; answer: () => void }[] = [];
-    const store = {
-      inbox: (_user: string, query: InboxQuery) =>
+    const store: Pick<ChatQueries, "inbox"> = {
+      inbox: (_user, query) =>
         new Promise<InboxRow[]>((resolve) => {
           const seen = lastSeq; // the state as of the read's start, as PostgreSQL would give it
           reads.push({ query, answer: () => resolve([row(seen)]) });
         }),
-    } as unknown as Store;
+    };
+    // A bus alone on its hub: a broadcast reaches this instance's handler only.
     const published: Envelope[] = [];
-    const bus = {
-      joinUser: async () => {},
-      leaveUser: () => {},
-      broadcast: (e: Envelope) => published.push(e),
-      status: () => "up",
-    } as unknown as Bus;
-    const presence = { states: async () => new Map() } as unknown as Presence;
-    const sent: string[] = [];
-    const conn = { send: (f: string) => sent.push(f) } as unknown as Connection;
+    const bus = new MemoryHub().node();
+    bus.onEnvelope((e) => published.push(e));
+    const presence = new LocalPresence(); // nobody online
+    const sockets = new FakeSockets();
+    const conn = sockets.open();
+    const sent = conn.sent;
     const feed = new InboxFeed({ store, presence, bus, log: createLogger("silent"), intervalMs: 5 });
     const commit = () => ++lastSeq;
     const seqsSent = () =>
@@ -127,12 +127,12 @@ describe("InboxFeed", () => {
         .map((f) => JSON.parse(f))
         .filter((f) => f.type === "inbox")
         .map((f) => f.last_seq);
-    return { feed, reads, published, sent, conn, commit, seqsSent };
+    return { feed, reads, published, sent, conn, sockets, commit, seqsSent };
   }
 
   test("an entry read before a socket's snapshot is never sent after it; a change during the snapshot is sent once live", async () => {
     const f = fakes();
-    const other = { send: () => {} } as unknown as Connection;
+    const other = f.sockets.open();
     const first = f.feed.open(other, me); // a first socket, so that refreshes run
     await Bun.sleep(0);
     f.reads.shift()!.answer();

@@ -3,10 +3,10 @@ import { describe, expect, test } from "bun:test";
 import { Notifier } from "../../src/notify/notifier.ts";
 import type { Attempt } from "../../src/notify/delivery-policy.ts";
 import type { WebPushSender } from "../../src/notify/web-push-sender.ts";
-import type { Presence } from "../../src/chat/ports.ts";
-import type { Delivery, Outbox as NotificationOutbox } from "../../src/notify/model.ts";
+import type { Delivery } from "../../src/notify/model.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
+import { FakeOutbox, FakePresence, FakePushSender } from "../support/fake-notify.ts";
 
 const delivery = (id: number): Delivery => ({
   id,
@@ -17,30 +17,14 @@ const delivery = (id: number): Delivery => ({
   keys: { p256dh: "p", auth: "a" },
 });
 
-/** Due deliveries are handed out once each, as the outbox's leases do; `sent` records the finished ones. */
-function fakeOutbox() {
-  const due: Delivery[] = [];
-  const sent: number[] = [];
-  const outbox = {
-    claimDue: async () => [],
-    claimDeliveries: async (limit: number) => due.splice(0, limit),
-    sent: async (id: number) => void sent.push(id),
-    retryLater: async () => {},
-    dead: async () => {},
-    gone: async () => {},
-    sweep: async () => {},
-  };
-  return { due, sent, outbox: outbox as unknown as NotificationOutbox };
-}
-
 describe("Notifier", () => {
   test("a push service that does not answer holds no other delivery; stop waits for the one in flight", async () => {
-    const { due, sent, outbox } = fakeOutbox();
+    const outbox = new FakeOutbox();
+    const { deliveries: due, sentIds: sent } = outbox;
     let answerHung: (a: Attempt) => void = () => {};
-    const push = {
-      send: (d: Delivery) =>
-        d.id === 1 ? new Promise<Attempt>((resolve) => (answerHung = resolve)) : Promise.resolve<Attempt>({ kind: "sent" }),
-    } as unknown as WebPushSender;
+    const push = new FakePushSender((d) =>
+      d.id === 1 ? new Promise<Attempt>((resolve) => (answerHung = resolve)) : Promise.resolve<Attempt>({ kind: "sent" }),
+    );
     const notifier = new Notifier({ ...deps(outbox), push });
     due.push(delivery(1));
     notifier.start();
@@ -63,55 +47,36 @@ describe("Notifier", () => {
     const calls: string[] = [];
     let presenceFails = false;
     const entry = { userId: "u", sessionId: "s", lease: new Date() };
-    let claimed = false;
-    const outbox = {
-      claimDue: async () => {
-        if (claimed) return [];
-        claimed = true;
-        return [entry];
-      },
-      claimDeliveries: async () => [],
-      sweep: async () => {},
-      decide: async (_e: unknown, compose: (u: unknown) => unknown) => {
-        calls.push("transaction");
-        // compose runs inside the transaction: it must answer at once, with no I/O of its own.
-        const event = compose({ count: 1, newestSeq: 1, first: { senderName: "A", content: "hi" } });
-        expect(event).not.toBeInstanceOf(Promise);
-        return event;
-      },
-    } as unknown as NotificationOutbox;
-    const presence = {
-      states: async () => {
-        calls.push("presence");
-        if (presenceFails) throw new Error("Command timed out");
-        return new Map([["u", { online: false, version: 1 }]]);
-      },
-    } as unknown as Presence;
+    const outbox = new FakeOutbox(async (_e, compose) => {
+      calls.push("transaction");
+      // compose runs inside the transaction: it must answer at once, with no I/O of its own.
+      const event = compose({ count: 1, newestSeq: 1, first: { senderName: "A", content: "hi" } });
+      expect(event).not.toBeInstanceOf(Promise);
+      return event;
+    });
+    outbox.entries.push(entry);
+    const presence = new FakePresence(async () => {
+      calls.push("presence");
+      if (presenceFails) throw new Error("Command timed out");
+      return new Map([["u", { online: false, version: 1 }]]);
+    });
     const notifier = new Notifier({ ...deps(outbox), presence });
     await notifier.runOnce();
     expect(calls).toEqual(["presence", "transaction"]);
     presenceFails = true;
-    claimed = false;
+    outbox.entries.push(entry); // claimed again
     calls.length = 0;
     await notifier.runOnce();
     expect(calls).toEqual(["presence"]); // no transaction: the row comes back after its lease
   });
 
   test("one recipient's endpoints that never answer hold at most 4 slots: another user's delivery goes at once", async () => {
-    const due: Delivery[] = [];
-    const sent: number[] = [];
-    const postponed: number[] = [];
-    const outbox = {
-      claimDue: async () => [],
-      claimDeliveries: async (limit: number) => due.splice(0, limit),
-      sent: async (id: number) => void sent.push(id),
-      postpone: async (id: number) => void postponed.push(id),
-      sweep: async () => {},
-    } as unknown as NotificationOutbox;
+    const outbox = new FakeOutbox();
+    const { deliveries: due, sentIds: sent, postponedIds: postponed } = outbox;
     const forUser = (id: number, userId: string): Delivery => ({ ...delivery(id), event: { user_id: userId } as Delivery["event"] });
-    const push = {
-      send: (d: Delivery) => (d.event.user_id === "greedy" ? new Promise<Attempt>(() => {}) : Promise.resolve<Attempt>({ kind: "sent" })),
-    } as unknown as WebPushSender;
+    const push = new FakePushSender((d) =>
+      d.event.user_id === "greedy" ? new Promise<Attempt>(() => {}) : Promise.resolve<Attempt>({ kind: "sent" }),
+    );
     const notifier = new Notifier({ ...deps(outbox), push });
     for (let i = 1; i <= 150; i++) due.push(forUser(i, "greedy"));
     due.push(forUser(151, "bystander"));
@@ -123,15 +88,17 @@ describe("Notifier", () => {
   });
 
   test("a sender that throws counts as a failed attempt; the last one dead-letters; a push endpoint that never answered is unsubscribed", async () => {
-    const outcomes: string[] = [];
-    const outbox = {
-      retryLater: async (id: number) => void outcomes.push(`retry ${id}`),
-      dead: async (id: number, _error: string, unsubscribe?: string) =>
-        void outcomes.push(`dead ${id}${unsubscribe ? " unsubscribed" : ""}`),
-    } as unknown as NotificationOutbox;
-    const throwing = { send: async () => Promise.reject(new TypeError("invalid key")) } as unknown as WebPushSender;
-    const silent = { send: async () => ({ kind: "retry", error: "timed out", unreachable: true }) } as unknown as WebPushSender;
-    const run = (push: WebPushSender, d: Delivery) => (new Notifier({ ...deps(outbox), push }) as unknown as Deliverer).deliver(d);
+    const outbox = new FakeOutbox();
+    const { outcomes } = outbox;
+    const throwing = new FakePushSender(async () => Promise.reject(new TypeError("invalid key")));
+    const silent = new FakePushSender(async () => ({ kind: "retry", error: "timed out", unreachable: true }));
+    /** One delivery through the notifier's pass; stop waits for it to finish. */
+    const run = async (push: WebPushSender, d: Delivery) => {
+      const notifier = new Notifier({ ...deps(outbox), push });
+      outbox.deliveries.push(d);
+      await notifier.runOnce();
+      await notifier.stop();
+    };
     await run(throwing, { ...delivery(1), attempts: 1 });
     await run(throwing, { ...delivery(2), attempts: 3 });
     await run(silent, { ...delivery(3), attempts: 3 });
@@ -139,12 +106,10 @@ describe("Notifier", () => {
   });
 });
 
-type Deliverer = { deliver(d: Delivery): Promise<void> };
-
-function deps(outbox: NotificationOutbox) {
+function deps(outbox: FakeOutbox) {
   return {
     outbox,
-    presence: {} as Presence,
+    presence: new FakePresence(),
     push: null,
     webhook: null,
     log: createLogger("silent"),
