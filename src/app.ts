@@ -119,6 +119,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     log,
     fanout: (topic, frame) => server?.publish(topic, frame),
     maxPendingPerUser: config.limits.maxPendingWritesPerUser,
+    changeRules: { editWindowMs: config.limits.editWindowMs, maxReactions: config.limits.maxReactionsPerMessage },
     onAccessChange: (change) => http?.access.changed(change),
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });

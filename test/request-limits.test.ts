@@ -242,6 +242,7 @@ describe("units", () => {
         inviter: user,
         invitee: { userId: "u2", displayName: "V" },
         lastSeq: 0,
+        lastChange: 0,
         readMarks: { inviter: 0, invitee: 0 },
       },
     };

@@ -86,7 +86,7 @@ describe("one instance", () => {
     const pair = await createPair();
     for (const bad of ["-1", "abc", "1.5", "1e3"]) {
       const c = new Client(sessionUrl(app, pair.sessionId, pair.invitee.token, `&after=${bad}`));
-      expect(await c.closed).toEqual({ code: 4000, reason: "bad request: after must be a non-negative integer" });
+      expect(await c.closed).toEqual({ code: 4000, reason: "bad request: after (and changes_after) must be non-negative integers" });
     }
   });
 });

@@ -2,6 +2,7 @@
  * The bytes of an envelope on a Redis channel: one header line, then the frame untouched, so the
  * receiver never parses the frame. A session's channel names the session:
  *   message:  "<origin> m <seq> <sent-at ms>\n<frame>"
+ *   change:   "<origin> c <change seq>:<message seq> <sent-at ms>\n<frame>" (older versions drop it, as any unknown kind)
  *   direct:   "<origin> d <userId> <sent-at ms>\n<frame>"
  *   presence: "<origin> p <userId> <sent-at ms>\n<1|0> <version>" (each receiver builds its own frame)
  * A user's inbox channel names the user:
@@ -38,6 +39,8 @@ function partsOf(e: Envelope): [kind: string, arg: string | number, body: string
   switch (e.kind) {
     case "message":
       return ["m", e.seq, e.frame];
+    case "change":
+      return ["c", `${e.changeSeq}:${e.seq}`, e.frame];
     case "direct":
       return ["d", e.toUserId, e.frame];
     case "presence":
@@ -104,6 +107,11 @@ function envelopeOf(route: Route, kind: string, arg: string, frame: string, sent
   if (kind === "m") {
     const seq = Number(arg);
     return Number.isSafeInteger(seq) ? { kind: "message", sessionId, seq, frame, sentAt } : null;
+  }
+  if (kind === "c") {
+    const [changeSeq, seq] = arg.split(":").map(Number);
+    if (!Number.isSafeInteger(changeSeq) || !Number.isSafeInteger(seq)) return null;
+    return { kind: "change", sessionId, changeSeq: changeSeq!, seq: seq!, frame, sentAt };
   }
   if (kind === "d") return { kind: "direct", sessionId, toUserId: arg, frame, sentAt };
   if (kind === "p") {

@@ -5,10 +5,21 @@
  * (messages.ts), `PresenceRelay` (presence-relay.ts) and the `InboxFeed`, which follows the events.
  * Written against the Store, Bus and Presence ports: no Bun, no SQL, no Redis here.
  */
-import { userTopic, type Connection, type Fanout, type Member } from "./types.ts";
+import { userTopic, type Connection, type Fanout, type Member, type ResumePoint } from "./types.ts";
 import { Delivery } from "./delivery.ts";
 import { InboxFeed } from "./inbox-feed.ts";
-import type { AccessChange, Bus, ChatQueries, Directory, Envelope, MessageLog, Presence, SessionInfo } from "./ports.ts";
+import type {
+  AccessChange,
+  Bus,
+  ChangeRules,
+  ChatQueries,
+  Directory,
+  Envelope,
+  MessageChanges,
+  MessageLog,
+  Presence,
+  SessionInfo,
+} from "./ports.ts";
 import { replayInto } from "./resume.ts";
 import { Rooms } from "./rooms.ts";
 import { PresenceRelay } from "./presence-relay.ts";
@@ -20,7 +31,7 @@ import type { Metrics } from "../observability/metrics.ts";
 
 export type ChatPorts = {
   /** The messages, who may read them, and the inbox's query. */
-  store: MessageLog & Pick<Directory, "authorize"> & Pick<ChatQueries, "inbox">;
+  store: MessageLog & MessageChanges & Pick<Directory, "authorize"> & Pick<ChatQueries, "inbox">;
   bus: Bus;
   presence: Presence;
   fanout: Fanout;
@@ -33,6 +44,8 @@ export type ChatPorts = {
    * the message is delivered here, so that a former participant's sockets get nothing sent after it.
    */
   onAccessChange?: (change: AccessChange) => void;
+  /** The edit window and the reaction cap (defaults: 15 minutes, 12 emoji). */
+  changeRules?: ChangeRules;
 };
 
 /** What the domain handles; `auth` frames are the transport's. */
@@ -64,6 +77,7 @@ export class ChatService {
       metrics,
       maxPendingPerUser: ports.maxPendingPerUser ?? Number.POSITIVE_INFINITY,
       onAccessChange: ports.onAccessChange ?? (() => {}),
+      changeRules: ports.changeRules ?? { editWindowMs: 900_000, maxReactions: 12 },
     });
     this.inboxes = new InboxFeed({ store, presence, bus, log });
     this.inboxes.follow(events);
@@ -73,29 +87,27 @@ export class ChatService {
   }
 
   /**
-   * Joins a socket to its room. With `afterSeq`, the messages it missed are replayed first, then it
-   * gets live ones, with no gap and no duplicate at the seam.
+   * Joins a socket to its room. With a resume point, the messages (and changes) it missed are
+   * replayed first, then it gets live ones, with no gap and no duplicate at the seam.
    */
-  async join(conn: Connection, m: Member, afterSeq: number | null): Promise<void> {
+  async join(conn: Connection, m: Member, resume: ResumePoint | null): Promise<void> {
     const sessionId = m.session.sessionId;
     const topic = userTopic(sessionId, m.user.userId);
     const { readMarks } = m.session; // as this connection read them, before the room's copy replaces it
     // Live only: subscribed before any await, so nothing committed from now on is missed.
-    if (afterSeq === null) conn.subscribe(topic);
+    if (resume === null) conn.subscribe(topic);
     // Counted in its room before any await: the room cannot be disposed under a joining socket, and
     // presence hears of arrivals and departures in the order they happen here.
     const room = this.rooms.for(m.session);
     room.adopt(m);
     if (room.addSocket(m.user.userId)) this.presenceRelay.arrived(m);
     await room.ready;
-    if (afterSeq !== null) {
-      await replayInto(
-        conn,
-        room,
-        afterSeq,
-        (after, limit) => this.store.messagesAfter(sessionId, after, limit),
-        () => conn.subscribe(topic),
-      );
+    if (resume !== null) {
+      await replayInto(conn, room, resume, {
+        messagesAfter: (after, limit) => this.store.messagesAfter(sessionId, after, limit),
+        changesAfter: (after, limit) => this.store.changesAfter(sessionId, after, limit),
+        subscribe: () => conn.subscribe(topic),
+      });
     }
     const stored = await this.presenceRelay.stored(sessionId);
     // One write for the whole snapshot, not one per frame.
@@ -122,6 +134,12 @@ export class ChatService {
         return this.messages.typing(m, frame.is_typing);
       case "read":
         return this.messages.markRead(conn, m, frame.seq);
+      case "edit":
+        return this.messages.change(conn, m, { kind: "edit", seq: frame.seq, content: frame.content });
+      case "delete":
+        return this.messages.change(conn, m, { kind: "delete", seq: frame.seq });
+      case "react":
+        return this.messages.change(conn, m, { kind: "react", seq: frame.seq, emoji: frame.emoji });
     }
   }
 
@@ -133,6 +151,7 @@ export class ChatService {
   private receive(e: Envelope) {
     if (e.sentAt) this.metrics.bridgeLagSeconds.observe(Math.max(0, Date.now() - e.sentAt) / 1000);
     if (e.kind === "message") this.rooms.get(e.sessionId)?.deliver(e.seq, e.frame);
+    else if (e.kind === "change") this.rooms.get(e.sessionId)?.deliverChange(e.changeSeq, e.seq, e.frame);
     else if (e.kind === "presence") this.presenceRelay.apply(e);
     else if (e.kind === "inbox") this.inboxes.changed(e.userId, e.sessionId);
     else this.delivery.toUserHere(e.sessionId, e.toUserId, e.frame);

@@ -23,6 +23,11 @@ export class Delivery {
     this.bus.broadcast({ kind: "message", sessionId: message.session_id, seq: message.seq, frame });
   }
 
+  /** A committed change to the message `seq`, to every instance's room of its session. */
+  change(sessionId: string, changeSeq: number, seq: number, frame: string): void {
+    this.bus.broadcast({ kind: "change", sessionId, changeSeq, seq, frame });
+  }
+
   /** Every socket of one participant, on every instance. */
   toUser(sessionId: string, userId: string, frame: string): void {
     this.bus.broadcast({ kind: "direct", sessionId, toUserId: userId, frame });

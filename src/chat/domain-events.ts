@@ -8,6 +8,8 @@ import type { PresenceChange, SessionInfo } from "./ports.ts";
 export type DomainEventMap = {
   /** This instance stored a message of the session (its own commit, or one that committed late). */
   messageStored: [session: SessionInfo];
+  /** A message of the session was edited, deleted or reacted to (committed on this instance). */
+  messageChanged: [session: SessionInfo];
   /** A participant's read mark moved. */
   readMoved: [session: SessionInfo, userId: string];
   /** This instance decided a presence change (an arrival, a departure, a lapse). */

@@ -62,6 +62,7 @@ export class InboxFeed {
   follow(events: DomainEvents): void {
     const both = (s: SessionInfo) => this.touch(s.sessionId, [s.inviter.userId, s.invitee.userId]);
     events.on("messageStored", both);
+    events.on("messageChanged", both); // the preview follows an edit or a deletion
     events.on("readMoved", both);
     // Touched once, by the instance that decided the change.
     events.on("presenceChanged", (change, s) =>

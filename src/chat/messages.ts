@@ -3,20 +3,30 @@
  * with the original), typing, read marks. Each store failure becomes an error frame with a stable
  * code; the socket stays.
  */
-import { StoreUnavailableError, type AccessChange, type Appended, type Directory, type MessageLog } from "./ports.ts";
+import {
+  StoreUnavailableError,
+  type AccessChange,
+  type Appended,
+  type ChangeRefusal,
+  type ChangeRules,
+  type Directory,
+  type MessageChange,
+  type MessageChanges,
+  type MessageLog,
+} from "./ports.ts";
 import type { Connection, Member } from "./types.ts";
 import type { Room } from "./room.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Delivery } from "./delivery.ts";
 import type { DomainEvents } from "./domain-events.ts";
 import { ErrorCode } from "../protocol/codes.ts";
-import { errorFrame, messageFrame, readFrame, typingFrame, type MessageView } from "../protocol/frames.ts";
+import { errorFrame, messageChangedFrame, messageFrame, readFrame, typingFrame, type MessageView } from "../protocol/frames.ts";
 import { Counts } from "../lib/counts.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
 export type MessagesDeps = {
-  store: MessageLog & Pick<Directory, "authorize">;
+  store: MessageLog & Pick<MessageChanges, "change"> & Pick<Directory, "authorize">;
   rooms: Rooms;
   delivery: Delivery;
   events: DomainEvents;
@@ -26,10 +36,23 @@ export type MessagesDeps = {
   maxPendingPerUser: number;
   /** The backend changed a session's participants (seen in a message's commit). */
   onAccessChange: (change: AccessChange) => void;
+  /** The edit window and the reaction cap. */
+  changeRules: ChangeRules;
+};
+
+/** A refused change as its error frame says it. */
+const refusals: Record<ChangeRefusal, [ErrorCode, string]> = {
+  not_found: [ErrorCode.MessageNotFound, "no message with this seq in the session"],
+  not_sender: [ErrorCode.NotSender, "only the sender may edit or delete a message"],
+  edit_window_passed: [ErrorCode.EditWindowPassed, "the message is too old to be edited"],
+  message_deleted: [ErrorCode.MessageDeleted, "the message was deleted"],
+  too_many_reactions: [ErrorCode.TooManyReactions, "the message carries as many different reactions as it may"],
 };
 
 export class Messages {
   private readonly pendingByUser = new Counts();
+  /** Each socket's changes, one after the other: what a client sends in order commits in that order. */
+  private readonly changesOf = new WeakMap<Connection, Promise<void>>();
 
   constructor(private readonly deps: MessagesDeps) {}
 
@@ -81,6 +104,36 @@ export class Messages {
     delivery.message(message, messageFrame(message));
     if (room) events.emit("messageStored", room.session);
     else void rooms.sessionOf(message.session_id, message.sender_id).then((s) => s && events.emit("messageStored", s));
+  }
+
+  /**
+   * An edit, a deletion or a reaction: committed, then broadcast to every instance, where each room
+   * delivers it in change order and after the message it changes. A refusal is an error frame with `seq`.
+   */
+  change(conn: Connection, m: Member, change: MessageChange): Promise<void> {
+    const next = (this.changesOf.get(conn) ?? Promise.resolve()).then(() => this.applyChange(conn, m, change));
+    this.changesOf.set(conn, next);
+    return next;
+  }
+
+  private async applyChange(conn: Connection, m: Member, change: MessageChange): Promise<void> {
+    const { store, delivery, events, metrics } = this.deps;
+    let result;
+    try {
+      result = await store.change(m.session.sessionId, m.user.userId, change, this.deps.changeRules);
+    } catch (err) {
+      conn.send(this.storeFailure(err, "the change could not be stored", null, change.seq));
+      return;
+    }
+    if ("refused" in result) {
+      const [code, error] = refusals[result.refused];
+      metrics.frameErrors.inc({ code });
+      conn.send(errorFrame({ code, error, seq: change.seq }));
+      return;
+    }
+    const { changeSeq, message } = result;
+    delivery.change(m.session.sessionId, changeSeq, message.seq, messageChangedFrame(message));
+    events.emit("messageChanged", m.session);
   }
 
   typing(m: Member, isTyping: boolean): void {
@@ -136,7 +189,7 @@ export class Messages {
       .catch((err) => log.warn("the session's new participants could not be read", { err, session_id: sessionId }));
   }
 
-  private storeFailure(err: unknown, what: string, clientId?: string | null): string {
+  private storeFailure(err: unknown, what: string, clientId?: string | null, seq?: number): string {
     const unavailable = err instanceof StoreUnavailableError;
     if (unavailable) this.deps.log.debug(what, { err, cause: (err as Error).cause });
     else this.deps.log.error(what, { err });
@@ -145,6 +198,7 @@ export class Messages {
       code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError,
       error: unavailable ? `${what} (database unavailable), retry` : what,
       ...(clientId ? { client_id: clientId } : {}),
+      ...(seq !== undefined ? { seq } : {}),
     });
   }
 }

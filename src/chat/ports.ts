@@ -13,6 +13,8 @@ export type SessionInfo = {
   invitee: Participant;
   /** Highest message seq of the session when it was read. */
   lastSeq: number;
+  /** The number of the session's latest change to a message (0: none yet). */
+  lastChange: number;
   /** How far each participant had read then (0: nothing yet). */
   readMarks: { inviter: number; invitee: number };
 };
@@ -29,7 +31,7 @@ export type HistoryQuery = { limit: number; before: number | null; after: number
 /** A message as the JSON text of a MessageView, with its seq: pages are sent without parsing rows. */
 export type MessageJson = { seq: number; json: string };
 
-export type HistoryPage = { ok: true; messages: MessageJson[]; hasMore: boolean; lastSeq: number } | Denied;
+export type HistoryPage = { ok: true; messages: MessageJson[]; hasMore: boolean; lastSeq: number; lastChange: number } | Denied;
 
 export type UnreadRow = { session_id: string; last_seq: number; last_read_seq: number; unread: number };
 
@@ -118,6 +120,33 @@ export interface MessageLog {
 }
 
 /** What a user's pages show (the HTTP API's and the inbox's). */
+/** A change a participant asks for on a message of their session (by its seq). */
+export type MessageChange =
+  | { kind: "edit"; seq: number; content: string }
+  | { kind: "delete"; seq: number }
+  | { kind: "react"; seq: number; emoji: string };
+
+/** Why a change was refused. */
+export type ChangeRefusal = "not_found" | "not_sender" | "edit_window_passed" | "message_deleted" | "too_many_reactions";
+
+/** `editWindowMs`: how long after sending a message may be edited; `maxReactions`: distinct emoji per message. */
+export type ChangeRules = { editWindowMs: number; maxReactions: number };
+
+/** A message as a change left it, with that change's number. */
+export type ChangedMessage = { changeSeq: number; message: MessageView };
+
+/** Edits, deletions for everyone and reactions: each committed with the session's next change number. */
+export interface MessageChanges {
+  change(
+    sessionId: string,
+    userId: string,
+    change: MessageChange,
+    rules: ChangeRules,
+  ): Promise<ChangedMessage | { refused: ChangeRefusal }>;
+  /** The messages whose latest change is numbered after `afterChange`, in their current state, in change order. */
+  changesAfter(sessionId: string, afterChange: number, limit: number): Promise<ChangedMessage[]>;
+}
+
 export interface ChatQueries {
   /**
    * One page of a session's messages, ascending by seq, with the caller's access checked in the same
@@ -130,7 +159,7 @@ export interface ChatQueries {
   inbox(userId: string, query: InboxQuery): Promise<InboxRow[] | null>;
 }
 
-export interface Store extends Directory, MessageLog, ChatQueries {
+export interface Store extends Directory, MessageLog, MessageChanges, ChatQueries {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -165,6 +194,8 @@ export type AccessSnapshot = {
 /** What crosses instances. `frame` is the serialised server frame, forwarded untouched. */
 export type Envelope = (
   | { kind: "message"; sessionId: string; seq: number; frame: string }
+  /** A committed change (`changeSeq`) to the message `seq`. */
+  | { kind: "change"; sessionId: string; changeSeq: number; seq: number; frame: string }
   | { kind: "direct"; sessionId: string; toUserId: string; frame: string }
   | ({ kind: "presence" } & PresenceChange)
   /** Something the user's inbox shows of the session changed (routed on the user's channel, not the session's). */

@@ -1,12 +1,13 @@
 /**
- * Resuming a reconnected socket: replay what it missed from the store, then subscribe it to live
- * messages at exactly the point the replay reached. The socket is subscribed in the same tick as the
+ * Resuming a reconnected socket: replay what it missed from the store (messages, then changes to the
+ * ones it had), then subscribe it to live frames at exactly the point the replay reached. The socket is subscribed in the same tick as the
  * last check that it caught up with the room, so nothing falls between replay and live delivery,
  * and nothing arrives twice.
  */
-import type { Connection } from "./types.ts";
+import type { Connection, ResumePoint } from "./types.ts";
 import type { Room } from "./room.ts";
-import { messageFrame, resumedFrame, type MessageView } from "../protocol/frames.ts";
+import { messageChangedFrame, messageFrame, resumedFrame, type MessageView } from "../protocol/frames.ts";
+import type { ChangedMessage } from "./ports.ts";
 
 /** At most this many messages are replayed; older missed ones are paged through the history API. */
 export const RESUME_LIMIT = 1000;
@@ -15,17 +16,17 @@ const PAGE = 100;
 const DRAIN_BELOW_BYTES = 256 * 1024;
 const DRAIN_WAIT_MS = 10_000;
 
-type FetchAfter = (afterSeq: number, limit: number) => Promise<MessageView[]>;
+export type ReplaySource = {
+  messagesAfter: (afterSeq: number, limit: number) => Promise<MessageView[]>;
+  changesAfter: (afterChange: number, limit: number) => Promise<ChangedMessage[]>;
+  /** Subscribes the socket to live frames: called in the same tick as the last check against the room. */
+  subscribe: () => void;
+};
 
-export async function replayInto(
-  conn: Connection,
-  room: Room,
-  after: number,
-  fetchAfter: FetchAfter,
-  subscribe: () => void,
-): Promise<void> {
+export async function replayInto(conn: Connection, room: Room, resume: ResumePoint, source: ReplaySource): Promise<void> {
+  const after = resume.afterSeq;
   // A client that saw more than this room delivered yet (it was on another instance): let the room catch up.
-  if (after > room.lastSeq) await room.catchUp();
+  if (after > room.lastSeq || (resume.changesAfter ?? 0) > room.lastChange) await room.catchUp();
   let cursor = after;
   let complete = true;
   if (room.lastSeq - cursor > RESUME_LIMIT) {
@@ -36,7 +37,7 @@ export async function replayInto(
   let replayed = 0;
   while (cursor < room.lastSeq) {
     await drained(conn);
-    const page = await fetchAfter(cursor, PAGE);
+    const page = await source.messagesAfter(cursor, PAGE);
     const start = cursor;
     for (const m of page) {
       if (m.seq > room.lastSeq) break; // committed but not delivered by the room yet: it comes live
@@ -47,8 +48,29 @@ export async function replayInto(
     }
     if (cursor === start) break; // rows missing from the store: nothing more to replay
   }
-  subscribe();
-  conn.send(resumedFrame({ after, replayed, first_seq: first, last_seq: cursor, complete }));
+  if (resume.changesAfter !== null) await replayChanges(conn, room, resume.changesAfter, after, source);
+  source.subscribe();
+  conn.send(resumedFrame({ after, replayed, first_seq: first, last_seq: cursor, complete, change_seq: room.lastChange }));
+}
+
+/**
+ * The changes after `changesAfter` to messages the client already had (seq <= after; later ones were
+ * just replayed as they are now), each message once in its current state, in change order, up to
+ * what the room delivered: later changes come live.
+ */
+async function replayChanges(conn: Connection, room: Room, changesAfter: number, after: number, source: ReplaySource) {
+  let cursor = changesAfter;
+  while (cursor < room.lastChange) {
+    await drained(conn);
+    const page = await source.changesAfter(cursor, PAGE);
+    const start = cursor;
+    for (const c of page) {
+      if (c.changeSeq > room.lastChange) break;
+      if (c.message.seq <= after) conn.send(messageChangedFrame(c.message));
+      cursor = c.changeSeq;
+    }
+    if (cursor === start) break;
+  }
 }
 
 /** Up to 1000 messages of up to 8 KB each: sent in pages, each once the previous one left. */

@@ -3,15 +3,15 @@
  * session on the bus and catching up from the store), reopened when the backend changed the
  * participants, released after the last socket.
  */
-import type { Bus, Directory, MessageLog, SessionInfo } from "./ports.ts";
+import type { Bus, Directory, MessageChanges, MessageLog, SessionInfo } from "./ports.ts";
 import { Room, type RoomDeps } from "./room.ts";
 import type { Delivery } from "./delivery.ts";
-import { messageFrame } from "../protocol/frames.ts";
+import { messageChangedFrame, messageFrame } from "../protocol/frames.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
 export type RoomsDeps = {
-  store: Pick<MessageLog, "messagesAfter"> & Pick<Directory, "authorize">;
+  store: Pick<MessageLog, "messagesAfter"> & Pick<MessageChanges, "changesAfter"> & Pick<Directory, "authorize">;
   bus: Bus;
   delivery: Delivery;
   log: Logger;
@@ -80,6 +80,8 @@ export class Rooms {
     },
     fetchAfter: (room, after, limit) => this.deps.store.messagesAfter(room.session.sessionId, after, limit),
     frameOf: messageFrame,
+    fetchChangesAfter: (room, after, limit) => this.deps.store.changesAfter(room.session.sessionId, after, limit),
+    changeFrameOf: (c) => messageChangedFrame(c.message),
     onError: (room, err) => this.deps.log.warn("catch-up from the store failed; retrying", { err, session_id: room.session.sessionId }),
   };
 

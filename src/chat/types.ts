@@ -19,6 +19,9 @@ export interface Connection {
 export type Fanout = (topic: string, frame: string) => void;
 
 /** Who a socket is and where: fixed for the socket's life. */
+/** Where a resuming socket left off: the last message seq it has and, when it knows it, the last change number. */
+export type ResumePoint = { afterSeq: number; changesAfter: number | null };
+
 export type Member = {
   user: Participant;
   session: SessionInfo;

@@ -41,6 +41,10 @@ export type Limits = {
   userMessageBurst: number;
   /** Messages of one user waiting for the database; more are refused with `rate_limited`. */
   maxPendingWritesPerUser: number;
+  /** How long after sending a message its sender may edit it. */
+  editWindowMs: number;
+  /** Distinct emoji one message may carry. */
+  maxReactionsPerMessage: number;
   /** Connection attempts (upgrades) per user, after the token is verified. */
   connectRatePerSecond: number;
   connectBurst: number;
@@ -196,6 +200,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       userMessageRatePerSecond: e.USER_MESSAGE_RATE_PER_SECOND,
       userMessageBurst: e.USER_MESSAGE_BURST,
       maxPendingWritesPerUser: e.MAX_PENDING_WRITES_PER_USER,
+      editWindowMs: e.EDIT_WINDOW_SECONDS * 1000,
+      maxReactionsPerMessage: e.MAX_REACTIONS_PER_MESSAGE,
       connectRatePerSecond: e.CONNECT_RATE_PER_SECOND,
       connectBurst: e.CONNECT_BURST,
       apiRatePerSecond: e.API_RATE_PER_SECOND,

@@ -132,6 +132,8 @@ export const EnvSchema = v.object({
   USER_MESSAGE_RATE_PER_SECOND: v.optional(integer("USER_MESSAGE_RATE_PER_SECOND", 1, 1_000_000), "20"),
   USER_MESSAGE_BURST: v.optional(integer("USER_MESSAGE_BURST", 1, 1_000_000), "60"),
   MAX_PENDING_WRITES_PER_USER: v.optional(integer("MAX_PENDING_WRITES_PER_USER", 1, 1_000_000), "200"),
+  EDIT_WINDOW_SECONDS: v.optional(integer("EDIT_WINDOW_SECONDS", 0, 31_536_000), "900"),
+  MAX_REACTIONS_PER_MESSAGE: v.optional(integer("MAX_REACTIONS_PER_MESSAGE", 1, 100), "12"),
   CONNECT_RATE_PER_SECOND: v.optional(integer("CONNECT_RATE_PER_SECOND", 1, 1_000_000), "2"),
   CONNECT_BURST: v.optional(integer("CONNECT_BURST", 1, 1_000_000), "40"),
   API_RATE_PER_SECOND: v.optional(integer("API_RATE_PER_SECOND", 1, 1_000_000), "10"),

@@ -18,7 +18,7 @@ export const CloseCode = {
   InternalError: 1011,
   /** A dependency (the database) is unavailable: reconnect with backoff. */
   TryAgainLater: 1013,
-  /** The request is malformed (e.g. `after` is not a non-negative integer). */
+  /** The request is malformed (e.g. `after` is not a non-negative integer, or `changes_after` comes without `after`). */
   BadRequest: 4000,
   /** No token in the query string or Authorization header. */
   NoToken: 4001,
@@ -41,7 +41,7 @@ export const CloseReason: Record<CloseCode, string> = {
   [CloseCode.MessageTooBig]: "frame too large",
   [CloseCode.InternalError]: "internal error, reconnect later",
   [CloseCode.TryAgainLater]: "service temporarily unavailable, reconnect later",
-  [CloseCode.BadRequest]: "bad request: after must be a non-negative integer",
+  [CloseCode.BadRequest]: "bad request: after (and changes_after) must be non-negative integers",
   [CloseCode.NoToken]: "no token provided",
   [CloseCode.UserNotFound]: "user not found",
   [CloseCode.InvalidToken]: "invalid or expired token",
@@ -68,6 +68,18 @@ export const ErrorCode = {
   ContentTooLong: "content_too_long",
   /** `content` holds characters PostgreSQL cannot store (NUL, unpaired surrogates). */
   InvalidContent: "invalid_content",
+  /** `emoji` is not one emoji. */
+  InvalidEmoji: "invalid_emoji",
+  /** No message with that `seq` in the session (`seq` echoed). */
+  MessageNotFound: "message_not_found",
+  /** Only the sender may edit or delete a message. */
+  NotSender: "not_sender",
+  /** The message is older than EDIT_WINDOW_SECONDS: it can no longer be edited (it can still be deleted). */
+  EditWindowPassed: "edit_window_passed",
+  /** The message was deleted: it takes no edit, deletion or reaction. */
+  MessageDeleted: "message_deleted",
+  /** The message already carries the most distinct emoji it may (MAX_REACTIONS_PER_MESSAGE). */
+  TooManyReactions: "too_many_reactions",
   /** The message could not be stored (database unavailable or too slow): retry it with the same client_id. */
   Unavailable: "unavailable",
   /** Too many frames: this one was refused; slow down. */

@@ -44,3 +44,15 @@ export function contentProblem(content: string): ContentProblem | null {
   if (FORBIDDEN_CONTROLS.test(content) || !isWellFormed(content)) return ErrorCode.InvalidContent;
   return null;
 }
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+/** A pictograph, a keycap, or a flag's regional indicators. */
+const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|[#*0-9]\uFE0F?\u20E3)/u;
+
+/** One emoji: a single grapheme cluster (skin tones, ZWJ sequences and flags included) of at most 32 UTF-16 units. */
+export function isOneEmoji(text: string): boolean {
+  if (text.length === 0 || text.length > 32 || !EMOJI.test(text)) return false;
+  let count = 0;
+  for (const _ of graphemes.segment(text)) if (++count > 1) return false;
+  return true;
+}

@@ -5,7 +5,7 @@
  */
 import * as v from "valibot";
 import { ErrorCode } from "./codes.ts";
-import { MAX_CONTENT_CODE_POINTS, contentProblem } from "./content.ts";
+import { MAX_CONTENT_CODE_POINTS, contentProblem, isOneEmoji } from "./content.ts";
 import type { InboxView, MessageView } from "./views.ts";
 
 export type { InboxView, MessageView } from "./views.ts";
@@ -38,6 +38,25 @@ export const ReadFrame = v.object({
   seq: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
 });
 
+/** The seq of a message of the session: the target of an edit, a deletion, a reaction or a reply. */
+const TargetSeq = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
+
+/** Edits the sender's own message, within EDIT_WINDOW_SECONDS of sending it. Same content rules as a message. */
+export const EditFrame = v.object({ type: v.literal("edit"), seq: TargetSeq, content: Content });
+
+/** Deletes the sender's own message for everyone: its content is erased, its seq stays as a tombstone. */
+export const DeleteFrame = v.object({ type: v.literal("delete"), seq: TargetSeq });
+
+/** Toggles the user's reaction with one emoji on any message of the session. */
+export const ReactFrame = v.object({
+  type: v.literal("react"),
+  seq: TargetSeq,
+  emoji: v.pipe(
+    v.string(),
+    v.check((e) => isOneEmoji(e), ErrorCode.InvalidEmoji),
+  ),
+});
+
 /** In-band token refresh: a new access token for the same user, before the current one expires. */
 export const AuthFrame = v.object({
   type: v.literal("auth"),
@@ -48,6 +67,9 @@ const clientFrameSchemas = {
   message: MessageFrame,
   typing: TypingFrame,
   read: ReadFrame,
+  edit: EditFrame,
+  delete: DeleteFrame,
+  react: ReactFrame,
   auth: AuthFrame,
 } as const;
 
@@ -59,6 +81,7 @@ export type FrameError = ErrorView & { code: ErrorCode };
 const sentences: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.EmptyContent]: "content must not be empty",
   [ErrorCode.ContentTooLong]: `content must be at most ${MAX_CONTENT_CODE_POINTS} characters`,
+  [ErrorCode.InvalidEmoji]: "emoji must be one emoji (one grapheme cluster)",
   [ErrorCode.InvalidContent]:
     "content contains characters that cannot be stored (control characters other than tab and line breaks, or unpaired surrogates)",
 };
@@ -91,7 +114,13 @@ export function parseClientFrame(text: string): { ok: true; frame: ClientFrame }
   return fail(ErrorCode.InvalidField, `field "${field}" ${problem}`, field, clientId);
 }
 
-const expectedWords: Record<string, string> = { string: "a string", boolean: "a boolean", number: "a number", ">=0": "zero or more" };
+const expectedWords: Record<string, string> = {
+  string: "a string",
+  boolean: "a boolean",
+  number: "a number",
+  ">=0": "zero or more",
+  ">=1": "a message's seq (1 or more)",
+};
 
 /** A rejected frame's client_id is echoed so the sender can match the error to its pending message. */
 function clientIdOf(data: object): string | undefined {
@@ -109,6 +138,9 @@ function fail(code: ErrorCode, error: string, field?: string, clientId?: string)
 // ---- server → client ----
 
 export const messageFrame = (m: MessageView) => JSON.stringify({ type: "message", ...m });
+
+/** A message as a change left it (edited, deleted, reacted to), with the change's number in `change_seq`. */
+export const messageChangedFrame = (m: MessageView) => JSON.stringify({ type: "message_changed", ...m });
 
 export const typingFrame = (t: TypingView) => JSON.stringify({ type: "typing", ...t });
 

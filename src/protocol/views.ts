@@ -15,7 +15,17 @@ export type MessageView = {
   created_at: string;
   /** Echoes the sender's `client_id`, when it gave one. */
   client_id?: string;
+  /** The number of the latest change (edit, deletion, reaction) to this message, when it has had one. */
+  change_seq?: number;
+  /** When the sender last edited it. */
+  edited_at?: string;
+  /** When it was deleted for everyone: `content` is then "" (erased from the database) and it has no reactions. */
+  deleted_at?: string;
+  /** Reactions, oldest emoji first: who holds each (a participant reacted when their id is in `user_ids`). */
+  reactions?: ReactionView[];
 };
+
+export type ReactionView = { emoji: string; count: number; user_ids: string[] };
 
 /** A user's view of one of their sessions: the inbox socket's frame and a row of GET /api/inbox. */
 export type InboxView = {
@@ -35,10 +45,21 @@ export type ReadView = { user_id: string; seq: number };
  * Ends the replay after a (re)connection: everything after `after` up to `last_seq` was sent, except,
  * when `complete` is false, the messages with after < seq < first_seq: page those through history.
  */
-export type ResumedView = { after: number; replayed: number; first_seq: number | null; last_seq: number; complete: boolean };
+export type ResumedView = {
+  after: number;
+  replayed: number;
+  first_seq: number | null;
+  last_seq: number;
+  complete: boolean;
+  /** The session's latest change number the socket has seen: resume with `changes_after=` this. */
+  change_seq: number;
+};
 
-/** An error frame: a stable `code`, a text for people, the offending `field`, and the `client_id` of the send it refuses. */
-export type ErrorView = { code: string; error: string; field?: string; client_id?: string };
+/**
+ * An error frame: a stable `code`, a text for people, the offending `field`, the `client_id` of the
+ * send it refuses, or the `seq` of the message whose change it refuses.
+ */
+export type ErrorView = { code: string; error: string; field?: string; client_id?: string; seq?: number };
 
 /** Ends an inbox snapshot: `sessions` frames were sent; with `has_more`, GET /api/inbox?before=<next> pages the rest. */
 export type InboxReadyView = { sessions: number; has_more: boolean; next: string | null };
@@ -49,6 +70,7 @@ export type AuthOkView = { ok: true; expires_at: string };
 /** Every frame of a session socket. */
 export type SessionServerFrame =
   | ({ type: "message" } & MessageView)
+  | ({ type: "message_changed" } & MessageView & { change_seq: number })
   | ({ type: "typing" } & TypingView)
   | ({ type: "presence" } & PresenceView)
   | ({ type: "read" } & ReadView)

@@ -209,6 +209,36 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // Edits, deletions and reactions (store/message-changes.ts). New tables only: nothing locks or
+    // rewrites messages, and a message batch never waits on a change. A session's changes are
+    // numbered by its row in chat_session_changes (locked until commit: numbers follow commit order);
+    // each changed message keeps the number of its latest change, which a resume asks for.
+    version: 10,
+    name: "message changes",
+    sql: `
+      CREATE TABLE IF NOT EXISTS chat_session_changes (
+        session_id uuid PRIMARY KEY REFERENCES sessions ON DELETE CASCADE,
+        last_change bigint NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS chat_message_changes (
+        message_id uuid PRIMARY KEY REFERENCES messages ON DELETE CASCADE,
+        session_id uuid NOT NULL,
+        seq bigint NOT NULL,
+        change_seq bigint NOT NULL,
+        edited_at timestamptz NULL,
+        deleted_at timestamptz NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS chat_message_changes_session_idx ON chat_message_changes (session_id, change_seq);
+      CREATE TABLE IF NOT EXISTS chat_reactions (
+        message_id uuid NOT NULL REFERENCES messages ON DELETE CASCADE,
+        user_id uuid NOT NULL REFERENCES users ON DELETE CASCADE,
+        emoji text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (message_id, user_id, emoji)
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

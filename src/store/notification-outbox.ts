@@ -231,6 +231,8 @@ export class NotificationOutbox implements Outbox, PushSubscriptions {
       WITH mine AS (
         SELECT m.seq, m.sender_id, m.content FROM messages m
         WHERE m.session_id = ${entry.sessionId} AND m.sender_id <> ${entry.userId}
+          -- A message deleted before the decision is not notified (an edited one is, as it is now).
+          AND NOT EXISTS (SELECT 1 FROM chat_message_changes c WHERE c.message_id = m.id AND c.deleted_at IS NOT NULL)
           AND m.seq > greatest(${notifiedSeq}::bigint, coalesce((SELECT r.last_read_seq FROM session_reads r
                                                               WHERE r.session_id = ${entry.sessionId} AND r.user_id = ${entry.userId}), 0))
       ),

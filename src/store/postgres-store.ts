@@ -4,10 +4,14 @@ import {
   INBOX_PREVIEW_CODE_POINTS,
   type Appended,
   type Authorization,
+  type ChangedMessage,
+  type ChangeRefusal,
+  type ChangeRules,
   type HistoryPage,
   type HistoryQuery,
   type InboxQuery,
   type InboxRow,
+  type MessageChange,
   type MessageJson,
   type NewMessage,
   type Store,
@@ -15,6 +19,8 @@ import {
 } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { MessageWriter, type WriterOptions } from "./message-writer.ts";
+import { applyChange, changesAfter } from "./message-changes.ts";
+import { toView, viewColumns, viewFrom } from "./message-views.ts";
 import { ISO_UTC } from "./batch-statement.ts";
 import { asStoreFailure, UnavailableError } from "./errors.ts";
 import { Coalescer } from "./coalescer.ts";
@@ -28,6 +34,7 @@ type AuthRow = {
   user_name: string | null;
   session_id: string | null;
   last_seq: number;
+  last_change: number;
   inviter_id: string;
   inviter_name: string;
   invitee_id: string;
@@ -82,6 +89,7 @@ export class PostgresStore implements Store {
         inviter: { userId: row.inviter_id, displayName: row.inviter_name },
         invitee: { userId: row.invitee_id, displayName: row.invitee_name },
         lastSeq: row.last_seq,
+        lastChange: row.last_change,
         readMarks: { inviter: row.inviter_read, invitee: row.invitee_read },
       },
     };
@@ -96,7 +104,8 @@ export class PostgresStore implements Store {
       ) WITH ORDINALITY AS r(session_id, user_id, ord)
       CROSS JOIN LATERAL (
         SELECT (SELECT display_name FROM users u WHERE u.id = r.user_id AND ${this.sql.unsafe(ACTIVE_USER)}) AS user_name,
-               s.id AS session_id, s.last_seq, s.inviter_id, iu.display_name AS inviter_name,
+               s.id AS session_id, s.last_seq, coalesce((SELECT last_change FROM chat_session_changes WHERE session_id = s.id), 0) AS last_change,
+               s.inviter_id, iu.display_name AS inviter_name,
                s.invitee_id, eu.display_name AS invitee_name,
                coalesce((SELECT last_read_seq FROM session_reads WHERE session_id = s.id AND user_id = s.inviter_id), 0) AS inviter_read,
                coalesce((SELECT last_read_seq FROM session_reads WHERE session_id = s.id AND user_id = s.invitee_id), 0) AS invitee_read
@@ -113,12 +122,29 @@ export class PostgresStore implements Store {
   }
 
   messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]> {
-    return this.bounded(this.sql<MessageView[]>`
-      SELECT m.id AS message_id, m.session_id, m.seq, m.content, m.sender_id, u.display_name AS sender_name,
-             to_char(m.created_at AT TIME ZONE 'UTC', ${this.sql.unsafe(ISO_UTC)}) AS created_at, m.client_id
-      FROM messages m JOIN users u ON u.id = m.sender_id
+    const sql = this.sql;
+    return this.bounded(sql<MessageView[]>`
+      SELECT ${viewColumns(sql)} FROM ${viewFrom(sql)}
       WHERE m.session_id = ${sessionId} AND m.seq > ${afterSeq}
-      ORDER BY m.seq LIMIT ${limit}`).then((rows) => rows.map(withoutNullClientId));
+      ORDER BY m.seq LIMIT ${limit}`).then((rows) => rows.map(toView));
+  }
+
+  change(
+    sessionId: string,
+    userId: string,
+    change: MessageChange,
+    rules: ChangeRules,
+  ): Promise<ChangedMessage | { refused: ChangeRefusal }> {
+    // Not raced against a timer: the caller must learn whether it committed (a toggle retried blindly
+    // would undo itself). Each statement is bounded by the pool's statement_timeout, each lock wait by lock_timeout.
+    return applyChange(this.sql, sessionId, userId, change, rules).catch((err) => Promise.reject(asStoreFailure(err)));
+  }
+
+  changesAfter(sessionId: string, afterChange: number, limit: number): Promise<ChangedMessage[]> {
+    const read = changesAfter(this.sql, sessionId, afterChange, limit).catch((err) => Promise.reject(asStoreFailure(err)));
+    return withTimeout(read, this.timeoutMs, (): never => {
+      throw new UnavailableError("database did not answer in time");
+    });
   }
 
   async history(sessionId: string, userId: string, q: HistoryQuery): Promise<HistoryPage> {
@@ -127,23 +153,31 @@ export class PostgresStore implements Store {
     const order = newestFirst ? "DESC" : "ASC";
     const cursor = q.before !== null ? sql`AND m.seq < ${q.before}` : q.after !== null ? sql`AND m.seq > ${q.after}` : sql``;
     const fields = sql`'message_id', p.message_id, 'session_id', p.session_id, 'seq', p.seq, 'content', p.content,
-      'sender_id', p.sender_id, 'sender_name', p.sender_name, 'created_at', p.created_at`;
-    type Row = { user_ok: boolean; session_ok: boolean; allowed: boolean; last_seq: number; seq: number | null; json: string | null };
+      'sender_id', p.sender_id, 'sender_name', p.sender_name, 'created_at', p.created_at, 'client_id', p.client_id,
+      'change_seq', p.change_seq, 'edited_at', p.edited_at, 'deleted_at', p.deleted_at, 'reactions', p.reactions`;
+    type Row = {
+      user_ok: boolean;
+      session_ok: boolean;
+      allowed: boolean;
+      last_seq: number;
+      last_change: number;
+      seq: number | null;
+      json: string | null;
+    };
     const rows = await this.bounded(sql<Row[]>`
       WITH access AS (
         SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = ${userId} AND ${sql.unsafe(ACTIVE_USER)}) AS user_ok, s.id IS NOT NULL AS session_ok,
-               coalesce(${userId}::uuid IN (s.inviter_id, s.invitee_id), false) AS allowed, coalesce(s.last_seq, 0) AS last_seq
+               coalesce(${userId}::uuid IN (s.inviter_id, s.invitee_id), false) AS allowed, coalesce(s.last_seq, 0) AS last_seq,
+               coalesce((SELECT last_change FROM chat_session_changes WHERE session_id = s.id), 0) AS last_change
         FROM (VALUES (1)) AS one LEFT JOIN sessions s ON s.id = ${sessionId}
       ),
       page AS (
-        SELECT m.id AS message_id, m.session_id, m.seq, m.content, m.sender_id, u.display_name AS sender_name,
-               to_char(m.created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at, m.client_id
-        FROM messages m JOIN users u ON u.id = m.sender_id
+        SELECT ${viewColumns(sql)} FROM ${viewFrom(sql)}
         WHERE m.session_id = ${sessionId} AND (SELECT allowed FROM access) ${cursor}
         ORDER BY m.seq ${sql.unsafe(order)} LIMIT ${q.limit + 1}
       )
-      SELECT a.*, p.seq, (CASE WHEN p.client_id IS NULL THEN json_build_object(${fields})
-                          ELSE json_build_object(${fields}, 'client_id', p.client_id) END)::text AS json
+      -- Fields that are null (no client_id, never changed) are left out, as in frames.
+      SELECT a.*, p.seq, json_strip_nulls(json_build_object(${fields}))::text AS json
       FROM access a LEFT JOIN page p ON true
       ORDER BY p.seq ${sql.unsafe(order)}`);
     const access = rows[0]!;
@@ -155,7 +189,7 @@ export class PostgresStore implements Store {
     const messages = rows.filter((r) => r.seq !== null).map((r) => ({ seq: r.seq!, json: r.json! }));
     const { page, cut } = fitPage(messages, q.limit, q.maxBytes);
     if (newestFirst) page.reverse();
-    return { ok: true, messages: page, hasMore: cut, lastSeq: access.last_seq };
+    return { ok: true, messages: page, hasMore: cut, lastSeq: access.last_seq, lastChange: access.last_change };
   }
 
   async markRead(sessionId: string, userId: string, seq: number): Promise<number | null> {
@@ -210,6 +244,7 @@ export class PostgresStore implements Store {
       JOIN users o ON o.id = CASE WHEN s.inviter_id = ${userId} THEN s.invitee_id ELSE s.inviter_id END
       LEFT JOIN session_reads r ON r.session_id = s.id AND r.user_id = ${userId}
       LEFT JOIN messages lm ON lm.session_id = s.id AND lm.seq = s.last_seq
+        AND NOT EXISTS (SELECT 1 FROM chat_message_changes c WHERE c.message_id = lm.id AND c.deleted_at IS NOT NULL)
       LEFT JOIN users lu ON lu.id = lm.sender_id
       ${after}
       ORDER BY s.activity DESC, s.id DESC
@@ -282,11 +317,6 @@ export function fitPage(rows: MessageJson[], limit: number, maxBytes: number): {
 }
 
 /** client_id is shown only when the sender gave one, as in live frames. */
-function withoutNullClientId(row: MessageView): MessageView {
-  if (row.client_id == null) delete row.client_id;
-  return row;
-}
-
 function boundedQuery<T extends readonly (object | undefined)[]>(query: PendingQuery<T>, timeoutMs: number): Promise<T> {
   const answer = query.catch((err) => Promise.reject(asStoreFailure(err)));
   return withTimeout(answer, timeoutMs, (): never => {

@@ -171,7 +171,7 @@ async function history({ chat, pageMaxBytes }: ApiDeps, caller: Caller, sessionI
   const last = page.messages.at(-1)?.seq ?? null;
   // The rows' JSON comes from PostgreSQL as text and goes out as is: no parse and re-serialise.
   // Older page: ?before=<cursors.before>; newer page: ?after=<cursors.after>.
-  const body = `{"messages":[${page.messages.map((m) => m.json).join(",")}],"has_more":${page.hasMore},"cursors":${JSON.stringify({ before: first, after: last })},"last_seq":${page.lastSeq}}`;
+  const body = `{"messages":[${page.messages.map((m) => m.json).join(",")}],"has_more":${page.hasMore},"cursors":${JSON.stringify({ before: first, after: last })},"last_seq":${page.lastSeq},"last_change":${page.lastChange}}`;
   return new Response(body, { headers: { "content-type": "application/json;charset=utf-8", "cache-control": "no-store" } });
 }
 

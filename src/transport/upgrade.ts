@@ -4,7 +4,7 @@
  * protocol accepts the connection first and then closes it with a 4xxx code.
  */
 import { INBOX_TICKET_SCOPE, type Directory, type TicketBook } from "../chat/ports.ts";
-import type { Member } from "../chat/types.ts";
+import type { Member, ResumePoint } from "../chat/types.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 
@@ -33,15 +33,26 @@ function tokenOf(req: Request, url: URL): string | null {
 
 /** An admitted chat socket is its own Member (user and session), so that an idle socket holds one object, not two. */
 export type Admitted = { ok: true; userId: string; expiresAt: number } & (
-  | ({ kind: "session"; afterSeq: number | null } & Member)
+  | ({ kind: "session"; resume: ResumePoint | null } & Member)
   | { kind: "inbox" }
 );
 export type Refused = { ok: false; close: CloseCode; sessionId?: string };
 export type UpgradeOutcome = Admitted | Refused;
 
-/** `?after=<seq>`: resume after the last message seen. Undefined when malformed. */
-export function afterSeqOf(url: URL): number | null | undefined {
-  const raw = url.searchParams.get("after");
+/**
+ * `?after=<seq>`: resume after the last message seen; with `&changes_after=<change_seq>`, also get the
+ * changes made since to the messages seen. Undefined when malformed (or `changes_after` alone).
+ */
+export function resumePointOf(url: URL): ResumePoint | null | undefined {
+  const after = integerParam(url, "after");
+  const changesAfter = integerParam(url, "changes_after");
+  if (after === undefined || changesAfter === undefined) return undefined;
+  if (after === null) return changesAfter === null ? null : undefined;
+  return { afterSeq: after, changesAfter };
+}
+
+function integerParam(url: URL, name: string): number | null | undefined {
+  const raw = url.searchParams.get(name);
   if (raw === null || raw === "") return null;
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
 }
@@ -62,8 +73,8 @@ export async function admit(deps: AdmitDeps, target: SocketTarget, req: Request,
   const ticket = url.searchParams.get("ticket");
   const token = ticket ? null : tokenOf(req, url);
   if (!ticket && !token) return { ok: false, close: CloseCode.NoToken };
-  const afterSeq = afterSeqOf(url);
-  if (afterSeq === undefined) return { ok: false, close: CloseCode.BadRequest };
+  const resume = resumePointOf(url);
+  if (resume === undefined) return { ok: false, close: CloseCode.BadRequest };
   const scope = target.kind === "session" ? target.sessionId : INBOX_TICKET_SCOPE;
   let who: Identity;
   try {
@@ -75,7 +86,7 @@ export async function admit(deps: AdmitDeps, target: SocketTarget, req: Request,
   if (!deps.mayAttempt(who.userId)) return { ok: false, close: CloseCode.TooManyAttempts };
   try {
     return target.kind === "session"
-      ? await joinSession(deps.directory, target.sessionId, who, afterSeq)
+      ? await joinSession(deps.directory, target.sessionId, who, resume)
       : await openInbox(deps.directory, who);
   } catch {
     return { ok: false, close: CloseCode.TryAgainLater };
@@ -86,11 +97,11 @@ async function joinSession(
   store: Directory,
   sessionId: string,
   who: Identity & { ok: true },
-  afterSeq: number | null,
+  resume: ResumePoint | null,
 ): Promise<UpgradeOutcome> {
   const auth = await store.authorize(sessionId, who.userId);
   if (!auth.ok) return { ok: false, close: refusalOf(auth.reason) };
-  return { ok: true, kind: "session", userId: who.userId, user: auth.user, session: auth.session, expiresAt: who.expiresAt, afterSeq };
+  return { ok: true, kind: "session", userId: who.userId, user: auth.user, session: auth.session, expiresAt: who.expiresAt, resume };
 }
 
 async function openInbox(store: Directory, who: Identity & { ok: true }): Promise<UpgradeOutcome> {

@@ -31,6 +31,9 @@ export type WebSocketDeps = {
   metrics: Metrics;
 };
 
+/** Frames that write: a user's messages and changes share the per-user budget. */
+const WRITES: ReadonlySet<string> = new Set(["message", "edit", "delete", "react"]);
+
 export function websocketHandler({
   chat,
   directory,
@@ -68,7 +71,7 @@ export function websocketHandler({
       log.info("connection opened", {
         conn: connId,
         user_id: outcome.userId,
-        ...(outcome.kind === "session" ? { session_id: outcome.session.sessionId, resume: outcome.afterSeq !== null } : { inbox: true }),
+        ...(outcome.kind === "session" ? { session_id: outcome.session.sessionId, resume: outcome.resume !== null } : { inbox: true }),
       });
       const withdrawn = access.missedSince(outcome, ws.data.checkedAt);
       if (withdrawn !== null) {
@@ -96,7 +99,7 @@ export function websocketHandler({
       ws.data.limiter ??= new SocketRateLimiter(limits);
       let verdict = ws.data.limiter.check(parsed?.ok ? parsed.frame.type : null);
       // A user's sockets together: twenty tabs do not get twenty times the budget.
-      if (verdict === "ok" && parsed?.ok && parsed.frame.type === "message" && !requests.message(outcome.userId)) verdict = "limited";
+      if (verdict === "ok" && parsed?.ok && WRITES.has(parsed.frame.type) && !requests.message(outcome.userId)) verdict = "limited";
       if (verdict === "abuse") return registry.close(ws, CloseCode.PolicyViolation);
       if (verdict === "limited") {
         const clientId = parsed?.ok ? (parsed.frame as { client_id?: string }).client_id : parsed?.error.client_id;
@@ -136,7 +139,7 @@ export function websocketHandler({
 
   /** A chat socket joins its room (after a replay when resuming); an inbox socket gets its snapshot. */
   async function joined(ws: ChatSocket, outcome: Admitted): Promise<void> {
-    if (outcome.kind === "session") return chat.join(ws, outcome, outcome.afterSeq);
+    if (outcome.kind === "session") return chat.join(ws, outcome, outcome.resume);
     if (!(await chat.inboxes.open(ws, outcome.userId))) registry.close(ws, CloseCode.UserNotFound);
   }
 

@@ -3,10 +3,23 @@
  * instances of a unit test as PostgreSQL is by real ones: seq assigned per session at append, reads,
  * read marks. Enough of the contract for the domain's tests; the real one is tested against PostgreSQL.
  */
-import type { Appended, Authorization, HistoryPage, InboxRow, NewMessage, Participant, Store, UnreadRow } from "../../src/chat/ports.ts";
+import type {
+  Appended,
+  Authorization,
+  ChangedMessage,
+  ChangeRefusal,
+  ChangeRules,
+  HistoryPage,
+  InboxRow,
+  MessageChange,
+  NewMessage,
+  Participant,
+  Store,
+  UnreadRow,
+} from "../../src/chat/ports.ts";
 import type { MessageView } from "../../src/protocol/frames.ts";
 
-type Session = { id: string; inviter: string; invitee: string; messages: MessageView[]; reads: Map<string, number> };
+type Session = { id: string; inviter: string; invitee: string; messages: MessageView[]; reads: Map<string, number>; lastChange: number };
 
 export class MemoryStore implements Store {
   private readonly users = new Map<string, string>();
@@ -18,7 +31,7 @@ export class MemoryStore implements Store {
   }
 
   addSession(id: string, inviter: string, invitee: string): void {
-    this.sessions.set(id, { id, inviter, invitee, messages: [], reads: new Map() });
+    this.sessions.set(id, { id, inviter, invitee, messages: [], reads: new Map(), lastChange: 0 });
   }
 
   /** As if another system inserted a message (no broadcast): what a resync must find. */
@@ -41,6 +54,7 @@ export class MemoryStore implements Store {
         inviter: participant(s.inviter),
         invitee: participant(s.invitee),
         lastSeq: s.messages.length,
+        lastChange: s.lastChange,
         readMarks: { inviter: s.reads.get(s.inviter) ?? 0, invitee: s.reads.get(s.invitee) ?? 0 },
       },
     };
@@ -57,7 +71,45 @@ export class MemoryStore implements Store {
   onLateCommit(): void {}
 
   async messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]> {
-    return (this.sessions.get(sessionId)?.messages ?? []).filter((m) => m.seq > afterSeq).slice(0, limit);
+    return (this.sessions.get(sessionId)?.messages ?? [])
+      .filter((m) => m.seq > afterSeq)
+      .slice(0, limit)
+      .map((m) => structuredClone(m));
+  }
+
+  /** The same rules as store/message-changes.ts, on the in-memory rows. */
+  async change(
+    sessionId: string,
+    userId: string,
+    c: MessageChange,
+    rules: ChangeRules,
+  ): Promise<ChangedMessage | { refused: ChangeRefusal }> {
+    const s = this.sessions.get(sessionId)!;
+    const m = s.messages[c.seq - 1];
+    if (!m) return { refused: "not_found" };
+    if (m.deleted_at) return { refused: "message_deleted" };
+    if (c.kind === "react") {
+      const r = m.reactions?.find((x) => x.emoji === c.emoji);
+      const mine = r?.user_ids.includes(userId) ?? false;
+      if (!mine && (m.reactions?.length ?? 0) >= rules.maxReactions && !r) return { refused: "too_many_reactions" };
+      toggleReaction(m, userId, c.emoji, mine);
+    } else {
+      if (m.sender_id !== userId) return { refused: "not_sender" };
+      if (c.kind === "edit" && Date.now() - Date.parse(m.created_at) > rules.editWindowMs) return { refused: "edit_window_passed" };
+      const now = new Date().toISOString();
+      if (c.kind === "edit") Object.assign(m, { content: c.content, edited_at: now });
+      else Object.assign(m, { content: "", deleted_at: now, reactions: [] });
+    }
+    m.change_seq = ++s.lastChange;
+    return { changeSeq: m.change_seq, message: structuredClone(m) };
+  }
+
+  async changesAfter(sessionId: string, afterChange: number, limit: number): Promise<ChangedMessage[]> {
+    return (this.sessions.get(sessionId)?.messages ?? [])
+      .filter((m) => (m.change_seq ?? 0) > afterChange)
+      .sort((a, b) => a.change_seq! - b.change_seq!)
+      .slice(0, limit)
+      .map((m) => ({ changeSeq: m.change_seq!, message: structuredClone(m) }));
   }
 
   async history(): Promise<HistoryPage> {
@@ -103,4 +155,17 @@ export class MemoryStore implements Store {
     s.messages.push(message);
     return message;
   }
+}
+
+function toggleReaction(m: MessageView, userId: string, emoji: string, mine: boolean) {
+  const reactions = (m.reactions ??= []);
+  const r = reactions.find((x) => x.emoji === emoji);
+  if (mine) {
+    r!.user_ids = r!.user_ids.filter((u) => u !== userId);
+    r!.count--;
+    if (r!.count === 0) reactions.splice(reactions.indexOf(r!), 1);
+  } else if (r) {
+    r.user_ids.push(userId);
+    r.count++;
+  } else reactions.push({ emoji, count: 1, user_ids: [userId] });
 }

@@ -11,6 +11,7 @@ const session: SessionInfo = {
   inviter: { userId: A!, displayName: "A" },
   invitee: { userId: B!, displayName: "B" },
   lastSeq: 0,
+  lastChange: 0,
   readMarks: { inviter: 0, invitee: 0 },
 };
 const chatOf = (userId: string): Admitted => ({
@@ -18,7 +19,7 @@ const chatOf = (userId: string): Admitted => ({
   kind: "session",
   userId,
   expiresAt: 0,
-  afterSeq: null,
+  resume: null,
   user: userId === A ? session.inviter : session.invitee,
   session,
 });

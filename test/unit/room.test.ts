@@ -9,6 +9,7 @@ const session = (over: Partial<SessionInfo> = {}): SessionInfo => ({
   inviter: { userId: "alex", displayName: "Alex" },
   invitee: { userId: "sam", displayName: "Sam" },
   lastSeq: 0,
+  lastChange: 0,
   readMarks: { inviter: 0, invitee: 0 },
   ...over,
 });
@@ -28,8 +29,8 @@ afterEach(() => {
   for (const room of rooms.splice(0)) room.dispose();
 });
 
-/** A room whose store holds `stored` messages; `published` records what its sockets got. */
-function roomWith(stored: number[] = [], over: Partial<SessionInfo> = {}) {
+/** A room whose store holds `stored` messages (and `changed`: message seq → its latest change); `published` records what its sockets got. */
+function roomWith(stored: number[] = [], over: Partial<SessionInfo> = {}, changed: [seq: number, changeSeq: number][] = []) {
   const published: string[] = [];
   const fetches: number[] = [];
   const room = new Room(session(over), {
@@ -42,6 +43,13 @@ function roomWith(stored: number[] = [], over: Partial<SessionInfo> = {}) {
         .map(view);
     },
     frameOf: (m) => `f${m.seq}`,
+    fetchChangesAfter: async (_room, after, limit) =>
+      changed
+        .filter(([, c]) => c > after)
+        .sort((a, b) => a[1] - b[1])
+        .slice(0, limit)
+        .map(([seq, changeSeq]) => ({ changeSeq, message: { ...view(seq), change_seq: changeSeq } })),
+    changeFrameOf: (c) => `c${c.changeSeq}:${c.message.seq}`,
     onError: () => {},
   });
   rooms.push(room);
@@ -167,5 +175,32 @@ describe("Room", () => {
     expect(room.removeSocket("sam")).toBe(false);
     expect(room.removeSocket("sam")).toBe(true);
     expect(room.sockets).toBe(0);
+  });
+
+  test("changes: delivered once, in change order, never ahead of the message they change", () => {
+    const { room, published } = roomWith([], { lastSeq: 2 });
+    room.deliverChange(2, 1, "c2");
+    room.deliverChange(1, 3, "c1"); // a change to message 3, which this room has not delivered yet
+    expect(published).toEqual([]);
+    room.deliver(3, "f3");
+    room.deliverChange(1, 3, "c1");
+    room.deliverChange(2, 1, "c2");
+    expect(published).toEqual(["f3", "c1", "c2"]);
+    expect(room.lastChange).toBe(2);
+  });
+
+  test("changes: a gap is filled from the store with the current state; a superseded change is skipped", async () => {
+    // Message 1 was changed by 1 and again by 3 (the store keeps 3); message 2 by 2; message 1 by 4 is the live one held.
+    const { room, published } = roomWith([1, 2], { lastSeq: 2 }, [
+      [2, 2],
+      [1, 4],
+    ]);
+    room.deliverChange(4, 1, "c4:1");
+    expect(published).toEqual([]);
+    await Bun.sleep(GAP_WAIT_MS + 50);
+    expect(published).toEqual(["c2:2", "c4:1"]);
+    expect(room.lastChange).toBe(4);
+    room.deliverChange(3, 1, "c3:1"); // late, and older than what was shown
+    expect(published).toEqual(["c2:2", "c4:1"]);
   });
 });

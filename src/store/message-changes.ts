@@ -1,0 +1,86 @@
+/**
+ * Edits, deletions for everyone and reactions, each in one transaction: the message row is locked,
+ * the rules checked, the change applied (a deletion erases the content and the reactions), then the
+ * session's next change number taken from its chat_session_changes row, which stays locked until the
+ * commit, so numbers follow commit order. No network call happens inside.
+ */
+import type { Sql, TransactionSql } from "postgres";
+import type { ChangedMessage, ChangeRefusal, ChangeRules, MessageChange } from "../chat/ports.ts";
+import { toView, viewColumns, viewFrom } from "./message-views.ts";
+
+type Target = { id: string; sender_id: string; age_ms: number; deleted: boolean; reactions: number; mine: boolean };
+
+export async function applyChange(
+  sql: Sql,
+  sessionId: string,
+  userId: string,
+  change: MessageChange,
+  rules: ChangeRules,
+): Promise<ChangedMessage | { refused: ChangeRefusal }> {
+  return sql.begin(async (tx) => {
+    // Waits for another change to the same message at most this long: the caller's deadline is near.
+    await tx`SET LOCAL lock_timeout = '2s'`;
+    const emoji = change.kind === "react" ? change.emoji : "";
+    const [target] = await tx<Target[]>`
+      SELECT m.id, m.sender_id, (extract(epoch FROM now() - m.created_at) * 1000)::float8 AS age_ms,
+             coalesce(c.deleted_at IS NOT NULL, false) AS deleted,
+             (SELECT count(DISTINCT emoji)::int FROM chat_reactions r WHERE r.message_id = m.id) AS reactions,
+             EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.user_id = ${userId} AND r.emoji = ${emoji}) AS mine
+      FROM messages m LEFT JOIN chat_message_changes c ON c.message_id = m.id
+      WHERE m.session_id = ${sessionId} AND m.seq = ${change.seq}
+      FOR UPDATE OF m`;
+    const refused = target ? refusal(target, userId, change, rules) : "not_found";
+    if (refused) return { refused };
+    const edited = await apply(tx, target!, userId, change);
+    const [counter] = await tx<{ last_change: number }[]>`
+      INSERT INTO chat_session_changes AS s (session_id, last_change) VALUES (${sessionId}, 1)
+      ON CONFLICT (session_id) DO UPDATE SET last_change = s.last_change + 1
+      RETURNING last_change`;
+    const last_change = counter!.last_change;
+    await tx`
+      INSERT INTO chat_message_changes AS c (message_id, session_id, seq, change_seq, edited_at, deleted_at)
+      VALUES (${target!.id}, ${sessionId}, ${change.seq}, ${last_change},
+              ${edited ? tx`now()` : null}, ${change.kind === "delete" ? tx`now()` : null})
+      ON CONFLICT (message_id) DO UPDATE SET change_seq = EXCLUDED.change_seq,
+        edited_at = coalesce(EXCLUDED.edited_at, c.edited_at), deleted_at = coalesce(EXCLUDED.deleted_at, c.deleted_at)`;
+    const [row] = await tx`SELECT ${viewColumns(tx as unknown as Sql)} FROM ${viewFrom(tx as unknown as Sql)} WHERE m.id = ${target!.id}`;
+    return { changeSeq: last_change, message: toView(row as Parameters<typeof toView>[0]) };
+  });
+}
+
+function refusal(t: Target, userId: string, change: MessageChange, rules: ChangeRules): ChangeRefusal | null {
+  if (t.deleted) return "message_deleted";
+  if (change.kind === "react") return !t.mine && t.reactions >= rules.maxReactions ? "too_many_reactions" : null;
+  if (t.sender_id !== userId) return "not_sender";
+  if (change.kind === "edit" && t.age_ms > rules.editWindowMs) return "edit_window_passed";
+  return null;
+}
+
+/** Applies the change to the message; true when its content was edited. */
+async function apply(tx: TransactionSql, t: Target, userId: string, change: MessageChange): Promise<boolean> {
+  switch (change.kind) {
+    case "edit":
+      await tx`UPDATE messages SET content = ${change.content} WHERE id = ${t.id}`;
+      return true;
+    case "delete":
+      // Erased, not flagged: the tombstone keeps its seq, so seq still has no hole.
+      await tx`UPDATE messages SET content = '' WHERE id = ${t.id}`;
+      await tx`DELETE FROM chat_reactions WHERE message_id = ${t.id}`;
+      return false;
+    case "react":
+      if (t.mine) await tx`DELETE FROM chat_reactions WHERE message_id = ${t.id} AND user_id = ${userId} AND emoji = ${change.emoji}`;
+      else await tx`INSERT INTO chat_reactions (message_id, user_id, emoji) VALUES (${t.id}, ${userId}, ${change.emoji})`;
+      return false;
+  }
+}
+
+export async function changesAfter(sql: Sql, sessionId: string, afterChange: number, limit: number): Promise<ChangedMessage[]> {
+  const rows = await sql`
+    SELECT ${viewColumns(sql)} FROM ${viewFrom(sql)}
+    WHERE c.session_id = ${sessionId} AND c.change_seq > ${afterChange}
+    ORDER BY c.change_seq LIMIT ${limit}`;
+  return rows.map((r) => {
+    const message = toView(r as Parameters<typeof toView>[0]);
+    return { changeSeq: message.change_seq!, message };
+  });
+}
