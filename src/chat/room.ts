@@ -3,14 +3,11 @@
  * seq delivered to them. Messages reach the room from local commits, from other instances through
  * the bus, and from the store when a gap is seen; the room hands each to the local sockets exactly
  * once and in seq order, holding early ones back until the gap is filled.
- *
- * Changes to messages (edits, deletions, reactions) go the same way in their own order, the session's
- * change numbers, and never ahead of the message they change. The store keeps each message's latest
- * change only, so a gap is filled with the current state of what changed: a change superseded by a
- * newer one to the same message is skipped (the newer one carries everything).
+ * Changes to messages go the same way in their own order (change-lane.ts), after their message.
  */
 import type { MessageView } from "../protocol/frames.ts";
 import type { ChangedMessage, Participant, PresenceState, SessionInfo } from "./ports.ts";
+import { ChangeLane } from "./change-lane.ts";
 
 /** What every room needs from its host: one object shared by all rooms (no closures per room). */
 export type RoomDeps = {
@@ -43,8 +40,8 @@ const MAX_HELD = 1000;
 export class Room {
   /** Highest seq delivered to this room's local sockets. */
   lastSeq: number;
-  /** Highest change number delivered to them. */
-  lastChange: number;
+  /** Changes to messages, in change order. */
+  private readonly changes: ChangeLane;
   /** Settles once the room receives what other instances publish (set by whoever opens it). */
   ready: Promise<void> = Promise.resolve();
   /** Inviter's and invitee's seats, in the order of `participants`. */
@@ -53,8 +50,6 @@ export class Room {
   private formerSeats: Map<string, number> | null = null;
   /** Early messages waiting for the missing ones; allocated only when a gap is seen. */
   private held: Map<number, string> | null = null;
-  /** Changes waiting for an earlier change, or for the message they change; allocated only when needed. */
-  private heldChanges: Map<number, { seq: number; frame: string }> | null = null;
   private gapTimer: Timer | null = null;
   /** Work to run once a seq is delivered here (answers to retries); allocated only when needed. */
   private waiting: { seq: number; run: () => void }[] | null = null;
@@ -70,8 +65,13 @@ export class Room {
     private readonly deps: RoomDeps,
   ) {
     this.lastSeq = session.lastSeq;
-    this.lastChange = session.lastChange;
+    this.changes = new ChangeLane(session.lastChange);
     this.participants = [session.inviter, session.invitee];
+  }
+
+  /** Highest change number delivered to the local sockets. */
+  get lastChange(): number {
+    return this.changes.last;
   }
 
   get sockets(): number {
@@ -110,7 +110,7 @@ export class Room {
    */
   takeOver(previous: Room): void {
     this.lastSeq = previous.lastSeq;
-    this.lastChange = previous.lastChange;
+    this.changes.takeOver(previous.changes);
     for (const [i, p] of previous.participants.entries()) {
       const seat = previous.seats[i]!;
       const mine = this.seatOf(p.userId);
@@ -123,14 +123,12 @@ export class Room {
       else (this.formerSeats ??= new Map()).set(userId, n);
     }
     this.held = previous.held;
-    this.heldChanges = previous.heldChanges;
     this.waiting = previous.waiting;
     this.ready = previous.ready;
     previous.held = null;
-    previous.heldChanges = null;
     previous.waiting = null;
     previous.dispose();
-    if (this.held || this.heldChanges || this.waiting) this.armGapTimer();
+    if (this.held || this.changes.waiting || this.waiting) this.armGapTimer();
   }
 
   /** Users with at least one socket here. */
@@ -179,22 +177,25 @@ export class Room {
     this.lastSeq = seq;
     this.releaseHeld();
     if (this.waiting) this.runWaiting();
-    if (this.heldChanges) this.releaseChanges();
+    if (this.changes.waiting) this.changes.release(this.lastSeq, this.publisher());
   }
 
   /** A committed change (`changeSeq`) to the message `seq`: delivered once, in change order, after that message. */
   deliverChange(changeSeq: number, seq: number, frame: string): void {
-    if (changeSeq <= this.lastChange || this.heldChanges?.has(changeSeq)) return;
-    (this.heldChanges ??= new Map()).set(changeSeq, { seq, frame });
-    this.releaseChanges();
-    if (this.heldChanges) this.armGapTimer();
+    this.changes.offer(changeSeq, seq, frame, this.lastSeq, this.publisher());
+    if (this.changes.waiting) this.armGapTimer();
+  }
+
+  /** Made when a change is delivered, not kept: idle rooms hold no closure. */
+  private publisher(): (frame: string) => void {
+    return (frame) => this.deps.publish(this, frame);
   }
 
   /** Delivers from the store whatever was committed after lastSeq (after a bus outage, or a gap). */
   catchUp(): Promise<void> {
     this.fetching ??= this.fetchUntilCurrent().finally(() => {
       this.fetching = null;
-      if (this.held?.size || this.heldChanges || this.waiting) this.armGapTimer();
+      if (this.held?.size || this.changes.waiting || this.waiting) this.armGapTimer();
     });
     return this.fetching;
   }
@@ -203,7 +204,6 @@ export class Room {
     if (this.gapTimer) clearTimeout(this.gapTimer);
     this.gapTimer = null;
     this.held = null;
-    this.heldChanges = null;
     this.waiting = null;
   }
 
@@ -247,34 +247,10 @@ export class Room {
     }
     if (held.size > 0) return;
     this.held = null;
-    if (this.gapTimer && !this.waiting && !this.heldChanges) {
+    if (this.gapTimer && !this.waiting && !this.changes.waiting) {
       clearTimeout(this.gapTimer);
       this.gapTimer = null;
     }
-  }
-
-  private releaseChanges() {
-    const held = this.heldChanges!;
-    for (let next = held.get(this.lastChange + 1); next && next.seq <= this.lastSeq; next = held.get(this.lastChange + 1)) {
-      held.delete(this.lastChange + 1);
-      this.deps.publish(this, next.frame);
-      this.lastChange++;
-    }
-    if (held.size === 0) this.heldChanges = null;
-  }
-
-  /** A change read from the store: what it supersedes is dropped, and it is delivered unless its message is not yet. */
-  private deliverFetchedChange(c: ChangedMessage): boolean {
-    if (c.changeSeq <= this.lastChange) return true;
-    if (c.message.seq > this.lastSeq) return false; // its message comes first: the next catch-up
-    const held = this.heldChanges;
-    const frame = held?.get(c.changeSeq)?.frame ?? this.deps.changeFrameOf(c);
-    if (held) for (const n of held.keys()) if (n <= c.changeSeq) held.delete(n);
-    this.deps.publish(this, frame);
-    this.lastChange = c.changeSeq;
-    if (held?.size === 0) this.heldChanges = null;
-    if (this.heldChanges) this.releaseChanges();
-    return true;
   }
 
   private runWaiting() {
@@ -302,7 +278,7 @@ export class Room {
       }
       for (;;) {
         const page = await this.deps.fetchChangesAfter(this, this.lastChange, FETCH_LIMIT);
-        for (const c of page) if (!this.deliverFetchedChange(c)) return;
+        for (const c of page) if (!this.changes.fetched(c, this.lastSeq, this.deps.changeFrameOf, this.publisher())) return;
         if (page.length < FETCH_LIMIT) return;
       }
     } catch (err) {

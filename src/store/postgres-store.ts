@@ -1,27 +1,26 @@
 /** The Store on PostgreSQL through postgres.js: the same code for a real server and for PGlite. */
 import type { PendingQuery, Sql } from "postgres";
-import {
-  INBOX_PREVIEW_CODE_POINTS,
-  type Appended,
-  type Authorization,
-  type ChangedMessage,
-  type ChangeRefusal,
-  type ChangeRules,
-  type HistoryPage,
-  type HistoryQuery,
-  type InboxQuery,
-  type InboxRow,
-  type MessageChange,
-  type MessageJson,
-  type NewMessage,
-  type Store,
-  type UnreadRow,
+import type {
+  Appended,
+  Authorization,
+  ChangedMessage,
+  ChangeRefusal,
+  ChangeRules,
+  HistoryPage,
+  HistoryQuery,
+  InboxQuery,
+  InboxRow,
+  MessageChange,
+  MessageJson,
+  NewMessage,
+  Store,
+  UnreadRow,
 } from "../chat/ports.ts";
 import type { MessageView } from "../protocol/frames.ts";
 import { MessageWriter, type WriterOptions } from "./message-writer.ts";
 import { applyChange, changesAfter } from "./message-changes.ts";
 import { toView, viewColumns, viewFrom } from "./message-views.ts";
-import { ISO_UTC } from "./batch-statement.ts";
+import { inboxRows } from "./inbox-query.ts";
 import { asStoreFailure, UnavailableError } from "./errors.ts";
 import { Coalescer } from "./coalescer.ts";
 import { pgArray } from "./pg-array.ts";
@@ -216,58 +215,10 @@ export class PostgresStore implements Store {
     return rows.filter((r) => r.session_id !== null).map(({ user_ok: _, ...r }) => r);
   }
 
-  async inbox(userId: string, { limit, before, sessionId }: InboxQuery): Promise<InboxRow[] | null> {
-    type Row = UnreadRow & {
-      activity: number;
-      lm_seq: number | null;
-      lm_sender_id: string | null;
-      lm_sender_name: string | null;
-      lm_content: string | null;
-      lm_created_at: string | null;
-      other_id: string;
-      other_name: string;
-    };
-    const sql = this.sql;
-    const after = before ? sql`WHERE (s.activity, s.id) < (${before.activity}::bigint, ${before.sessionId}::uuid)` : sql``;
-    const rows = await this.bounded(sql<Row[]>`
-      SELECT s.id AS session_id, s.last_seq, coalesce(r.last_read_seq, 0) AS last_read_seq, s.activity,
-             (SELECT count(*) FROM messages m
-               WHERE m.session_id = s.id AND m.seq > coalesce(r.last_read_seq, 0) AND m.sender_id <> ${userId})::int AS unread,
-             lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lu.display_name AS lm_sender_name,
-             left(lm.content, ${INBOX_PREVIEW_CODE_POINTS}) AS lm_content,
-             to_char(lm.created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS lm_created_at,
-             o.id AS other_id, o.display_name AS other_name
-      FROM (
-        SELECT s.*, (extract(epoch FROM coalesce(s.last_message_at, s.created_at)) * 1000000)::bigint AS activity
-        FROM sessions s WHERE (s.inviter_id = ${userId} OR s.invitee_id = ${userId}) ${sessionId ? sql`AND s.id = ${sessionId}` : sql``}
-      ) s
-      JOIN users o ON o.id = CASE WHEN s.inviter_id = ${userId} THEN s.invitee_id ELSE s.inviter_id END
-      LEFT JOIN session_reads r ON r.session_id = s.id AND r.user_id = ${userId}
-      LEFT JOIN messages lm ON lm.session_id = s.id AND lm.seq = s.last_seq
-        AND NOT EXISTS (SELECT 1 FROM chat_message_changes c WHERE c.message_id = lm.id AND c.deleted_at IS NOT NULL)
-      LEFT JOIN users lu ON lu.id = lm.sender_id
-      ${after}
-      ORDER BY s.activity DESC, s.id DESC
-      LIMIT ${limit + 1}`);
-    if (rows.length === 0 && !sessionId && !(await this.userExists(userId))) return null;
-    return rows.map((r) => ({
-      session_id: r.session_id,
-      last_seq: r.last_seq,
-      last_read_seq: r.last_read_seq,
-      unread: r.unread,
-      last_message:
-        r.lm_seq === null
-          ? null
-          : {
-              seq: r.lm_seq,
-              sender_id: r.lm_sender_id!,
-              sender_name: r.lm_sender_name!,
-              content: r.lm_content!,
-              created_at: r.lm_created_at!,
-            },
-      other: { user_id: r.other_id, display_name: r.other_name },
-      cursor: { activity: r.activity, sessionId: r.session_id },
-    }));
+  async inbox(userId: string, query: InboxQuery): Promise<InboxRow[] | null> {
+    const rows = await inboxRows(this.sql, (q) => this.bounded(q), userId, query);
+    if (rows.length === 0 && !query.sessionId && !(await this.userExists(userId))) return null;
+    return rows;
   }
 
   async userExists(userId: string): Promise<boolean> {

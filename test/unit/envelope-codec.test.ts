@@ -20,10 +20,11 @@ describe("envelope codec", () => {
     expect(channelFor({ kind: "message", sessionId: session, seq: 1, frame: "{}" })).toBe(channelOf(session));
   });
 
-  test("message, direct and presence envelopes survive the round trip; frames are not parsed", () => {
+  test("message, change, direct and presence envelopes survive the round trip; frames are not parsed", () => {
     const frame = '{"type":"message","content":"line\\nbreak {} \\"quotes\\""}';
     for (const envelope of [
       { kind: "message" as const, sessionId: session, seq: 42, frame },
+      { kind: "change" as const, sessionId: session, changeSeq: 9, seq: 42, frame: '{"type":"message_changed"}' },
       { kind: "direct" as const, sessionId: session, toUserId: "u2", frame: '{"type":"typing"}' },
       { kind: "presence" as const, sessionId: session, userId: "u1", online: true, version: 1_733_100_000_123_456 },
       { kind: "presence" as const, sessionId: session, userId: "u1", online: false, version: 7 },
