@@ -195,6 +195,23 @@ describeWithRedis("Web Push and webhook notifications", () => {
     expect(webhookEvents(pair.sessionId).filter((e) => e.user_id === pair.inviter.id)).toEqual([]);
   });
 
+  test("a message deleted before its notification falls due is not in it; one edited before is, as edited", async () => {
+    const pair = await createPair();
+    const c = await join(b, pair.sessionId, pair.inviter.token);
+    for (const [i, content] of ["my door code is 4711", "6 pm?"].entries()) {
+      c.send({ type: "message", content });
+      await c.next("message", i);
+    }
+    c.send({ type: "delete", seq: 1 });
+    c.send({ type: "edit", seq: 2, content: "7 pm?" });
+    await c.next("message_changed", 1);
+    await c.close();
+    await waitFor("the webhook event", () => webhookEvents(pair.sessionId).length > 0, 8000);
+    const [event] = webhookEvents(pair.sessionId);
+    expect(event).toMatchObject({ user_id: pair.invitee.id, body: "7 pm?", count: 1 });
+    expect(JSON.stringify(webhookEvents(pair.sessionId))).not.toContain("4711");
+  });
+
   test("not sent while the recipient has a socket in the session (on another instance), after they read it, or while they reconnect", async () => {
     const pair = await createPair();
     const sub = await subscribe(a, pair.invitee);

@@ -65,9 +65,9 @@ describe("one instance", () => {
     const all = await Client.open(sessionUrl(app, pair.sessionId, pair.invitee.token, "&after=0"));
     await all.next("resumed");
     expect(seqs(all)).toEqual(range(1, 5));
-    expect(all.of("resumed")[0]).toEqual({ type: "resumed", after: 0, replayed: 5, first_seq: 1, last_seq: 5, complete: true });
+    expect(all.of("resumed")[0]).toEqual({ type: "resumed", after: 0, replayed: 5, first_seq: 1, last_seq: 5, complete: true, change_seq: 0 });
     const none = await Client.open(sessionUrl(app, pair.sessionId, pair.invitee.token, "&after=5"));
-    expect(await none.next("resumed")).toEqual({ type: "resumed", after: 5, replayed: 0, first_seq: null, last_seq: 5, complete: true });
+    expect(await none.next("resumed")).toEqual({ type: "resumed", after: 5, replayed: 0, first_seq: null, last_seq: 5, complete: true, change_seq: 0 });
     expect(none.of("message")).toHaveLength(0);
   });
 
@@ -77,7 +77,7 @@ describe("one instance", () => {
              SELECT gen_random_uuid(), ${pair.sessionId}, ${pair.inviter.id}, 'bulk ' || g FROM generate_series(1, 1205) g`;
     const c = await Client.open(sessionUrl(app, pair.sessionId, pair.invitee.token, "&after=3"));
     const resumed = await c.next("resumed", 0, 10_000);
-    expect(resumed).toEqual({ type: "resumed", after: 3, replayed: 1000, first_seq: 206, last_seq: 1205, complete: false });
+    expect(resumed).toEqual({ type: "resumed", after: 3, replayed: 1000, first_seq: 206, last_seq: 1205, complete: false, change_seq: 0 });
     expect(seqs(c)).toEqual(range(206, 1205));
     await c.close();
   }, 30_000);
