@@ -65,9 +65,25 @@ describe("one instance", () => {
     const all = await Client.open(sessionUrl(app, pair.sessionId, pair.invitee.token, "&after=0"));
     await all.next("resumed");
     expect(seqs(all)).toEqual(range(1, 5));
-    expect(all.of("resumed")[0]).toEqual({ type: "resumed", after: 0, replayed: 5, first_seq: 1, last_seq: 5, complete: true, change_seq: 0 });
+    expect(all.of("resumed")[0]).toEqual({
+      type: "resumed",
+      after: 0,
+      replayed: 5,
+      first_seq: 1,
+      last_seq: 5,
+      complete: true,
+      change_seq: 0,
+    });
     const none = await Client.open(sessionUrl(app, pair.sessionId, pair.invitee.token, "&after=5"));
-    expect(await none.next("resumed")).toEqual({ type: "resumed", after: 5, replayed: 0, first_seq: null, last_seq: 5, complete: true, change_seq: 0 });
+    expect(await none.next("resumed")).toEqual({
+      type: "resumed",
+      after: 5,
+      replayed: 0,
+      first_seq: null,
+      last_seq: 5,
+      complete: true,
+      change_seq: 0,
+    });
     expect(none.of("message")).toHaveLength(0);
   });
 

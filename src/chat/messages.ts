@@ -111,7 +111,9 @@ export class Messages {
    * delivers it in change order and after the message it changes. A refusal is an error frame with `seq`.
    */
   change(conn: Connection, m: Member, change: MessageChange): Promise<void> {
-    const next = (this.changesOf.get(conn) ?? Promise.resolve()).then(() => this.applyChange(conn, m, change));
+    // A change that failed unexpectedly (the caller reports it) does not hold back the socket's next ones.
+    const previous = this.changesOf.get(conn)?.catch(() => {}) ?? Promise.resolve();
+    const next = previous.then(() => this.applyChange(conn, m, change));
     this.changesOf.set(conn, next);
     return next;
   }
