@@ -134,6 +134,32 @@ test("an edit after EDIT_WINDOW_SECONDS is refused; deleting stays possible", as
   expect(await a.next("message_changed")).toMatchObject({ seq: 1, content: "" });
 });
 
+test("MAX_REACTIONS_PER_MESSAGE caps the distinct emoji of a message; one already there can still be toggled", async () => {
+  const capped = await servers.start({}, { MAX_REACTIONS_PER_MESSAGE: "2" });
+  const pair = await createPair();
+  const { a, b } = await withMessages(pair, 1, capped);
+  for (const [i, emoji] of ["👍", "🇨🇭"].entries()) {
+    b.send({ type: "react", seq: 1, emoji });
+    await a.next("message_changed", i);
+  }
+  b.send({ type: "react", seq: 1, emoji: "🔥" });
+  expect(await b.next("error")).toMatchObject({ code: "too_many_reactions", seq: 1 });
+  a.send({ type: "react", seq: 1, emoji: "👍" }); // an emoji already on it: a second holder
+  expect((await a.next("message_changed", 2)).reactions).toEqual([
+    { emoji: "👍", count: 2, user_ids: [pair.invitee.id, pair.inviter.id] },
+    { emoji: "🇨🇭", count: 1, user_ids: [pair.invitee.id] },
+  ]);
+});
+
+test("changes count against the user's write budget, as messages do", async () => {
+  const tight = await servers.start({}, { USER_MESSAGE_RATE_PER_SECOND: "1", USER_MESSAGE_BURST: "3" });
+  const pair = await createPair();
+  const { a } = await withMessages(pair, 1, tight); // one write of the burst spent
+  for (let i = 0; i < 4; i++) a.send({ type: "react", seq: 1, emoji: "👍" });
+  expect(await a.next("error")).toMatchObject({ code: "rate_limited" });
+  await a.until((f) => f.filter((x) => x.type === "message_changed").length === 2, "the two changes within the budget");
+});
+
 test("history shows the current state: edited content, tombstones, reactions, and the last change number", async () => {
   const pair = await createPair();
   const { a, b } = await withMessages(pair, 3);

@@ -8,7 +8,8 @@ import type { Sql, TransactionSql } from "postgres";
 import type { ChangedMessage, ChangeRefusal, ChangeRules, MessageChange } from "../chat/ports.ts";
 import { toView, viewColumns, viewFrom } from "./message-views.ts";
 
-type Target = { id: string; sender_id: string; age_ms: number; deleted: boolean; reactions: number; mine: boolean };
+/** `present`: someone holds this emoji on the message already (a second holder adds no distinct emoji). */
+type Target = { id: string; sender_id: string; age_ms: number; deleted: boolean; reactions: number; present: boolean; mine: boolean };
 
 export async function applyChange(
   sql: Sql,
@@ -25,6 +26,7 @@ export async function applyChange(
       SELECT m.id, m.sender_id, (extract(epoch FROM now() - m.created_at) * 1000)::float8 AS age_ms,
              coalesce(c.deleted_at IS NOT NULL, false) AS deleted,
              (SELECT count(DISTINCT emoji)::int FROM chat_reactions r WHERE r.message_id = m.id) AS reactions,
+             EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.emoji = ${emoji}) AS present,
              EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.user_id = ${userId} AND r.emoji = ${emoji}) AS mine
       FROM messages m LEFT JOIN chat_message_changes c ON c.message_id = m.id
       WHERE m.session_id = ${sessionId} AND m.seq = ${change.seq}
@@ -50,7 +52,7 @@ export async function applyChange(
 
 function refusal(t: Target, userId: string, change: MessageChange, rules: ChangeRules): ChangeRefusal | null {
   if (t.deleted) return "message_deleted";
-  if (change.kind === "react") return !t.mine && t.reactions >= rules.maxReactions ? "too_many_reactions" : null;
+  if (change.kind === "react") return !t.present && t.reactions >= rules.maxReactions ? "too_many_reactions" : null;
   if (t.sender_id !== userId) return "not_sender";
   if (change.kind === "edit" && t.age_ms > rules.editWindowMs) return "edit_window_passed";
   return null;

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { SocketRateLimiter, TokenBucket } from "../../src/transport/rate-limit.ts";
 import { backoffDelay, planAfterClose, reconnectDelay } from "../../src/client/reconnect-policy.ts";
 import { Coalescer } from "../../src/store/coalescer.ts";
+import { isOneEmoji } from "../../src/protocol/content.ts";
 
 describe("rate limits", () => {
   test("a token bucket gives its burst, then refills at its rate", async () => {
@@ -74,5 +75,12 @@ describe("Coalescer", () => {
     }, 2);
     const results = await Promise.allSettled([1, 2, 3, 4].map((k) => coalescer.get(k)));
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "rejected"]);
+  });
+});
+
+describe("reaction emoji", () => {
+  test("one emoji: skin tones, ZWJ sequences, flags and keycaps included; text, two emoji or empty refused", () => {
+    for (const ok of ["👍", "👍🏾", "🧗🏽‍♀️", "👩‍👩‍👧", "🇨🇭", "1️⃣", "❤️"]) expect(isOneEmoji(ok)).toBe(true);
+    for (const bad of ["", "ok", "a", "👍👍", "👍 ", " 👍", "🇨🇭🇨🇭", "\u0000", "👍".repeat(20)]) expect(isOneEmoji(bad)).toBe(false);
   });
 });
