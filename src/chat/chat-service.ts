@@ -129,17 +129,19 @@ export class ChatService {
   async handle(conn: Connection, m: Member, frame: ChatCommand): Promise<void> {
     switch (frame.type) {
       case "message":
-        return this.messages.send(conn, m, frame.content, frame.client_id ?? null);
+        return this.messages.send(conn, m, frame.content, frame.client_id ?? null, frame.reply_to);
       case "typing":
         return this.messages.typing(m, frame.is_typing);
       case "read":
         return this.messages.markRead(conn, m, frame.seq);
       case "edit":
-        return this.messages.change(conn, m, { kind: "edit", seq: frame.seq, content: frame.content });
+        return this.messages.change(conn, m, { kind: "edit", seq: frame.seq, content: frame.content }, frame.change_id);
       case "delete":
-        return this.messages.change(conn, m, { kind: "delete", seq: frame.seq });
-      case "react":
-        return this.messages.change(conn, m, { kind: "react", seq: frame.seq, emoji: frame.emoji });
+        return this.messages.change(conn, m, { kind: "delete", seq: frame.seq }, frame.change_id);
+      case "react": {
+        const { seq, emoji, on } = frame;
+        return this.messages.change(conn, m, { kind: "react", seq, emoji, ...(on === undefined ? {} : { on }) }, frame.change_id);
+      }
     }
   }
 

@@ -56,7 +56,7 @@ export class Messages {
 
   constructor(private readonly deps: MessagesDeps) {}
 
-  async send(conn: Connection, m: Member, content: string, clientId: string | null): Promise<void> {
+  async send(conn: Connection, m: Member, content: string, clientId: string | null, replyToSeq?: number): Promise<void> {
     const { store, metrics } = this.deps;
     const started = performance.now();
     metrics.messagesReceived.inc();
@@ -75,6 +75,13 @@ export class Messages {
     this.pendingByUser.increment(userId);
     let appended;
     try {
+      const replyTo = replyToSeq === undefined ? undefined : await store.replyPreview(m.session.sessionId, replyToSeq);
+      if (replyTo === null) {
+        const [code, error] = refusals.not_found;
+        metrics.frameErrors.inc({ code });
+        conn.send(errorFrame({ code, error, field: "reply_to", ...(clientId ? { client_id: clientId } : {}) }));
+        return;
+      }
       appended = await store.append({
         id: crypto.randomUUID(),
         sessionId: m.session.sessionId,
@@ -82,6 +89,7 @@ export class Messages {
         senderName: m.user.displayName,
         content,
         clientId,
+        ...(replyTo ? { replyTo } : {}),
       });
     } catch (err) {
       conn.send(this.storeFailure(err, "the message could not be stored", clientId));
@@ -110,31 +118,32 @@ export class Messages {
    * An edit, a deletion or a reaction: committed, then broadcast to every instance, where each room
    * delivers it in change order and after the message it changes. A refusal is an error frame with `seq`.
    */
-  change(conn: Connection, m: Member, change: MessageChange): Promise<void> {
+  change(conn: Connection, m: Member, change: MessageChange, changeId?: string): Promise<void> {
     // A change that failed unexpectedly (the caller reports it) does not hold back the socket's next ones.
     const previous = this.changesOf.get(conn)?.catch(() => {}) ?? Promise.resolve();
-    const next = previous.then(() => this.applyChange(conn, m, change));
+    const next = previous.then(() => this.applyChange(conn, m, change, changeId));
     this.changesOf.set(conn, next);
     return next;
   }
 
-  private async applyChange(conn: Connection, m: Member, change: MessageChange): Promise<void> {
+  private async applyChange(conn: Connection, m: Member, change: MessageChange, changeId?: string): Promise<void> {
     const { store, delivery, events, metrics } = this.deps;
+    const ids = { seq: change.seq, ...(changeId ? { change_id: changeId } : {}) };
     let result;
     try {
       result = await store.change(m.session.sessionId, m.user.userId, change, this.deps.changeRules);
     } catch (err) {
-      conn.send(this.storeFailure(err, "the change could not be stored", null, change.seq));
+      conn.send(this.storeFailure(err, "the change could not be stored", null, ids));
       return;
     }
     if ("refused" in result) {
       const [code, error] = refusals[result.refused];
       metrics.frameErrors.inc({ code });
-      conn.send(errorFrame({ code, error, seq: change.seq }));
+      conn.send(errorFrame({ code, error, ...ids }));
       return;
     }
     const { changeSeq, message } = result;
-    delivery.change(m.session.sessionId, changeSeq, message.seq, messageChangedFrame(message));
+    delivery.change(m.session.sessionId, changeSeq, message.seq, messageChangedFrame(message, changeId));
     events.emit("messageChanged", m.session);
   }
 
@@ -191,7 +200,7 @@ export class Messages {
       .catch((err) => log.warn("the session's new participants could not be read", { err, session_id: sessionId }));
   }
 
-  private storeFailure(err: unknown, what: string, clientId?: string | null, seq?: number): string {
+  private storeFailure(err: unknown, what: string, clientId?: string | null, ids?: { seq: number; change_id?: string }): string {
     const unavailable = err instanceof StoreUnavailableError;
     if (unavailable) this.deps.log.debug(what, { err, cause: (err as Error).cause });
     else this.deps.log.error(what, { err });
@@ -200,7 +209,7 @@ export class Messages {
       code: unavailable ? ErrorCode.Unavailable : ErrorCode.InternalError,
       error: unavailable ? `${what} (database unavailable), retry` : what,
       ...(clientId ? { client_id: clientId } : {}),
-      ...(seq !== undefined ? { seq } : {}),
+      ...ids,
     });
   }
 }

@@ -3,7 +3,7 @@
  * ChatQueries), Bus and Presence. `store/` and `bus/` implement them; the composition root
  * (src/app.ts) picks the implementations.
  */
-import type { MessageView } from "../protocol/frames.ts";
+import type { MessageView, ReplyView } from "../protocol/frames.ts";
 
 export type Participant = { userId: string; displayName: string };
 
@@ -59,6 +59,8 @@ export type NewMessage = {
   content: string;
   /** Idempotency key chosen by the client; null when it gave none. */
   clientId: string | null;
+  /** The message it replies to, as `replyPreview` found it. */
+  replyTo?: ReplyView;
 };
 
 export type Appended = {
@@ -115,6 +117,8 @@ export interface MessageLog {
   onLateCommit(handler: (appended: Appended) => void): void;
   /** Messages with seq > afterSeq, oldest first, at most `limit`. */
   messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]>;
+  /** The quote of the message `seq` of the session, for a reply to it; null when there is no such message. */
+  replyPreview(sessionId: string, seq: number): Promise<ReplyView | null>;
   /** Moves the user's read mark forward (never back, never past the last message); null if it did not move. */
   markRead(sessionId: string, userId: string, seq: number): Promise<number | null>;
 }
@@ -124,7 +128,11 @@ export interface MessageLog {
 export type MessageChange =
   | { kind: "edit"; seq: number; content: string }
   | { kind: "delete"; seq: number }
-  | { kind: "react"; seq: number; emoji: string };
+  /** `on`: hold the emoji (true) or not (false), a no-op when already so; absent: toggle. */
+  | { kind: "react"; seq: number; emoji: string; on?: boolean };
+
+/** Whether the user holds the emoji after a reaction change, given whether they hold it now. */
+export const holdsAfter = (change: { on?: boolean }, holdsNow: boolean): boolean => change.on ?? !holdsNow;
 
 /** Why a change was refused. */
 export type ChangeRefusal = "not_found" | "not_sender" | "edit_window_passed" | "message_deleted" | "too_many_reactions";

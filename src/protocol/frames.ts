@@ -8,7 +8,7 @@ import { ErrorCode } from "./codes.ts";
 import { MAX_CONTENT_CODE_POINTS, contentProblem, isOneEmoji } from "./content.ts";
 import type { InboxView, MessageView } from "./views.ts";
 
-export type { InboxView, MessageView } from "./views.ts";
+export type { InboxView, MessageView, ReplyView } from "./views.ts";
 import type { AuthOkView, ErrorView, InboxReadyView, PresenceView, ReadView, ResumedView, TypingView } from "./views.ts";
 
 /** The content rules of protocol/content.ts, reported with their error code as the issue's message. */
@@ -25,6 +25,8 @@ export const MessageFrame = v.object({
   content: Content,
   /** Idempotency key: a retry with the same one is not stored twice. */
   client_id: v.optional(v.pipe(v.string(), v.uuid())),
+  /** The seq of the message of the session this one replies to. */
+  reply_to: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
 });
 
 export const TypingFrame = v.object({
@@ -41,13 +43,19 @@ export const ReadFrame = v.object({
 /** The seq of a message of the session: the target of an edit, a deletion, a reaction or a reply. */
 const TargetSeq = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
 
+/** Correlates a change with its `message_changed` broadcast and its error frames; echoed, not stored. */
+const ChangeId = v.optional(v.pipe(v.string(), v.uuid()));
+
 /** Edits the sender's own message, within EDIT_WINDOW_SECONDS of sending it. Same content rules as a message. */
-export const EditFrame = v.object({ type: v.literal("edit"), seq: TargetSeq, content: Content });
+export const EditFrame = v.object({ type: v.literal("edit"), seq: TargetSeq, content: Content, change_id: ChangeId });
 
 /** Deletes the sender's own message for everyone: its content is erased, its seq stays as a tombstone. */
-export const DeleteFrame = v.object({ type: v.literal("delete"), seq: TargetSeq });
+export const DeleteFrame = v.object({ type: v.literal("delete"), seq: TargetSeq, change_id: ChangeId });
 
-/** Toggles the user's reaction with one emoji on any message of the session. */
+/**
+ * The user's reaction with one emoji on any message of the session: `on` true adds it, false takes it
+ * away (either is a no-op when already so, which makes a retry safe); without `on`, a toggle.
+ */
 export const ReactFrame = v.object({
   type: v.literal("react"),
   seq: TargetSeq,
@@ -55,6 +63,8 @@ export const ReactFrame = v.object({
     v.string(),
     v.check((e) => isOneEmoji(e), ErrorCode.InvalidEmoji),
   ),
+  on: v.optional(v.boolean()),
+  change_id: ChangeId,
 });
 
 /** In-band token refresh: a new access token for the same user, before the current one expires. */
@@ -97,21 +107,20 @@ export function parseClientFrame(text: string): { ok: true; frame: ClientFrame }
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     return fail(ErrorCode.InvalidFrame, 'frame must be a JSON object with a string "type"');
   }
-  const clientId = clientIdOf(data);
+  const ids = idsOf(data);
   const type = (data as { type?: unknown }).type;
-  if (typeof type !== "string")
-    return fail(ErrorCode.InvalidFrame, 'frame must be a JSON object with a string "type"', undefined, clientId);
+  if (typeof type !== "string") return fail(ErrorCode.InvalidFrame, 'frame must be a JSON object with a string "type"', undefined, ids);
   if (!Object.hasOwn(clientFrameSchemas, type)) {
-    return fail(ErrorCode.UnknownType, `unknown frame type "${type.slice(0, 32)}"`, undefined, clientId);
+    return fail(ErrorCode.UnknownType, `unknown frame type "${type.slice(0, 32)}"`, undefined, ids);
   }
   const result = v.safeParse(clientFrameSchemas[type as ClientFrameType], data, { abortEarly: true });
   if (result.success) return { ok: true, frame: result.output };
   const issue = result.issues[0];
   const field = issue.path?.map((p) => String(p.key)).join(".") ?? "";
   const known = Object.values(ErrorCode).includes(issue.message as ErrorCode) ? (issue.message as ErrorCode) : null;
-  if (known) return fail(known, sentences[known] ?? known, field, clientId);
+  if (known) return fail(known, sentences[known] ?? known, field, ids);
   const problem = issue.input === undefined ? "is missing" : `must be ${expectedWords[issue.expected ?? ""] ?? "valid"}`;
-  return fail(ErrorCode.InvalidField, `field "${field}" ${problem}`, field, clientId);
+  return fail(ErrorCode.InvalidField, `field "${field}" ${problem}`, field, ids);
 }
 
 const expectedWords: Record<string, string> = {
@@ -122,16 +131,22 @@ const expectedWords: Record<string, string> = {
   ">=1": "a message's seq (1 or more)",
 };
 
-/** A rejected frame's client_id is echoed so the sender can match the error to its pending message. */
-function clientIdOf(data: object): string | undefined {
-  const id = (data as { client_id?: unknown }).client_id;
-  return typeof id === "string" && id.length <= 64 ? id : undefined;
+type Ids = Pick<ErrorView, "client_id" | "change_id">;
+
+/** A rejected frame's client_id (or change_id) is echoed so the sender can match the error to what it waits for. */
+function idsOf(data: object): Ids {
+  const ids: Ids = {};
+  for (const key of ["client_id", "change_id"] as const) {
+    const id = (data as Record<string, unknown>)[key];
+    if (typeof id === "string" && id.length <= 64) ids[key] = id;
+  }
+  return ids;
 }
 
-function fail(code: ErrorCode, error: string, field?: string, clientId?: string) {
+function fail(code: ErrorCode, error: string, field?: string, ids: Ids = {}) {
   const e: FrameError = { code, error };
   if (field) e.field = field;
-  if (clientId !== undefined) e.client_id = clientId;
+  Object.assign(e, ids);
   return { ok: false as const, error: e };
 }
 
@@ -139,8 +154,12 @@ function fail(code: ErrorCode, error: string, field?: string, clientId?: string)
 
 export const messageFrame = (m: MessageView) => JSON.stringify({ type: "message", ...m });
 
-/** A message as a change left it (edited, deleted, reacted to), with the change's number in `change_seq`. */
-export const messageChangedFrame = (m: MessageView) => JSON.stringify({ type: "message_changed", ...m });
+/**
+ * A message as a change left it (edited, deleted, reacted to), with the change's number in `change_seq`
+ * and, live, the `change_id` its author gave.
+ */
+export const messageChangedFrame = (m: MessageView, changeId?: string) =>
+  JSON.stringify(changeId === undefined ? { type: "message_changed", ...m } : { type: "message_changed", ...m, change_id: changeId });
 
 export const typingFrame = (t: TypingView) => JSON.stringify({ type: "typing", ...t });
 

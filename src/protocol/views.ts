@@ -23,9 +23,19 @@ export type MessageView = {
   deleted_at?: string;
   /** Reactions, oldest emoji first: who holds each (a participant reacted when their id is in `user_ids`). */
   reactions?: ReactionView[];
+  /** The message this one replies to, with a preview the server filled in. */
+  reply_to?: ReplyView;
 };
 
+/**
+ * A reply's quote: the original's seq, sender and first REPLY_PREVIEW_CODE_POINTS code points as it
+ * was when read (a deleted original: `deleted` and an empty preview).
+ */
+export type ReplyView = { seq: number; sender_id: string; sender_name: string; preview: string; deleted?: true };
+
 export type ReactionView = { emoji: string; count: number; user_ids: string[] };
+
+export const REPLY_PREVIEW_CODE_POINTS = 100;
 
 /** A user's view of one of their sessions: the inbox socket's frame and a row of GET /api/inbox. */
 export type InboxView = {
@@ -57,9 +67,9 @@ export type ResumedView = {
 
 /**
  * An error frame: a stable `code`, a text for people, the offending `field`, the `client_id` of the
- * send it refuses, or the `seq` of the message whose change it refuses.
+ * send it refuses, or the `seq` (and `change_id`) of the change it refuses.
  */
-export type ErrorView = { code: string; error: string; field?: string; client_id?: string; seq?: number };
+export type ErrorView = { code: string; error: string; field?: string; client_id?: string; change_id?: string; seq?: number };
 
 /** Ends an inbox snapshot: `sessions` frames were sent; with `has_more`, GET /api/inbox?before=<next> pages the rest. */
 export type InboxReadyView = { sessions: number; has_more: boolean; next: string | null };
@@ -70,7 +80,7 @@ export type AuthOkView = { ok: true; expires_at: string };
 /** Every frame of a session socket. */
 export type SessionServerFrame =
   | ({ type: "message" } & MessageView)
-  | ({ type: "message_changed" } & MessageView & { change_seq: number })
+  | ({ type: "message_changed" } & MessageView & { change_seq: number; change_id?: string })
   | ({ type: "typing" } & TypingView)
   | ({ type: "presence" } & PresenceView)
   | ({ type: "read" } & ReadView)

@@ -43,6 +43,16 @@ function notifyQueueing(sql: Sql, notify: NotifyQueueing | undefined) {
     )`;
 }
 
+/** Only in a batch that holds a reply: the others pay nothing for the feature. */
+function replies(sql: Sql, m: NewMessage[]) {
+  if (!m.some((x) => x.replyTo)) return sql``;
+  return sql`,
+    replies AS (
+      INSERT INTO chat_message_replies (message_id, reply_to_seq)
+      SELECT i.id, f.reply_to FROM inserted i JOIN fresh f ON f.id = i.id WHERE f.reply_to IS NOT NULL
+    )`;
+}
+
 export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | undefined): Promise<BatchRow[]> {
   const sessionIds = pgArray([...new Set(m.map((x) => x.sessionId))]);
   return sql<BatchRow[]>`
@@ -52,8 +62,9 @@ export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | u
         ${pgArray(m.map((x) => x.sessionId))}::uuid[],
         ${pgArray(m.map((x) => x.senderId))}::uuid[],
         ${pgArray(m.map((x) => x.content))}::text[],
-        ${pgArray(m.map((x) => x.clientId))}::uuid[]
-      ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, ord)
+        ${pgArray(m.map((x) => x.clientId))}::uuid[],
+        ${pgArray(m.map((x) => (x.replyTo ? String(x.replyTo.seq) : null)))}::bigint[]
+      ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, reply_to, ord)
     ),
     existing AS (
       SELECT i.id AS input_id, m.id, m.seq, m.content, m.created_at FROM input i
@@ -78,7 +89,7 @@ export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | u
              b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
       FROM fresh f JOIN bumped b ON b.id = f.session_id
       RETURNING id, seq, content, created_at
-    )${notifyQueueing(sql, notify)}
+    )${replies(sql, m)}${notifyQueueing(sql, notify)}
     SELECT id AS input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at,
            false AS duplicate, NULL::uuid AS inviter_id, NULL::uuid AS invitee_id
     FROM inserted

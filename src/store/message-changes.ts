@@ -5,7 +5,7 @@
  * commit, so numbers follow commit order. No network call happens inside.
  */
 import type { Sql, TransactionSql } from "postgres";
-import type { ChangedMessage, ChangeRefusal, ChangeRules, MessageChange } from "../chat/ports.ts";
+import { type ChangedMessage, type ChangeRefusal, type ChangeRules, type MessageChange, holdsAfter } from "../chat/ports.ts";
 import { toView, viewColumns, viewFrom } from "./message-views.ts";
 
 /** `present`: someone holds this emoji on the message already (a second holder adds no distinct emoji). */
@@ -52,7 +52,10 @@ export async function applyChange(
 
 function refusal(t: Target, userId: string, change: MessageChange, rules: ChangeRules): ChangeRefusal | null {
   if (t.deleted) return "message_deleted";
-  if (change.kind === "react") return !t.present && t.reactions >= rules.maxReactions ? "too_many_reactions" : null;
+  if (change.kind === "react") {
+    const adds = holdsAfter(change, t.mine) && !t.mine;
+    return adds && !t.present && t.reactions >= rules.maxReactions ? "too_many_reactions" : null;
+  }
   if (t.sender_id !== userId) return "not_sender";
   if (change.kind === "edit" && t.age_ms > rules.editWindowMs) return "edit_window_passed";
   return null;
@@ -69,10 +72,13 @@ async function apply(tx: TransactionSql, t: Target, userId: string, change: Mess
       await tx`UPDATE messages SET content = '' WHERE id = ${t.id}`;
       await tx`DELETE FROM chat_reactions WHERE message_id = ${t.id}`;
       return false;
-    case "react":
+    case "react": {
+      const holds = holdsAfter(change, t.mine);
+      if (holds === t.mine) return false; // already so: still a change (numbered and broadcast), so a retry is answered
       if (t.mine) await tx`DELETE FROM chat_reactions WHERE message_id = ${t.id} AND user_id = ${userId} AND emoji = ${change.emoji}`;
       else await tx`INSERT INTO chat_reactions (message_id, user_id, emoji) VALUES (${t.id}, ${userId}, ${change.emoji})`;
       return false;
+    }
   }
 }
 

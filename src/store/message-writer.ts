@@ -269,5 +269,6 @@ function toAppended(p: Pending, row: StoredRow, participants: readonly [string, 
     created_at: row.created_at,
   };
   if (p.msg.clientId) message.client_id = p.msg.clientId;
+  if (p.msg.replyTo) message.reply_to = p.msg.replyTo;
   return participants && !row.duplicate ? { message, duplicate: false, participants } : { message, duplicate: row.duplicate };
 }

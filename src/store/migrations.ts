@@ -239,6 +239,18 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // Replies: which message of its session a message quotes (by seq; the quote is read, never copied,
+    // so a deletion of the original erases it from the reply too). A new table: messages is untouched.
+    version: 11,
+    name: "replies",
+    sql: `
+      CREATE TABLE IF NOT EXISTS chat_message_replies (
+        message_id uuid PRIMARY KEY REFERENCES messages ON DELETE CASCADE,
+        reply_to_seq bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

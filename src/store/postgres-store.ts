@@ -16,10 +16,10 @@ import type {
   Store,
   UnreadRow,
 } from "../chat/ports.ts";
-import type { MessageView } from "../protocol/frames.ts";
+import type { MessageView, ReplyView } from "../protocol/frames.ts";
 import { MessageWriter, type WriterOptions } from "./message-writer.ts";
 import { applyChange, changesAfter } from "./message-changes.ts";
-import { toView, viewColumns, viewFrom } from "./message-views.ts";
+import { replyPreviewQuery, toView, viewColumns, viewFrom } from "./message-views.ts";
 import { inboxRows } from "./inbox-query.ts";
 import { asStoreFailure, UnavailableError } from "./errors.ts";
 import { Coalescer } from "./coalescer.ts";
@@ -128,6 +128,10 @@ export class PostgresStore implements Store {
       ORDER BY m.seq LIMIT ${limit}`).then((rows) => rows.map(toView));
   }
 
+  replyPreview(sessionId: string, seq: number): Promise<ReplyView | null> {
+    return this.bounded(replyPreviewQuery(this.sql, sessionId, seq)).then((rows) => rows[0]?.reply ?? null);
+  }
+
   change(
     sessionId: string,
     userId: string,
@@ -153,7 +157,8 @@ export class PostgresStore implements Store {
     const cursor = q.before !== null ? sql`AND m.seq < ${q.before}` : q.after !== null ? sql`AND m.seq > ${q.after}` : sql``;
     const fields = sql`'message_id', p.message_id, 'session_id', p.session_id, 'seq', p.seq, 'content', p.content,
       'sender_id', p.sender_id, 'sender_name', p.sender_name, 'created_at', p.created_at, 'client_id', p.client_id,
-      'change_seq', p.change_seq, 'edited_at', p.edited_at, 'deleted_at', p.deleted_at, 'reactions', p.reactions`;
+      'change_seq', p.change_seq, 'edited_at', p.edited_at, 'deleted_at', p.deleted_at, 'reactions', p.reactions,
+      'reply_to', p.reply_to`;
     type Row = {
       user_ok: boolean;
       session_ok: boolean;

@@ -17,7 +17,9 @@ import type {
   Store,
   UnreadRow,
 } from "../../src/chat/ports.ts";
-import type { MessageView } from "../../src/protocol/frames.ts";
+import type { MessageView, ReplyView } from "../../src/protocol/frames.ts";
+import { REPLY_PREVIEW_CODE_POINTS } from "../../src/protocol/views.ts";
+import { holdsAfter } from "../../src/chat/ports.ts";
 
 type Session = { id: string; inviter: string; invitee: string; messages: MessageView[]; reads: Map<string, number>; lastChange: number };
 
@@ -91,8 +93,9 @@ export class MemoryStore implements Store {
     if (c.kind === "react") {
       const r = m.reactions?.find((x) => x.emoji === c.emoji);
       const mine = r?.user_ids.includes(userId) ?? false;
-      if (!mine && (m.reactions?.length ?? 0) >= rules.maxReactions && !r) return { refused: "too_many_reactions" };
-      toggleReaction(m, userId, c.emoji, mine);
+      const holds = holdsAfter(c, mine);
+      if (holds && !mine && (m.reactions?.length ?? 0) >= rules.maxReactions && !r) return { refused: "too_many_reactions" };
+      if (holds !== mine) toggleReaction(m, userId, c.emoji, mine);
     } else {
       if (m.sender_id !== userId) return { refused: "not_sender" };
       if (c.kind === "edit" && Date.now() - Date.parse(m.created_at) > rules.editWindowMs) return { refused: "edit_window_passed" };
@@ -110,6 +113,19 @@ export class MemoryStore implements Store {
       .sort((a, b) => a.change_seq! - b.change_seq!)
       .slice(0, limit)
       .map((m) => ({ changeSeq: m.change_seq!, message: structuredClone(m) }));
+  }
+
+  async replyPreview(sessionId: string, seq: number): Promise<ReplyView | null> {
+    const m = this.sessions.get(sessionId)?.messages[seq - 1];
+    if (!m) return null;
+    const quote: ReplyView = {
+      seq,
+      sender_id: m.sender_id,
+      sender_name: m.sender_name,
+      preview: [...m.content].slice(0, REPLY_PREVIEW_CODE_POINTS).join(""),
+    };
+    if (m.deleted_at) quote.deleted = true;
+    return quote;
   }
 
   async history(): Promise<HistoryPage> {
@@ -152,6 +168,7 @@ export class MemoryStore implements Store {
       created_at: new Date().toISOString(),
     };
     if (m.clientId) message.client_id = m.clientId;
+    if (m.replyTo) message.reply_to = m.replyTo;
     s.messages.push(message);
     return message;
   }
