@@ -1,7 +1,7 @@
 /** The client module (src/client) against real servers: acks, reconnection, resume, token refresh. */
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import {
-  ChatClient,
+  type ChatClient,
   ChatError,
   type ChatClientOptions,
   type ChatMessage,
@@ -14,39 +14,10 @@ import {
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
 import { SECRET, createPair, createUser, db, describeWithRedis, env, settle, useServers, type Pair, type TestUser } from "./helpers.ts";
-import { TcpProxy } from "./tcp-proxy.ts";
+import { useChatClients } from "./support/chat-clients.ts";
 
 const servers = useServers();
-const opened: ChatClient[] = [];
-const proxies: TcpProxy[] = [];
-
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-  for (const p of proxies.splice(0)) p.stop();
-});
-
-/** A client with a fast backoff (tests must not wait seconds between attempts) and a record of its events. */
-function chatClient(baseUrl: ChatClientOptions["baseUrl"], sessionId: string, user: TestUser, options: Partial<ChatClientOptions> = {}) {
-  const client = new ChatClient({ baseUrl, sessionId, getToken: () => user.token, backoff: { initialMs: 50, maxMs: 400 }, ...options });
-  opened.push(client);
-  const seen = {
-    messages: [] as ChatMessage[],
-    states: [] as ConnectionState[],
-    errors: [] as ChatError[],
-    typing: [] as TypingEvent[],
-    presence: [] as PresenceEvent[],
-    read: [] as ReadEvent[],
-    resumed: [] as ResumedEvent[],
-  };
-  client.on("message", (m) => seen.messages.push(m));
-  client.on("state", (s) => seen.states.push(s));
-  client.on("error", (e) => seen.errors.push(e));
-  client.on("typing", (t) => seen.typing.push(t));
-  client.on("presence", (p) => seen.presence.push(p));
-  client.on("read", (r) => seen.read.push(r));
-  client.on("resumed", (r) => seen.resumed.push(r));
-  return { client, seen };
-}
+const { chatClient, proxyTo } = useChatClients();
 
 async function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -54,14 +25,6 @@ async function until(predicate: () => boolean, what: string, timeoutMs = 5000): 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(10);
   }
-}
-
-function proxyTo(app: App): { proxy: TcpProxy; url: string } {
-  const target = new URL(app.httpUrl);
-  const proxy = new TcpProxy(target.hostname, Number(target.port));
-  proxy.start();
-  proxies.push(proxy);
-  return { proxy, url: `http://127.0.0.1:${proxy.port}` };
 }
 
 const strictlyIncreasing = (xs: number[]) => xs.every((x, i) => i === 0 || x > xs[i - 1]!);

@@ -34,8 +34,8 @@ export class SessionEndpoints {
     return (await res.json()) as HistoryPage;
   }
 
-  /** The session's last seq, so that even the first connection resumes: nothing falls between. */
-  async currentEnd(): Promise<number> {
+  /** The session's last seq and change, so that even the first connection resumes: nothing falls between. */
+  async currentEnd(): Promise<{ seq: number; change: number }> {
     let page: HistoryPage;
     try {
       page = await this.history({ limit: 1 });
@@ -46,7 +46,7 @@ export class SessionEndpoints {
         ...(status ? { status } : {}),
       });
     }
-    return page.cursors.after ?? page.last_seq;
+    return { seq: page.cursors.after ?? page.last_seq, change: page.last_change ?? 0 };
   }
 
   /** A one-use ticket for this session's next connection (see `connectTicket` below). */
@@ -54,8 +54,11 @@ export class SessionEndpoints {
     return connectTicket(this.baseUrl, this.tokens, { session_id: this.sessionId });
   }
 
-  wsUrl(ticket: string, after: number): string {
-    return wsUrl(this.baseUrl, `ws/sessions/${encodeURIComponent(this.sessionId)}/`, { ticket, after: String(after) });
+  /** `changesAfter` null: live changes only (the resumed frame tells where they start). */
+  wsUrl(ticket: string, after: number, changesAfter: number | null): string {
+    const params: Record<string, string> = { ticket, after: String(after) };
+    if (changesAfter !== null) params.changes_after = String(changesAfter);
+    return wsUrl(this.baseUrl, `ws/sessions/${encodeURIComponent(this.sessionId)}/`, params);
   }
 
   private httpUrl(path: string): string {

@@ -39,6 +39,8 @@ export type HistoryPage = {
   has_more: boolean;
   cursors: { before: number | null; after: number | null };
   last_seq: number;
+  /** The session's latest change number: connect with `changesAfter` this to miss no change. */
+  last_change: number;
 };
 
 export type HistoryQuery = { before?: number; after?: number; limit?: number };
@@ -60,7 +62,8 @@ export class ChatError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly details: { field?: string; closeCode?: number; status?: number; clientId?: string } = {},
+    /** `seq`: the message whose change was refused. */
+    readonly details: { field?: string; closeCode?: number; status?: number; clientId?: string; seq?: number } = {},
   ) {
     super(message);
   }

@@ -22,6 +22,8 @@ const msg = (seq: number, over: Partial<ChatMessage> = {}): ChatMessage => ({
 class FakeClient extends Emitter<ChatEvents> implements SessionClient {
   closed = false;
   connectedAfter: number | undefined = undefined;
+  connectedChangesAfter: number | undefined = undefined;
+  changes: { change: Record<string, unknown>; answer: (e?: ChatError) => void }[] = [];
   sends: { content: string; clientId: string; answer: (m: ChatMessage | ChatError) => void }[] = [];
   pages: HistoryPage[] = [];
   typed: boolean[] = [];
@@ -30,10 +32,23 @@ class FakeClient extends Emitter<ChatEvents> implements SessionClient {
     this.emit(type, payload);
   }
   async history(): Promise<HistoryPage> {
-    return this.pages.shift() ?? { messages: [], has_more: false, cursors: { before: null, after: null }, last_seq: 0 };
+    return this.pages.shift() ?? { messages: [], has_more: false, cursors: { before: null, after: null }, last_seq: 0, last_change: 0 };
   }
-  async connect(options: { after?: number } = {}) {
+  async connect(options: { after?: number; changesAfter?: number } = {}) {
     this.connectedAfter = options.after;
+    this.connectedChangesAfter = options.changesAfter;
+  }
+  edit(seq: number, content: string): Promise<void> {
+    return this.changed({ kind: "edit", seq, content });
+  }
+  remove(seq: number): Promise<void> {
+    return this.changed({ kind: "delete", seq });
+  }
+  react(seq: number, emoji: string, on = true): Promise<void> {
+    return this.changed({ kind: "react", seq, emoji, on });
+  }
+  private changed(change: Record<string, unknown>): Promise<void> {
+    return new Promise((resolve, reject) => this.changes.push({ change, answer: (e) => (e ? reject(e) : resolve()) }));
   }
   close() {
     this.closed = true;
@@ -56,6 +71,7 @@ const page = (seqs: number[], hasMore: boolean): HistoryPage => ({
   has_more: hasMore,
   cursors: { before: seqs[0] ?? null, after: seqs.at(-1) ?? null },
   last_seq: seqs.at(-1) ?? 0,
+  last_change: 0,
 });
 
 function storeWith(...pages: HistoryPage[]) {
@@ -213,5 +229,127 @@ describe("InboxStore", () => {
     unsubscribe();
     await tick(5);
     expect(made[0]!.closed).toBe(true);
+  });
+});
+
+describe("ChatSessionStore: edits, deletions, reactions, replies", () => {
+  test("an edit is pending as 'sending' while the client sends it, and leaves pendingChanges once stored", async () => {
+    const { store, clients } = storeWith(page([1, 2, 3], false));
+    const unsubscribe = store.subscribe(() => {});
+    await tick();
+    const c = clients[0]!;
+    store.edit(2, "edited");
+    expect(c.changes.map((x) => x.change)).toEqual([{ kind: "edit", seq: 2, content: "edited" }]);
+    const [pending] = store.getSnapshot().pendingChanges;
+    expect(pending).toMatchObject({ kind: "edit", seq: 2, content: "edited", status: "sending", error: null });
+    expect(typeof pending!.id).toBe("string");
+    store.remove(3);
+    store.react(1, "👍", false);
+    expect(c.changes.map((x) => x.change).slice(1)).toEqual([
+      { kind: "delete", seq: 3 },
+      { kind: "react", seq: 1, emoji: "👍", on: false },
+    ]);
+    expect(store.getSnapshot().pendingChanges.map((p) => [p.kind, p.seq, p.status])).toEqual([
+      ["edit", 2, "sending"],
+      ["delete", 3, "sending"],
+      ["react", 1, "sending"],
+    ]);
+    // The stored edit comes as a change event, then the answer: the message shows it, the pending edit goes.
+    c.fire("change", msg(2, { content: "edited", change_seq: 1 }));
+    c.changes[0]!.answer();
+    await tick();
+    expect(store.getSnapshot().pendingChanges.map((p) => p.kind)).toEqual(["delete", "react"]);
+    expect(store.getSnapshot().messages[1]!.content).toBe("edited");
+    unsubscribe();
+  });
+
+  test("a refused change is 'failed' with the error; retryChange sends it again, discardChange forgets only failed ones", async () => {
+    const { store, clients } = storeWith(page([1, 2], false));
+    const unsubscribe = store.subscribe(() => {});
+    await tick();
+    const c = clients[0]!;
+    store.edit(1, "too late");
+    store.react(2, "🔥", true);
+    const [edit, reaction] = store.getSnapshot().pendingChanges;
+    c.changes[0]!.answer(new ChatError("edit_window_passed", "the edit window has passed", { seq: 1 }));
+    await tick();
+    expect(store.getSnapshot().pendingChanges).toMatchObject([
+      { id: edit!.id, status: "failed", error: { code: "edit_window_passed" } },
+      { id: reaction!.id, status: "sending", error: null },
+    ]);
+
+    store.retryChange(reaction!.id); // not failed: nothing sent again
+    store.retryChange("unknown");
+    expect(c.changes).toHaveLength(2);
+
+    store.retryChange(edit!.id);
+    expect(c.changes).toHaveLength(3);
+    expect(c.changes[2]!.change).toEqual({ kind: "edit", seq: 1, content: "too late" });
+    expect(store.getSnapshot().pendingChanges[0]).toMatchObject({ id: edit!.id, status: "sending", error: null });
+    c.changes[2]!.answer(new ChatError("edit_window_passed", "the edit window has passed", { seq: 1 }));
+    await tick();
+    expect(store.getSnapshot().pendingChanges[0]).toMatchObject({ id: edit!.id, status: "failed" });
+
+    store.discardChange(reaction!.id); // still sending: kept
+    expect(store.getSnapshot().pendingChanges.map((p) => p.id)).toEqual([edit!.id, reaction!.id]);
+    store.discardChange(edit!.id);
+    expect(store.getSnapshot().pendingChanges.map((p) => p.id)).toEqual([reaction!.id]);
+    unsubscribe();
+  });
+
+  test("a change event replaces the message in messages when newer, and updates the quotes of replies to it", async () => {
+    const original = msg(1, { content: "original" });
+    const reply = msg(2, { reply_to: { seq: 1, sender_id: "sam", sender_name: "Sam", preview: "original" } });
+    const history: HistoryPage = {
+      messages: [original, reply, msg(3)],
+      has_more: false,
+      cursors: { before: 1, after: 3 },
+      last_seq: 3,
+      last_change: 0,
+    };
+    const { store, clients } = storeWith(history);
+    const unsubscribe = store.subscribe(() => {});
+    await tick();
+    const c = clients[0]!;
+    c.fire("change", msg(1, { content: "changed", change_seq: 5 }));
+    expect(store.getSnapshot().messages.map((m) => m.content)).toEqual(["changed", "m2", "m3"]);
+    expect(store.getSnapshot().messages[1]!.reply_to!.preview).toBe("changed");
+    c.fire("change", msg(1, { content: "stale", change_seq: 4 }));
+    expect(store.getSnapshot().messages[0]!.content).toBe("changed");
+    c.fire("change", msg(1, { content: "", deleted_at: "2026-12-02T00:05:00.000000Z", change_seq: 6 }));
+    expect(store.getSnapshot().messages[1]!.reply_to).toMatchObject({ preview: "", deleted: true });
+    unsubscribe();
+  });
+
+  test("connect resumes changes after the first history page's last_change", async () => {
+    const { store, clients } = storeWith({ ...page([4, 5], true), last_change: 42 });
+    const unsubscribe = store.subscribe(() => {});
+    await tick();
+    expect(clients[0]!.connectedAfter).toBe(5);
+    expect(clients[0]!.connectedChangesAfter).toBe(42);
+    unsubscribe();
+  });
+
+  test("send with replyTo passes replyTo to the client, and again on a retry", async () => {
+    const { store, clients } = storeWith(page([1, 2], false));
+    const unsubscribe = store.subscribe(() => {});
+    await tick();
+    const c = clients[0]!;
+    const options: unknown[] = [];
+    const send = c.send.bind(c);
+    c.send = (content, opts = {}) => {
+      options.push(opts);
+      return send(content, opts);
+    };
+    store.send("me too", { replyTo: 2 });
+    store.send("not a reply");
+    expect(options).toEqual([{ clientId: c.sends[0]!.clientId, replyTo: 2 }, { clientId: c.sends[1]!.clientId }]);
+    expect(store.getSnapshot().pending[0]).toMatchObject({ content: "me too", replyTo: 2, status: "sending" });
+    expect(store.getSnapshot().pending[1]!.replyTo).toBeUndefined();
+    c.sends[0]!.answer(new ChatError("unavailable", "database unavailable"));
+    await tick();
+    store.retry(c.sends[0]!.clientId);
+    expect(options[2]).toEqual({ clientId: c.sends[0]!.clientId, replyTo: 2 });
+    unsubscribe();
   });
 });

@@ -9,7 +9,10 @@
  */
 import type { ChatClient } from "../chat-client.ts";
 import { newClientId } from "../client-id.ts";
+import { applyChange, mergeMessages } from "./conversation.ts";
 import { Subscribers } from "./subscribers.ts";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 import type {
   ChatError,
   ChatMessage,
@@ -22,16 +25,30 @@ import type {
 } from "../types.ts";
 
 /** What the store needs of a ChatClient (tests give a fake). */
-export type SessionClient = Pick<ChatClient, "on" | "connect" | "close" | "send" | "typing" | "markRead" | "history">;
+export type SessionClient = Pick<
+  ChatClient,
+  "on" | "connect" | "close" | "send" | "edit" | "remove" | "react" | "typing" | "markRead" | "history"
+>;
 
 export type PendingMessage = {
   clientId: string;
   content: string;
+  /** The seq of the message it replies to. */
+  replyTo?: number;
   /** "sending" until acknowledged (then it leaves `pending` for `messages`); "failed" after a refusal. */
   status: "sending" | "failed";
   error: ChatError | null;
   /** Sends it again after a failure, with the same client_id (stored once). */
   retry(): void;
+};
+
+/** An edit, a deletion or a reaction not acknowledged yet: show it on the message `seq` as pending. */
+export type PendingChange = ({ kind: "edit"; content: string } | { kind: "delete" } | { kind: "react"; emoji: string; on: boolean }) & {
+  id: string;
+  seq: number;
+  /** "sending" until stored (then the message shows it and it leaves `pendingChanges`); "failed" after a refusal. */
+  status: "sending" | "failed";
+  error: ChatError | null;
 };
 
 export type Typist = { userId: string; name: string };
@@ -40,6 +57,7 @@ export type ChatSessionSnapshot = {
   /** Stored messages, oldest first, each once. */
   messages: readonly ChatMessage[];
   pending: readonly PendingMessage[];
+  pendingChanges: readonly PendingChange[];
   /** Who is typing now (never this user): expires by itself when not refreshed. */
   typing: readonly Typist[];
   /** user id → online, as last announced. */
@@ -66,6 +84,7 @@ export type ChatSessionStoreOptions = {
 const INITIAL: ChatSessionSnapshot = {
   messages: [],
   pending: [],
+  pendingChanges: [],
   typing: [],
   presence: {},
   readMarks: {},
@@ -79,7 +98,6 @@ export class ChatSessionStore {
   private snapshot = INITIAL;
   private client: SessionClient | null = null;
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  private readonly seqs = new Set<number>();
   private readonly pageSize: number;
   private readonly typingExpiryMs: number;
   private readonly subscribers: Subscribers;
@@ -99,12 +117,14 @@ export class ChatSessionStore {
   /** For useSyncExternalStore: the first subscriber starts the connection, the last one's leaving stops it. */
   readonly subscribe = (listener: () => void): (() => void) => this.subscribers.subscribe(listener);
 
-  /** Sends a message: shown in `pending` until the server stored it, then in `messages`. */
-  readonly send = (content: string): void => {
+  /** Sends a message (a reply with `replyTo`): shown in `pending` until the server stored it, then in `messages`. */
+  readonly send = (content: string, options: { replyTo?: number } = {}): void => {
     const clientId = newClientId();
     const retry = () => this.retry(clientId);
-    this.update({ pending: [...this.snapshot.pending, { clientId, content, status: "sending", error: null, retry }] });
-    this.deliver(clientId, content);
+    const pending: PendingMessage = { clientId, content, status: "sending", error: null, retry };
+    if (options.replyTo !== undefined) pending.replyTo = options.replyTo;
+    this.update({ pending: [...this.snapshot.pending, pending] });
+    this.deliver(pending);
   };
 
   /** Sends a failed message again, with the same client_id: stored once whatever happened to the first try. */
@@ -112,12 +132,32 @@ export class ChatSessionStore {
     const failed = this.snapshot.pending.find((p) => p.clientId === clientId && p.status === "failed");
     if (!failed) return;
     this.setPending(clientId, { status: "sending", error: null });
-    this.deliver(clientId, failed.content);
+    this.deliver(failed);
   };
 
   /** Forgets a failed message (the user gave up on it). */
   readonly discard = (clientId: string): void => {
     this.update({ pending: this.snapshot.pending.filter((p) => p.clientId !== clientId || p.status !== "failed") });
+  };
+
+  /** Edits the user's own message: in `pendingChanges` until stored, then in `messages`. */
+  readonly edit = (seq: number, content: string): void => this.change({ kind: "edit", content }, seq);
+
+  /** Deletes the user's own message for everyone. */
+  readonly remove = (seq: number): void => this.change({ kind: "delete" }, seq);
+
+  /** Adds (`on` true) or takes away the user's reaction. */
+  readonly react = (seq: number, emoji: string, on: boolean): void => this.change({ kind: "react", emoji, on }, seq);
+
+  /** Sends a failed change again (harmless if it was applied after all). */
+  readonly retryChange = (id: string): void => {
+    const failed = this.snapshot.pendingChanges.find((c) => c.id === id && c.status === "failed");
+    if (failed) this.applyRemotely(failed);
+  };
+
+  /** Forgets a failed change. */
+  readonly discardChange = (id: string): void => {
+    this.update({ pendingChanges: this.snapshot.pendingChanges.filter((c) => c.id !== id || c.status !== "failed") });
   };
 
   readonly setTyping = (isTyping: boolean): void => this.client?.typing(isTyping);
@@ -150,6 +190,10 @@ export class ChatSessionStore {
     client.on(
       "message",
       current((m) => this.onMessage(m)),
+    );
+    client.on(
+      "change",
+      current((m) => this.update({ messages: applyChange(this.snapshot.messages, m) })),
     );
     client.on(
       "typing",
@@ -187,7 +231,8 @@ export class ChatSessionStore {
       this.addMessages(page.messages);
       this.update({ hasOlder: page.has_more });
     }
-    await client.connect(page ? { after: page.cursors.after ?? page.last_seq } : {}).catch(() => {}); // failures come as events
+    const from = page ? { after: page.cursors.after ?? page.last_seq, changesAfter: page.last_change } : {};
+    await client.connect(from).catch(() => {}); // failures come as events
   }
 
   private stop() {
@@ -197,16 +242,36 @@ export class ChatSessionStore {
     client.close();
     for (const t of this.typingTimers.values()) clearTimeout(t);
     this.typingTimers.clear();
-    this.seqs.clear();
     this.snapshot = INITIAL;
   }
 
-  private deliver(clientId: string, content: string) {
+  private deliver({ clientId, content, replyTo }: PendingMessage) {
     const client = this.client;
     if (!client) return this.setPending(clientId, { status: "failed", error: null });
-    client.send(content, { clientId }).then(
+    client.send(content, { clientId, ...(replyTo === undefined ? {} : { replyTo }) }).then(
       (stored) => this.onMessage(stored),
       (error: ChatError) => this.setPending(clientId, { status: "failed", error }),
+    );
+  }
+
+  private change(what: DistributiveOmit<PendingChange, "id" | "seq" | "status" | "error">, seq: number) {
+    const pending = { ...what, id: newClientId(), seq, status: "sending", error: null } as PendingChange;
+    this.update({ pendingChanges: [...this.snapshot.pendingChanges, pending] });
+    this.applyRemotely(pending);
+  }
+
+  /** The client sends it (again on every reconnect) until the server answers; the `change` event shows it. */
+  private applyRemotely(c: PendingChange) {
+    const client = this.client;
+    const set = (patch: Partial<PendingChange>) =>
+      this.update({ pendingChanges: this.snapshot.pendingChanges.map((x) => (x.id === c.id ? ({ ...x, ...patch } as PendingChange) : x)) });
+    if (!client) return set({ status: "failed" });
+    set({ status: "sending", error: null });
+    const sent =
+      c.kind === "edit" ? client.edit(c.seq, c.content) : c.kind === "delete" ? client.remove(c.seq) : client.react(c.seq, c.emoji, c.on);
+    sent.then(
+      () => this.update({ pendingChanges: this.snapshot.pendingChanges.filter((x) => x.id !== c.id) }),
+      (error: ChatError) => set({ status: "failed", error }),
     );
   }
 
@@ -223,13 +288,9 @@ export class ChatSessionStore {
     if (this.typingTimers.has(m.sender_id)) this.dropTypist(m.sender_id);
   }
 
-  /** Merges messages by seq: each once, in order, whichever way they came (history, live, an ack). */
   private addMessages(incoming: readonly ChatMessage[]) {
-    const fresh = incoming.filter((m) => !this.seqs.has(m.seq));
-    if (fresh.length === 0) return;
-    for (const m of fresh) this.seqs.add(m.seq);
-    const messages = [...this.snapshot.messages, ...fresh].sort((a, b) => a.seq - b.seq);
-    this.update({ messages });
+    const messages = mergeMessages(this.snapshot.messages, incoming);
+    if (messages !== this.snapshot.messages) this.update({ messages });
   }
 
   private onTyping(t: TypingEvent) {

@@ -24,10 +24,19 @@ export type UseChatSessionOptions = {
 };
 
 export type ChatSession = ChatSessionSnapshot & {
-  send(content: string): void;
+  /** Sends a message; with `replyTo`, a reply to the message with that seq. */
+  send(content: string, options?: { replyTo?: number }): void;
   /** Sends a failed message again (same client_id: stored once). */
   retry(clientId: string): void;
   discard(clientId: string): void;
+  /** Edits the user's own message (within the edit window); pending in `pendingChanges` until stored. */
+  edit(seq: number, content: string): void;
+  /** Deletes the user's own message for everyone. */
+  remove(seq: number): void;
+  /** Adds (true) or takes away (false) the user's reaction `emoji`. */
+  react(seq: number, emoji: string, on: boolean): void;
+  retryChange(id: string): void;
+  discardChange(id: string): void;
   /** Call on every keystroke (true) and when the input is cleared (false): debounced by the client. */
   setTyping(isTyping: boolean): void;
   markRead(seq: number): void;
@@ -61,6 +70,11 @@ export function useChatSession(options: UseChatSessionOptions): ChatSession {
       send: store.send,
       retry: store.retry,
       discard: store.discard,
+      edit: store.edit,
+      remove: store.remove,
+      react: store.react,
+      retryChange: store.retryChange,
+      discardChange: store.discardChange,
       setTyping: store.setTyping,
       markRead: store.markRead,
       loadOlder: store.loadOlder,
