@@ -288,6 +288,112 @@ describeWhen(
       rmSync(dataDir, { recursive: true, force: true });
     }, 90_000);
 
+    test("edit, delete, react and reply on the demo page; a server restart in the middle of changes: each applied once, the same on both pages", async () => {
+      const port = freePort();
+      const dataDir = mkdtempSync(join(tmpdir(), "demo-changes-"));
+      const base = await startServer({ port, dataDir });
+      const alex = await context!.newPage();
+      const sam = await context!.newPage();
+      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
+      await alex.goto(`${base}/demo?as=alex`);
+      await sam.goto(`${base}/demo?as=sam`);
+      await Promise.all([connected(alex), connected(sam)]);
+      const say = async (page: Page, text: string) => {
+        await page.locator("#input").fill(text);
+        await page.locator("#input").press("Enter");
+      };
+      /** The message whose own text (not a quote of it) contains `text`. */
+      const message = (page: Page, text: string) => page.locator(".msg").filter({ has: page.locator(".text", { hasText: text }) });
+      const act = async (page: Page, text: string, action: string) => {
+        const m = message(page, text);
+        await m.hover();
+        await m.locator(action).click();
+      };
+      const plan = `6 pm at the crag (${tag})`;
+      const wrong = `door code 4711 (${tag})`;
+      await say(alex, plan);
+      await say(alex, wrong);
+      await message(sam, wrong).waitFor();
+
+      await act(sam, plan, '.act-react[data-emoji="👍"]');
+      await act(sam, plan, ".act-reply");
+      await eventually(sam.locator("#draft")).toHaveAttribute("data-kind", "reply");
+      await say(sam, `see you there (${tag})`);
+      await act(alex, plan, ".act-edit");
+      await eventually(alex.locator("#draft")).toHaveAttribute("data-kind", "edit");
+      await say(alex, `7 pm at the crag (${tag})`);
+      const edited = `7 pm at the crag (${tag})`;
+      for (const page of [alex, sam]) {
+        await message(page, edited).locator(".edited").waitFor();
+        await eventually(message(page, edited).locator('.reaction[data-emoji="👍"] .count')).toHaveText("1");
+        // The reply's quote follows the edit of the message it quotes.
+        await eventually(message(page, "see you there").locator(".quote-text")).toHaveText(edited);
+      }
+      await screenshot(sam, "changes");
+
+      // The server stops; both climbers change things while it is down; it comes back on the same data.
+      const first = own.at(-1)!;
+      first.kill("SIGTERM");
+      await first.exited;
+      await alex.waitForSelector('body[data-connection="reconnecting"]');
+      await sam.waitForSelector('body[data-connection="reconnecting"]');
+      await act(alex, wrong, ".act-delete");
+      await act(alex, "see you there", '.act-react[data-emoji="🔥"]');
+      await act(sam, "see you there", ".act-edit");
+      await say(sam, `see you there at 7 (${tag})`);
+      await act(sam, edited, '.act-react[data-emoji="🧗"]');
+      await alex.locator(".msg.changing").first().waitFor();
+      await startServer({ port, dataDir });
+
+      const state = (page: Page) =>
+        // Every stored message (its own data dir: only this test's): a deleted one no longer shows its text.
+        page.locator(".msg[data-seq]").evaluateAll((els) =>
+          els.map((e) => ({
+            seq: Number((e as HTMLElement).dataset.seq),
+            text: e.querySelector(".text")!.textContent,
+            deleted: e.classList.contains("deleted"),
+            edited: e.querySelector(".edited") !== null,
+            quote: e.querySelector(".quote-text")?.textContent ?? null,
+            reactions: [...e.querySelectorAll(".reaction")].map((r) => r.textContent!.replace(/\s+/g, "")),
+          })),
+        );
+      const expected = [
+        { text: edited, deleted: false, edited: true, quote: null, reactions: ["👍1", "🧗1"] },
+        { text: "This message was deleted", deleted: true, edited: false, quote: null, reactions: [] },
+        { text: `see you there at 7 (${tag})`, deleted: false, edited: true, quote: edited, reactions: ["🔥1"] },
+      ];
+      for (const page of [alex, sam]) {
+        let last = "";
+        await pollUntil(
+          async () => {
+            const shown = (await state(page)).map(({ seq: _, ...rest }) => rest);
+            const unsettled = await page.locator(".msg.changing, .change-failed, .msg.pending").count();
+            last = `${unsettled} unsettled, shown ${JSON.stringify(shown)}`;
+            return unsettled === 0 && JSON.stringify(shown) === JSON.stringify(expected);
+          },
+          "every change once on both pages",
+          30_000,
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}: ${last}`);
+        });
+      }
+      expect(await state(alex)).toEqual(await state(sam));
+      const access = (await (await fetch(`${base}/dev/demo`, { method: "POST" })).json()) as {
+        sessionId: string;
+        users: { token: string }[];
+      };
+      const res = await fetch(`${base}/api/sessions/${access.sessionId}/messages?limit=100`, {
+        headers: { authorization: `Bearer ${access.users[0]!.token}` },
+      });
+      const page = (await res.json()) as { last_change: number; messages: { content: string }[] };
+      // Before the restart: 👍, the edit; while down: the deletion, 🔥, Sam's edit, 🧗. Six changes, none applied twice.
+      expect(page.last_change).toBe(6);
+      expect(page.messages.some((m) => m.content.includes("4711"))).toBe(false);
+      await screenshot(alex, "changes-after-restart");
+      await Promise.all([alex.close(), sam.close()]);
+      rmSync(dataDir, { recursive: true, force: true });
+    }, 90_000);
+
     test("scrolling up loads older history through the hook: every message once, in order", async () => {
       const base = await startServer({
         port: freePort(),

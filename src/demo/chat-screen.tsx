@@ -10,6 +10,7 @@ import { Composer } from "./composer.tsx";
 import { Conversation } from "./conversation.tsx";
 import { hueOf, initialOf, shortName } from "./format.ts";
 import { InboxStrip } from "./inbox-strip.tsx";
+import type { Draft } from "./message-parts.tsx";
 import { enableNotifications } from "./notifications.ts";
 
 type Props = { access: DemoAccess; me: DemoUser; onSwitch(): void };
@@ -49,6 +50,7 @@ function Session({ sessionId, access, me, getToken, onSwitch, children }: Sessio
   const peerOnline = chat.presence[peer.id] ?? false;
   const { markRead } = chat;
   const [notice, setNotice] = useState<Notice | null>(null);
+  const [draft, setDraft] = useState<Draft | null>(null);
 
   // Seen: everything shown while the page is visible.
   const lastSeq = chat.messages.at(-1)?.seq ?? 0;
@@ -99,8 +101,8 @@ function Session({ sessionId, access, me, getToken, onSwitch, children }: Sessio
         {notice?.message}
       </p>
       <Banner state={chat.state} error={chat.state === "closed" ? chat.error?.message : undefined} />
-      <Conversation chat={chat} me={me} peer={peer} />
-      <Composer peerName={shortName(peer.name)} send={chat.send} setTyping={chat.setTyping} />
+      <Conversation chat={chat} me={me} peer={peer} onDraft={setDraft} />
+      <Composer peerName={shortName(peer.name)} chat={chat} draft={draft} onDraftDone={() => setDraft(null)} />
     </>
   );
 }

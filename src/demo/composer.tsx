@@ -1,14 +1,27 @@
-/** The message box: Enter sends, Shift+Enter is a new line; typing is signalled (debounced by the client); a counter near the limit. */
+/**
+ * The message box: Enter sends, Shift+Enter is a new line; typing is signalled (debounced by the
+ * client); a counter near the limit. With a draft it replies to a message, or edits one of yours.
+ */
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import type { ChatSession } from "../client/react/index.ts";
 import { MAX_CONTENT_CODE_POINTS } from "../protocol/content.ts";
+import { shortName } from "./format.ts";
+import type { Draft } from "./message-parts.tsx";
 
-export function Composer({ peerName, send, setTyping }: { peerName: string; send(content: string): void; setTyping(on: boolean): void }) {
+type Props = { peerName: string; chat: ChatSession; draft: Draft | null; onDraftDone(): void };
+
+export function Composer({ peerName, chat, draft, onDraftDone }: Props) {
   const [text, setText] = useState("");
   const input = useRef<HTMLTextAreaElement>(null);
   const length = [...text].length;
   const sendable = text.trim() !== "" && length <= MAX_CONTENT_CODE_POINTS;
 
   useEffect(() => input.current?.focus(), []);
+  // Editing starts from the message's text; a reply from what was being typed.
+  useEffect(() => {
+    if (draft?.kind === "edit") setText(draft.message.content);
+    input.current?.focus();
+  }, [draft]);
 
   // Grows with its text, up to 140 px.
   useLayoutEffect(() => {
@@ -21,13 +34,31 @@ export function Composer({ peerName, send, setTyping }: { peerName: string; send
   const submit = (e?: React.FormEvent) => {
     e?.preventDefault();
     if (!sendable) return;
-    send(text);
+    if (draft?.kind === "edit") chat.edit(draft.message.seq, text);
+    else chat.send(text, draft ? { replyTo: draft.message.seq } : {});
+    if (draft) onDraftDone();
     setText("");
     input.current?.focus();
   };
 
+  const cancel = () => {
+    if (draft?.kind === "edit") setText("");
+    onDraftDone();
+  };
+
   return (
     <>
+      {draft && (
+        <div id="draft" className="draft" data-kind={draft.kind}>
+          <span className="draft-what">
+            {draft.kind === "edit" ? "Editing your message" : `Replying to ${shortName(draft.message.sender_name)}`}
+          </span>
+          <span className="draft-preview">{draft.message.content}</span>
+          <button id="draft-cancel" className="link-button" type="button" onClick={cancel}>
+            Cancel
+          </button>
+        </div>
+      )}
       <form id="composer" className="composer" autoComplete="off" onSubmit={submit}>
         <textarea
           id="input"
@@ -39,10 +70,11 @@ export function Composer({ peerName, send, setTyping }: { peerName: string; send
           value={text}
           onChange={(e) => {
             setText(e.target.value);
-            setTyping(e.target.value.trim() !== "");
+            chat.setTyping(e.target.value.trim() !== "");
           }}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) submit(e);
+            if (e.key === "Escape" && draft) cancel();
           }}
         />
         <button id="send" className="send" type="submit" aria-label="Send" disabled={!sendable}>

@@ -1,13 +1,15 @@
 /**
  * The conversation: stored messages in seq order, then this user's messages still being sent, with
  * day separators, grouping of consecutive messages, ✓ sent / ✓✓ seen, a retry on failed sends, the
- * typing indicator, and older history loaded when scrolled to the top.
+ * typing indicator, and older history loaded when scrolled to the top. Each stored message shows its
+ * changes (edited, deleted, reactions), its quote when it is a reply, and its actions (message-parts.tsx).
  */
 import { useLayoutEffect, useRef } from "react";
 import type { ChatMessage } from "../client/index.ts";
 import type { ChatSession, PendingMessage } from "../client/react/index.ts";
 import type { DemoUser } from "./access.ts";
 import { dayOf, hueOf, initialOf, sameDay, shortName, timeOf } from "./format.ts";
+import { Actions, type Draft, FailedChanges, Quote, Reactions, pendingEdit } from "./message-parts.tsx";
 
 const GROUP_WINDOW_MS = 5 * 60_000;
 /** Closer than this to the top, older messages are loaded; to the bottom, new ones keep it in view. */
@@ -20,9 +22,12 @@ type Bubble = {
   at: Date;
   seq: number | null;
   pending: PendingMessage | null;
+  message: ChatMessage | null;
 };
 
-export function Conversation({ chat, me, peer }: { chat: ChatSession; me: DemoUser; peer: DemoUser }) {
+type Props = { chat: ChatSession; me: DemoUser; peer: DemoUser; onDraft(draft: Draft): void };
+
+export function Conversation({ chat, me, peer, onDraft }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const sentAt = useRef(new Map<string, Date>());
   const bubbles = bubblesOf(chat.messages, chat.pending, me.id, sentAt.current);
@@ -56,6 +61,9 @@ export function Conversation({ chat, me, peer }: { chat: ChatSession; me: DemoUs
           const next = bubbles[i + 1];
           const own = b.senderId === me.id;
           const seen = own && b.seq !== null && b.seq <= peerRead;
+          const changes = b.seq === null ? [] : chat.pendingChanges.filter((c) => c.seq === b.seq);
+          const editing = pendingEdit(changes);
+          const deleted = Boolean(b.message?.deleted_at) || changes.some((c) => c.kind === "delete" && c.status === "sending");
           const state = b.pending ? (b.pending.status === "failed" ? "not sent" : "sending") : seen ? "seen" : "sent";
           const classes = [
             "msg",
@@ -66,6 +74,8 @@ export function Conversation({ chat, me, peer }: { chat: ChatSession; me: DemoUs
             b.pending?.status === "failed" ? "failed" : "",
             seen ? "seen" : "",
             b.key === lastSeenOwn ? "seen-last" : "",
+            deleted ? "deleted" : "",
+            changes.some((c) => c.status === "sending") ? "changing" : "",
           ];
           return [
             !prev || !sameDay(prev.at, b.at) ? (
@@ -80,12 +90,17 @@ export function Conversation({ chat, me, peer }: { chat: ChatSession; me: DemoUs
                 </span>
               )}
               <div className="bubble">
-                <p className="text">{b.content}</p>
+                {b.message && <Quote message={b.message} />}
+                <p className="text">{deleted ? "This message was deleted" : (editing ?? b.content)}</p>
                 <span className="meta">
+                  {(b.message?.edited_at || editing !== null) && !deleted && <span className="edited">edited</span>}
                   <time dateTime={b.at.toISOString()}>{timeOf(b.at)}</time>
                   {own && <Status state={state} />}
                 </span>
               </div>
+              {b.message && <Reactions message={b.message} me={me.id} chat={chat} />}
+              {b.message && !deleted && <Actions message={b.message} me={me.id} chat={chat} onDraft={onDraft} />}
+              <FailedChanges changes={changes} chat={chat} />
               {b.pending?.status === "failed" && (
                 <div className="failed-note" role="alert">
                   Not sent: {b.pending.error?.message ?? "no connection"}.{" "}
@@ -132,10 +147,11 @@ function bubblesOf(
     at: new Date(m.created_at),
     seq: m.seq,
     pending: null,
+    message: m,
   }));
   const waiting = pending.map((p) => {
     if (!sentAt.has(p.clientId)) sentAt.set(p.clientId, new Date());
-    return { key: p.clientId, senderId: myId, content: p.content, at: sentAt.get(p.clientId)!, seq: null, pending: p };
+    return { key: p.clientId, senderId: myId, content: p.content, at: sentAt.get(p.clientId)!, seq: null, pending: p, message: null };
   });
   return [...stored, ...waiting];
 }

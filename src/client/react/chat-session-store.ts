@@ -193,7 +193,10 @@ export class ChatSessionStore {
     );
     client.on(
       "change",
-      current((m) => this.update({ messages: applyChange(this.snapshot.messages, m) })),
+      current((m) => {
+        const messages = applyChange(this.snapshot.messages, m);
+        if (messages !== this.snapshot.messages) this.update({ messages });
+      }),
     );
     client.on(
       "typing",

@@ -16,12 +16,20 @@ export function mergeMessages(list: readonly ChatMessage[], incoming: readonly C
 
 /**
  * `list` with `changed` in place of the message with its seq, unless that one is as new already, and
- * the quotes of replies to it updated (an edit shows, a deletion erases).
+ * the quotes of replies to it updated (an edit shows, a deletion erases), also when the message
+ * itself is not loaded (older than the pages shown). `list` itself when nothing changed.
  */
 export function applyChange(list: readonly ChatMessage[], changed: ChatMessage): readonly ChatMessage[] {
   const at = list.findIndex((m) => m.seq === changed.seq);
-  if (at < 0 || (list[at]!.change_seq ?? 0) >= (changed.change_seq ?? 0)) return list;
-  return list.map((m, i) => (i === at ? changed : quoting(m, changed)));
+  if (at >= 0 && (list[at]!.change_seq ?? 0) >= (changed.change_seq ?? 0)) return list;
+  let touched = at >= 0;
+  const next = list.map((m, i) => {
+    if (i === at) return changed;
+    const quoted = quoting(m, changed);
+    touched ||= quoted !== m;
+    return quoted;
+  });
+  return touched ? next : list;
 }
 
 function quoting(m: ChatMessage, original: ChatMessage): ChatMessage {
