@@ -29,6 +29,9 @@ export type LoadFigures = {
   client_cpu_pct: number;
   client_bound: boolean;
   rows: RowsCheck | null;
+  /** Reactions sent beside the messages (--changes), and message_changed frames received. */
+  changes_sent: number;
+  changes_received: number;
 };
 
 export type ServerSample = { serverCpuPct: number | null; serverRssMb: number | null; machineCpuPct: number };
@@ -64,5 +67,7 @@ export function figuresOf(results: LoadResult[], server: ServerSample): LoadFigu
     client_cpu_pct: round(clientCpu, 1),
     client_bound: clientCpu > CLIENT_BOUND_PCT,
     rows: null,
+    changes_sent: sum((r) => r.changesSent),
+    changes_received: sum((r) => r.changesReceived),
   };
 }

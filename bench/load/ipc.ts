@@ -14,6 +14,8 @@ export type LoadRequest = {
   measureMs: number;
   /** After the last send, how long to wait for outstanding receipts before counting them lost. */
   graceMs: number;
+  /** Reactions per second per participant (toggled on the last message it received) beside the messages; 0: none. */
+  changesPerParticipant?: number;
 };
 
 export type Requests = {
@@ -58,6 +60,9 @@ export type LoadResult = {
   clientCpuPct: number;
   /** message_id of every message of this load that some socket received. */
   messageIds: string[];
+  /** Reactions sent, and message_changed frames received (both participants receive each). */
+  changesSent: number;
+  changesReceived: number;
 };
 
 export type ProbeResult = { sessions: number; expected: number; reached: number; openSockets: number; sockets: number };

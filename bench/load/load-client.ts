@@ -39,19 +39,28 @@ export class LoadClient {
     const windowEnd = windowStart + request.measureMs;
     const load = this.tracker.beginLoad(windowStart, windowEnd);
     const cpu = measureCpuBetween(windowStart, windowEnd);
+    const durationMs = request.warmupMs + request.measureMs;
+    const changeRate = (request.changesPerParticipant ?? 0) * senders.length;
+    let changesSent = 0;
+    const changes =
+      changeRate > 0
+        ? runOpenLoop({ sockets: senders, totalRate: changeRate, startAt, durationMs, send: (s) => (changesSent += this.sendChange(s)) })
+        : null;
     const lag = await runOpenLoop({
       sockets: senders,
       totalRate: request.ratePerParticipant * senders.length,
       startAt,
-      durationMs: request.warmupMs + request.measureMs,
+      durationMs,
       send: (socket, intendedAt) => this.sendMessage(socket, intendedAt),
     });
+    await changes;
     const clientCpuPct = await cpu;
     await waitUntil(() => load.awaitingPeer === 0 && load.awaitingEcho === 0, request.graceMs);
     return resultOf(load, request.measureMs, {
       clientCpuPct,
       lagMs: lag.samplesMs,
       socketsClosed: this.closedCount(),
+      changesSent,
     });
   }
 
@@ -82,6 +91,13 @@ export class LoadClient {
     const sentAt = performance.now();
     socket.send(JSON.stringify({ type: "message", content }));
     this.tracker.recordSend(socket, content, sentAt, intendedAt);
+  }
+
+  /** Toggles the socket's 👍 on the last message it received; 1 when a change went out. */
+  private sendChange(socket: BenchSocket): number {
+    if (socket.lastSeq === 0) return 0;
+    socket.send(JSON.stringify({ type: "react", seq: socket.lastSeq, emoji: "👍" }));
+    return 1;
   }
 
   private closedCount(): number {
@@ -128,7 +144,7 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> 
 function resultOf(
   load: LoadCounters,
   measureMs: number,
-  extra: { clientCpuPct: number; lagMs: number[]; socketsClosed: number },
+  extra: { clientCpuPct: number; lagMs: number[]; socketsClosed: number; changesSent: number },
 ): LoadResult {
   return {
     sent: load.sent,
@@ -147,5 +163,7 @@ function resultOf(
     sendLagMaxMs: extra.lagMs.reduce((a, b) => Math.max(a, b), 0),
     clientCpuPct: extra.clientCpuPct,
     messageIds: load.messageIds,
+    changesSent: extra.changesSent,
+    changesReceived: load.changesReceived,
   };
 }

@@ -18,6 +18,7 @@ export class LoadCounters {
   duplicated = 0;
   outOfOrder = 0;
   unknownFrames = 0;
+  changesReceived = 0;
   readonly errors: Record<string, number> = {};
 
   constructor(
@@ -72,6 +73,7 @@ export class Tracker {
     }
     if (frame.type === "message") this.onMessage(socket, frame as MessageFrame, receivedAt);
     else if (frame.type === "error") this.onError(frame as ErrorFrame);
+    else if (frame.type === "message_changed") this.current.changesReceived++;
   };
 
   private onMessage(socket: BenchSocket, frame: MessageFrame, receivedAt: number) {

@@ -36,9 +36,18 @@ const rate: ModeSpec = {
         `[storage] the same ${m.storage.rate_msg_s} msg/s through the service's own store (no WebSocket/auth/fan-out): append p50 ${s.p50} ms · p95 ${s.p95} ms · p99 ${s.p99} ms · max ${s.max} ms · real p99 = ${vs(m.real.latency_ms.p99, s.p99)}x storage`,
       );
     }
-    if (!m.notify) return { results: m, ratios };
-    printLoad({ name: "notify", figures: m.notify }, [{ name: "real", figures: m.real }]);
-    return { results: m, ratios: { ...ratios, notify_vs_real: ratiosOf(m.notify, m.real) } };
+    if (m.notify) {
+      printLoad({ name: "notify", figures: m.notify }, [{ name: "real", figures: m.real }]);
+      ratios.notify_vs_real = ratiosOf(m.notify, m.real);
+    }
+    if (m.changes) {
+      printLoad({ name: "real+changes", figures: m.changes }, [{ name: "real", figures: m.real }]);
+      console.log(
+        `       changes: ${m.changes.changes_sent} reactions sent, ${m.changes.changes_received} message_changed frames received`,
+      );
+      ratios.changes_vs_real = ratiosOf(m.changes, m.real);
+    }
+    return { results: m, ratios };
   },
 };
 
@@ -79,6 +88,7 @@ const max: ModeSpec = {
     printMaxSteps("real", last.real);
     if (last.notify) printMaxSteps("notify", last.notify);
     if (last.cluster) printMaxSteps("cluster", last.cluster);
+    if (last.changes) printMaxSteps("real+changes", last.changes);
     const m = medianFigures(
       all.map((r) => ({
         bare: r.bare.summary,
@@ -86,6 +96,7 @@ const max: ModeSpec = {
         storage: r.storage,
         ...(r.notify ? { notify: r.notify.summary } : {}),
         ...(r.cluster ? { cluster: r.cluster.summary } : {}),
+        ...(r.changes ? { changes: r.changes.summary } : {}),
       })),
     );
     printMax({ name: "bare", figures: m.bare }, []);
@@ -111,6 +122,10 @@ const max: ModeSpec = {
       console.log(`[storage] two instances through Redis: max = ${clusterVsStorage}x storage`);
       ratios.cluster_vs_real = ratiosOf(m.cluster, m.real);
       ratios.cluster_vs_storage = clusterVsStorage;
+    }
+    if (m.changes) {
+      printMax({ name: "real+changes", figures: m.changes }, [{ name: "real", figures: m.real }]);
+      ratios.changes_vs_real = ratiosOf(m.changes, m.real);
     }
     return { results: m, ratios };
   },

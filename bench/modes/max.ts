@@ -34,21 +34,29 @@ export type MaxFigures = {
 };
 
 export type MaxTargetRun = { summary: MaxFigures; steps: MaxStep[] };
-export type MaxRun = { bare: MaxTargetRun; real: MaxTargetRun; storage: StorageFigures; notify?: MaxTargetRun; cluster?: MaxTargetRun };
+export type MaxRun = {
+  bare: MaxTargetRun;
+  real: MaxTargetRun;
+  storage: StorageFigures;
+  notify?: MaxTargetRun;
+  cluster?: MaxTargetRun;
+  changes?: MaxTargetRun;
+};
 
 export async function runMax(ctx: BenchContext): Promise<MaxRun> {
   const bare = await rampTarget(ctx, "bare");
   const real = await rampTarget(ctx, "real");
   const notify = ctx.options.notify ? await rampTarget(ctx, "notify") : undefined;
   const cluster = ctx.options.twoInstances ? await rampTarget(ctx, "cluster") : undefined;
+  const changes = ctx.options.changes > 0 ? await rampTarget(ctx, "real", ctx.options.changes) : undefined;
   const storage = await measureStorage(ctx, { seconds: 5, outstanding: 1000 });
   console.log(
     `  storage baseline: ${storage.rows_per_s} rows/s · ${storage.batch_rows.statements_per_s} statements/s of p50 ${storage.batch_rows.p50} rows`,
   );
-  return { bare, real, storage, ...(notify ? { notify } : {}), ...(cluster ? { cluster } : {}) };
+  return { bare, real, storage, ...(notify ? { notify } : {}), ...(cluster ? { cluster } : {}), ...(changes ? { changes } : {}) };
 }
 
-async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTargetRun> {
+async function rampTarget(ctx: BenchContext, kind: TargetKind, changesPerParticipant = 0): Promise<MaxTargetRun> {
   const { options } = ctx;
   return withRunningTarget(ctx, kind, options.pairs, async (r) => {
     const connected = await connectAll(ctx, r);
@@ -65,6 +73,7 @@ async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTarge
         warmupMs: STEP_WARMUP_MS,
         measureMs: options.stepS * 1000,
         graceMs: options.graceS * 1000,
+        changesPerParticipant,
       };
       const measured = await measureLoad(ctx, r, request);
       messageIds.push(...measured.messageIds);
@@ -73,7 +82,7 @@ async function rampTarget(ctx: BenchContext, kind: TargetKind): Promise<MaxTarge
       const batch_rows = metricsUrl && batchesBefore ? batchRowsBetween(batchesBefore, await batchHistogram(metricsUrl)) : null;
       steps.push({ rate_msg_s: Math.round(rate), failure, figures: measured.figures, batch_rows });
       console.log(
-        `  ${kind} step ${i + 1}: ${Math.round(rate)} msg/s offered → p99 ${measured.figures.latency_ms.p99} ms${failure ? ` (fails: ${failure})` : ""}`,
+        `  ${kind}${changesPerParticipant ? "+changes" : ""} step ${i + 1}: ${Math.round(rate)} msg/s offered → p99 ${measured.figures.latency_ms.p99} ms${failure ? ` (fails: ${failure})` : ""}`,
       );
       if (failure) {
         stoppedBecause = failure;

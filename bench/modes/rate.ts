@@ -6,21 +6,22 @@ import type { Options } from "../options.ts";
 import type { TargetKind } from "../targets.ts";
 import { measureStorageLatency, type StorageLatency } from "../storage.ts";
 
-export type RateRun = { bare: LoadFigures; real: LoadFigures; storage: StorageLatency | null; notify?: LoadFigures };
+export type RateRun = { bare: LoadFigures; real: LoadFigures; storage: StorageLatency | null; notify?: LoadFigures; changes?: LoadFigures };
 
-export function rateRequest(options: Options): LoadRequest {
+export function rateRequest(options: Options, changesPerParticipant = 0): LoadRequest {
   return {
     ratePerParticipant: options.rate,
     warmupMs: options.warmupS * 1000,
     measureMs: options.durationS * 1000,
     graceMs: options.graceS * 1000,
+    changesPerParticipant,
   };
 }
 
-export async function measureRate(ctx: BenchContext, kind: TargetKind): Promise<LoadFigures> {
+export async function measureRate(ctx: BenchContext, kind: TargetKind, changesPerParticipant = 0): Promise<LoadFigures> {
   return withRunningTarget(ctx, kind, ctx.options.pairs, async (r) => {
     await connectAll(ctx, r);
-    const { figures, messageIds } = await measureLoad(ctx, r, rateRequest(ctx.options));
+    const { figures, messageIds } = await measureLoad(ctx, r, rateRequest(ctx.options, changesPerParticipant));
     figures.rows = await rowsCheckOf(ctx, r, messageIds, figures.sent);
     return figures;
   });
@@ -30,8 +31,9 @@ export async function runRate(ctx: BenchContext): Promise<RateRun> {
   const bare = await measureRate(ctx, "bare");
   const real = await measureRate(ctx, "real");
   const storage = ctx.options.target ? null : await storageAtRate(ctx);
-  if (!ctx.options.notify) return { bare, real, storage };
-  return { bare, real, storage, notify: await measureRate(ctx, "notify") };
+  const notify = ctx.options.notify ? await measureRate(ctx, "notify") : undefined;
+  const changes = ctx.options.changes > 0 ? await measureRate(ctx, "real", ctx.options.changes) : undefined;
+  return { bare, real, storage, ...(notify ? { notify } : {}), ...(changes ? { changes } : {}) };
 }
 
 /** The same total rate, warm-up and window through the service's own store: the latency floor. */

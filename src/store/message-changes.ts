@@ -2,7 +2,9 @@
  * Edits, deletions for everyone and reactions, each in one transaction: the message row is locked,
  * the rules checked, the change applied (a deletion erases the content and the reactions), then the
  * session's next change number taken from its chat_session_changes row, which stays locked until the
- * commit, so numbers follow commit order. No network call happens inside.
+ * commit, so numbers follow commit order. No network call happens inside. Statements that do not
+ * wait for each other's answers are pipelined (sent together on the transaction's connection, run
+ * in order): a change costs two round trips between BEGIN and COMMIT.
  */
 import type { Sql, TransactionSql } from "postgres";
 import { type ChangedMessage, type ChangeRefusal, type ChangeRules, type MessageChange, holdsAfter } from "../chat/ports.ts";
@@ -19,10 +21,10 @@ export async function applyChange(
   rules: ChangeRules,
 ): Promise<ChangedMessage | { refused: ChangeRefusal }> {
   return sql.begin(async (tx) => {
-    // Waits for another change to the same message at most this long: the caller's deadline is near.
-    await tx`SET LOCAL lock_timeout = '2s'`;
     const emoji = change.kind === "react" ? change.emoji : "";
-    const [target] = await tx<Target[]>`
+    // Waits for another change to the same message at most this long: the caller's deadline is near.
+    const lockTimeout = tx`SET LOCAL lock_timeout = '2s'`;
+    const targetQuery = tx<Target[]>`
       SELECT m.id, m.sender_id, (extract(epoch FROM now() - m.created_at) * 1000)::float8 AS age_ms,
              coalesce(c.deleted_at IS NOT NULL, false) AS deleted,
              (SELECT count(DISTINCT emoji)::int FROM chat_reactions r WHERE r.message_id = m.id) AS reactions,
@@ -31,22 +33,30 @@ export async function applyChange(
       FROM messages m LEFT JOIN chat_message_changes c ON c.message_id = m.id
       WHERE m.session_id = ${sessionId} AND m.seq = ${change.seq}
       FOR UPDATE OF m`;
+    const [, [target]] = await Promise.all([lockTimeout, targetQuery]);
     const refused = target ? refusal(target, userId, change, rules) : "not_found";
     if (refused) return { refused };
-    const edited = await apply(tx, target!, userId, change);
-    const [counter] = await tx<{ last_change: number }[]>`
-      INSERT INTO chat_session_changes AS s (session_id, last_change) VALUES (${sessionId}, 1)
-      ON CONFLICT (session_id) DO UPDATE SET last_change = s.last_change + 1
-      RETURNING last_change`;
-    const last_change = counter!.last_change;
-    await tx`
-      INSERT INTO chat_message_changes AS c (message_id, session_id, seq, change_seq, edited_at, deleted_at)
-      VALUES (${target!.id}, ${sessionId}, ${change.seq}, ${last_change},
-              ${edited ? tx`now()` : null}, ${change.kind === "delete" ? tx`now()` : null})
-      ON CONFLICT (message_id) DO UPDATE SET change_seq = EXCLUDED.change_seq,
-        edited_at = coalesce(EXCLUDED.edited_at, c.edited_at), deleted_at = coalesce(EXCLUDED.deleted_at, c.deleted_at)`;
-    const [row] = await tx`SELECT ${viewColumns(tx as unknown as Sql)} FROM ${viewFrom(tx as unknown as Sql)} WHERE m.id = ${target!.id}`;
-    return { changeSeq: last_change, message: toView(row as Parameters<typeof toView>[0]) };
+    const t = target!;
+    const edited = change.kind === "edit";
+    // The change, its number and the message as it is now: one round trip.
+    const [, [numbered], [row]] = await Promise.all([
+      Promise.all(apply(tx, t, userId, change)),
+      tx<{ change_seq: number }[]>`
+        WITH counter AS (
+          INSERT INTO chat_session_changes AS s (session_id, last_change) VALUES (${sessionId}, 1)
+          ON CONFLICT (session_id) DO UPDATE SET last_change = s.last_change + 1
+          RETURNING last_change
+        )
+        INSERT INTO chat_message_changes AS c (message_id, session_id, seq, change_seq, edited_at, deleted_at)
+        SELECT ${t.id}, ${sessionId}, ${change.seq}, last_change,
+               ${edited ? tx`now()` : null}, ${change.kind === "delete" ? tx`now()` : null}
+        FROM counter
+        ON CONFLICT (message_id) DO UPDATE SET change_seq = EXCLUDED.change_seq,
+          edited_at = coalesce(EXCLUDED.edited_at, c.edited_at), deleted_at = coalesce(EXCLUDED.deleted_at, c.deleted_at)
+        RETURNING change_seq`,
+      tx`SELECT ${viewColumns(tx as unknown as Sql)} FROM ${viewFrom(tx as unknown as Sql)} WHERE m.id = ${t.id}`,
+    ]);
+    return { changeSeq: Number(numbered!.change_seq), message: toView(row as Parameters<typeof toView>[0]) };
   });
 }
 
@@ -61,23 +71,19 @@ function refusal(t: Target, userId: string, change: MessageChange, rules: Change
   return null;
 }
 
-/** Applies the change to the message; true when its content was edited. */
-async function apply(tx: TransactionSql, t: Target, userId: string, change: MessageChange): Promise<boolean> {
+/** The statements that apply the change to the message (sent without waiting for their answers). */
+function apply(tx: TransactionSql, t: Target, userId: string, change: MessageChange) {
   switch (change.kind) {
     case "edit":
-      await tx`UPDATE messages SET content = ${change.content} WHERE id = ${t.id}`;
-      return true;
+      return [tx`UPDATE messages SET content = ${change.content} WHERE id = ${t.id}`];
     case "delete":
       // Erased, not flagged: the tombstone keeps its seq, so seq still has no hole.
-      await tx`UPDATE messages SET content = '' WHERE id = ${t.id}`;
-      await tx`DELETE FROM chat_reactions WHERE message_id = ${t.id}`;
-      return false;
+      return [tx`UPDATE messages SET content = '' WHERE id = ${t.id}`, tx`DELETE FROM chat_reactions WHERE message_id = ${t.id}`];
     case "react": {
       const holds = holdsAfter(change, t.mine);
-      if (holds === t.mine) return false; // already so: still a change (numbered and broadcast), so a retry is answered
-      if (t.mine) await tx`DELETE FROM chat_reactions WHERE message_id = ${t.id} AND user_id = ${userId} AND emoji = ${change.emoji}`;
-      else await tx`INSERT INTO chat_reactions (message_id, user_id, emoji) VALUES (${t.id}, ${userId}, ${change.emoji})`;
-      return false;
+      if (holds === t.mine) return []; // already so: still a change (numbered and broadcast), so a retry is answered
+      if (t.mine) return [tx`DELETE FROM chat_reactions WHERE message_id = ${t.id} AND user_id = ${userId} AND emoji = ${change.emoji}`];
+      return [tx`INSERT INTO chat_reactions (message_id, user_id, emoji) VALUES (${t.id}, ${userId}, ${change.emoji})`];
     }
   }
 }
