@@ -7,7 +7,8 @@ import type { Server } from "bun";
 import type { Sql } from "postgres";
 import type { Config, NotifyConfig } from "./config/config.ts";
 import { isLoopback } from "./config/env-schema.ts";
-import type { Bus, Presence } from "./chat/ports.ts";
+import type { Bus, ChangeRules, Presence } from "./chat/ports.ts";
+import { Moderation, type DeliverChange } from "./chat/moderation.ts";
 import { ChatService } from "./chat/chat-service.ts";
 import { ChatApi } from "./chat/chat-api.ts";
 import { createVerifier } from "./auth/tokens.ts";
@@ -119,7 +120,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     log,
     fanout: (topic, frame) => server?.publish(topic, frame),
     maxPendingPerUser: config.limits.maxPendingWritesPerUser,
-    changeRules: { editWindowMs: config.limits.editWindowMs, maxReactions: config.limits.maxReactionsPerMessage },
+    changeRules: changeRulesOf(config),
     onAccessChange: (change) => http?.access.changed(change),
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
@@ -143,6 +144,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     admission: { directory: store, tickets: store.tickets },
     accessSnapshot: (sessionIds, userIds) => accessFeed.snapshot(sessionIds, userIds),
     health: { pingDatabase: () => store.ping(), redis: () => bus.status(), accepting: () => accepting, draining: () => draining },
+    serverApi: { key: config.serverApiKey, moderation: moderationOf(config, store, (changed) => chat.changedByBackend(changed)) },
     verify: createVerifier(config.jwt),
     log,
     metrics,
@@ -246,3 +248,13 @@ async function demoRoute(req: Request, url: URL, server: Server<SocketData>, sql
   }
   return Response.json(await provisionDemo(sql, secret));
 }
+
+/** The backend's moderation over this store; `deliver` tells every instance (null in the CLI, where no socket is open). */
+export function moderationOf(config: Config, store: PostgresStore, deliver: DeliverChange | null): Moderation {
+  return new Moderation({ store: store.moderation, changes: store, deliver, rules: changeRulesOf(config) });
+}
+
+const changeRulesOf = (config: Config): ChangeRules => ({
+  editWindowMs: config.limits.editWindowMs,
+  maxReactions: config.limits.maxReactionsPerMessage,
+});

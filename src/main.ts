@@ -7,11 +7,14 @@
  *   token <user-id>  mint an access token (development)
  *   healthcheck      exit 0 when the server on HOST:PORT is ready (for container health checks)
  *   vapid            print a new VAPID key pair for Web Push (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY)
+ *   ban <user-id> [until]  ban a user (until an ISO 8601 time, or for good); unban <user-id> lifts it
+ *   erase-user <user-id>   erase a user's messages and reactions (account deletion), and ban them
  *   --version, --help  need no configuration
  */
 import { loadConfig, ConfigError, type Config } from "./config/config.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
-import { startApp } from "./app.ts";
+import { moderationOf, startApp } from "./app.ts";
+import { PostgresStore } from "./store/postgres-store.ts";
 import { connect } from "./store/connect.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres } from "./store/embedded-postgres.ts";
@@ -20,7 +23,7 @@ import { provisionDemo, wscatLines, type DemoAccess } from "./cli/demo.ts";
 import { generateVapidKeys } from "./notify/web-push-sender.ts";
 import { VERSION } from "./version.ts";
 
-const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid> | healthcheck | vapid | --version | --help]`;
+const USAGE = `usage: sendbuddy-chat [serve | migrate | demo | token <user-uuid> | healthcheck | vapid | ban <user-uuid> [until] | unban <user-uuid> | erase-user <user-uuid> | --version | --help]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...args] = argv;
@@ -36,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let config: Config;
   try {
-    config = loadConfig(process.env, { requireKey: !["migrate", "healthcheck"].includes(command) });
+    config = loadConfig(process.env, { requireKey: !["migrate", "healthcheck", ...MODERATION_COMMANDS].includes(command) });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);
@@ -54,6 +57,10 @@ async function main(argv: string[]): Promise<number> {
       return token(config, args[0]);
     case "healthcheck":
       return healthcheck(config);
+    case "ban":
+    case "unban":
+    case "erase-user":
+      return moderate(config, command, args);
     default:
       console.error(USAGE);
       return 2;
@@ -115,6 +122,46 @@ async function withDatabase<T>(config: Config, work: (sql: ReturnType<typeof con
     await sql.end({ timeout: 5 });
     await embedded?.stop();
   }
+}
+
+const MODERATION_COMMANDS = ["ban", "unban", "erase-user"];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The operators' moderation, on the database: a ban closes the user's sockets on every running
+ * instance through the access feed; an erasure reaches open sockets at their next connection or page.
+ */
+async function moderate(config: Config, command: string, [userId, until]: string[]): Promise<number> {
+  if (!userId || !UUID.test(userId)) {
+    console.error(`usage: ${command} <user-uuid>${command === "ban" ? " [until, ISO 8601]" : ""}`);
+    return 2;
+  }
+  const untilDate = until ? new Date(until) : null;
+  if (untilDate && (Number.isNaN(untilDate.getTime()) || untilDate.getTime() <= Date.now())) {
+    console.error("until must be an ISO 8601 time in the future");
+    return 2;
+  }
+  const id = userId.toLowerCase();
+  return withDatabase(config, async (sql) => {
+    const store = new PostgresStore(sql, { timeoutMs: 30_000, maxPending: 1 });
+    try {
+      const moderation = moderationOf(config, store, null);
+      const outcome =
+        command === "ban"
+          ? (await moderation.ban(id, untilDate)) && { banned: true, until: untilDate?.toISOString() ?? null }
+          : command === "unban"
+            ? { unbanned: await moderation.unban(id) }
+            : await moderation.eraseUser(id);
+      if (!outcome) {
+        console.error("no such user");
+        return 1;
+      }
+      console.log(JSON.stringify({ user_id: id, ...outcome }));
+      return 0;
+    } finally {
+      await store.close();
+    }
+  });
 }
 
 async function migrateCommand(config: Config, log: Logger): Promise<number> {

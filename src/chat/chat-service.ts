@@ -9,6 +9,7 @@ import { userTopic, type Connection, type Fanout, type Member, type ResumePoint 
 import { Delivery } from "./delivery.ts";
 import { InboxFeed } from "./inbox-feed.ts";
 import type {
+  ChangedMessage,
   AccessChange,
   Bus,
   ChangeRules,
@@ -143,6 +144,11 @@ export class ChatService {
         return this.messages.change(conn, m, { kind: "react", seq, emoji, ...(on === undefined ? {} : { on }) }, frame.change_id);
       }
     }
+  }
+
+  /** A change the backend made (chat/moderation.ts), delivered as a participant's. */
+  changedByBackend(changed: ChangedMessage): void {
+    this.messages.changedByBackend(changed);
   }
 
   get roomCount(): number {

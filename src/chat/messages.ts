@@ -7,6 +7,7 @@ import {
   StoreUnavailableError,
   type AccessChange,
   type Appended,
+  type ChangedMessage,
   type ChangeRefusal,
   type ChangeRules,
   type Directory,
@@ -145,6 +146,13 @@ export class Messages {
     const { changeSeq, message } = result;
     delivery.change(m.session.sessionId, changeSeq, message.seq, messageChangedFrame(message, changeId));
     events.emit("messageChanged", m.session);
+  }
+
+  /** A change made on the backend's behalf (a moderator's removal, an erasure): to every instance, as a participant's. */
+  changedByBackend({ changeSeq, message }: ChangedMessage): void {
+    const { delivery, events, rooms } = this.deps;
+    delivery.change(message.session_id, changeSeq, message.seq, messageChangedFrame(message));
+    void rooms.sessionOf(message.session_id, message.sender_id).then((s) => s && events.emit("messageChanged", s));
   }
 
   typing(m: Member, isTyping: boolean): void {

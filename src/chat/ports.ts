@@ -20,7 +20,7 @@ export type SessionInfo = {
 };
 
 /** Why a user may not have a session's data. */
-export type DeniedReason = "user_not_found" | "no_session" | "not_participant";
+export type DeniedReason = "user_not_found" | "banned" | "no_session" | "not_participant";
 export type Denied = { ok: false; reason: DeniedReason };
 
 export type Authorization = { ok: true; session: SessionInfo; user: Participant } | Denied;
@@ -128,6 +128,8 @@ export interface MessageLog {
 export type MessageChange =
   | { kind: "edit"; seq: number; content: string }
   | { kind: "delete"; seq: number }
+  /** A moderator's removal (the server API): a deletion of anyone's message, shown as removed. */
+  | { kind: "remove"; seq: number }
   /** `on`: hold the emoji (true) or not (false), a no-op when already so; absent: toggle. */
   | { kind: "react"; seq: number; emoji: string; on?: boolean };
 
@@ -167,6 +169,21 @@ export interface ChatQueries {
   inbox(userId: string, query: InboxQuery): Promise<InboxRow[] | null>;
 }
 
+/** What an erasure did in one session: its messages erased, and the change numbers it took (every one a change to deliver). */
+export type ErasedSession = { sessionId: string; firstChange: number; lastChange: number; messages: number };
+
+/** The backend's moderation on the store (chat/moderation.ts). */
+export interface ModerationStore {
+  /** Bans an existing user (until a time, or for good); false when there is no such user. */
+  ban(userId: string, until: Date | null): Promise<boolean>;
+  /** Lifts a ban; false when there was none. */
+  unban(userId: string): Promise<boolean>;
+  /** Whether the user exists at all (active or not). */
+  userExists(userId: string): Promise<boolean>;
+  /** Erases the user's messages (tombstones) and reactions in every session, and what the chat keeps of them. Idempotent. */
+  eraseUser(userId: string): Promise<ErasedSession[]>;
+}
+
 export interface Store extends Directory, MessageLog, MessageChanges, ChatQueries {
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -191,12 +208,13 @@ export interface TicketBook {
  */
 export type AccessChange =
   | { kind: "session"; sessionId: string; participants: readonly [inviterId: string, inviteeId: string] | null }
-  | { kind: "user"; userId: string };
+  | { kind: "user"; userId: string; banned?: true };
 
-/** Of the sessions and users asked about: those that exist (with their participants) and those that may sign in. */
+/** Of the sessions and users asked about: those that exist (with their participants), those that may sign in, those banned. */
 export type AccessSnapshot = {
   sessions: Map<string, readonly [inviterId: string, inviteeId: string]>;
   activeUsers: Set<string>;
+  bannedUsers: Set<string>;
 };
 
 /** What crosses instances. `frame` is the serialised server frame, forwarded untouched. */

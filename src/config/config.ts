@@ -114,6 +114,8 @@ export type Config = {
   /** Serve the demo chat page at /demo; default: when devRoutes is on. */
   demoPage: boolean;
   notify: NotifyConfig | null;
+  /** The backend's key for the server API (/api/server/, moderation); null: the API is off. */
+  serverApiKey: string | null;
 };
 
 export class ConfigError extends Error {
@@ -155,6 +157,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JWT_PUBLIC_KEY && e.JWT_JWKS_URL) problems.push("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both");
   if (e.REDIS_TLS_CA_FILE && !e.REDIS_URL?.startsWith("rediss://")) {
     problems.push("REDIS_TLS_CA_FILE is for TLS: give REDIS_URL as rediss://… (a redis:// URL is never switched to TLS)");
+  }
+  if (e.SERVER_API_KEY && [e.JWT_SECRET, e.JWT_SECRET_PREVIOUS, e.NOTIFY_WEBHOOK_SECRET].includes(e.SERVER_API_KEY)) {
+    problems.push("SERVER_API_KEY must be a key of its own, not a JWT or webhook secret");
   }
   if (e.JWT_SECRET_PREVIOUS && (!e.JWT_SECRET || asymmetric)) {
     problems.push("JWT_SECRET_PREVIOUS is for rotating JWT_SECRET: set the new one in JWT_SECRET (and no public key or JWKS)");
@@ -220,6 +225,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     devRoutes: e.NODE_ENV === "development" && !e.DATABASE_URL,
     demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development" && !e.DATABASE_URL,
     notify,
+    serverApiKey: e.SERVER_API_KEY ?? null,
   };
 }
 

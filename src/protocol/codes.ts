@@ -28,6 +28,8 @@ export const CloseCode = {
   InvalidToken: 4003,
   /** The user is neither the session's inviter nor its invitee, or the session does not exist. */
   NotParticipant: 4004,
+  /** A moderator banned the user (the server API or `cli ban`): every socket closed, new ones refused until the ban ends. */
+  Banned: 4005,
   /** The user has too many open connections on this instance: close one, reconnect later. */
   TooManyConnections: 4101,
   /** The user attempted too many connections lately (CONNECT_RATE_PER_SECOND): reconnect later. */
@@ -46,6 +48,7 @@ export const CloseReason: Record<CloseCode, string> = {
   [CloseCode.UserNotFound]: "user not found",
   [CloseCode.InvalidToken]: "invalid or expired token",
   [CloseCode.NotParticipant]: "not a participant of this session",
+  [CloseCode.Banned]: "banned by a moderator",
   [CloseCode.TooManyConnections]: "too many connections for this user",
   [CloseCode.TooManyAttempts]: "too many connection attempts, reconnect later",
 };

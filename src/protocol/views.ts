@@ -21,6 +21,8 @@ export type MessageView = {
   edited_at?: string;
   /** When it was deleted for everyone: `content` is then "" (erased from the database) and it has no reactions. */
   deleted_at?: string;
+  /** Deleted by a moderator (the backend's server API), not by its sender. */
+  removed?: true;
   /** Reactions, oldest emoji first: who holds each (a participant reacted when their id is in `user_ids`). */
   reactions?: ReactionView[];
   /** The message this one replies to, with a preview the server filled in. */

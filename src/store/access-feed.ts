@@ -15,8 +15,14 @@ import { pgArray } from "./pg-array.ts";
 
 export const ACCESS_CHANNEL = "chat_access";
 
-/** A `users u` row that may sign in: Django's `is_active` where the table has one (to_jsonb reads a column that may not exist). */
-export const ACTIVE_USER = "coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)";
+/** A `users u` row with a ban in force (chat_bans, until it expires). */
+export const BANNED_USER = "EXISTS (SELECT 1 FROM chat_bans b WHERE b.user_id = u.id AND (b.until IS NULL OR b.until > now()))";
+
+/**
+ * A `users u` row that may use the chat: Django's `is_active` where the table has one (to_jsonb reads
+ * a column that may not exist), and not banned.
+ */
+export const ACTIVE_USER = `coalesce((to_jsonb(u) ->> 'is_active')::boolean, true) AND NOT ${BANNED_USER}`;
 
 const POLL_MS = 1000;
 const RELISTEN_MAX_MS = 2000;
@@ -28,11 +34,12 @@ export type AccessHandlers = {
   resync(): void;
 };
 
-/** "s <session> <inviter> <invitee>", "s <session>" (deleted) or "u <user>"; null for anything else. */
+/** "s <session> <inviter> <invitee>", "s <session>" (deleted), "u <user>" or "b <user>" (banned); null for anything else. */
 export function parseAccessChange(payload: string): AccessChange | null {
   const [kind, id, inviter, invitee, ...rest] = payload.split(" ");
   if (!id || !UUID.test(id) || rest.length > 0) return null;
   if (kind === "u" && inviter === undefined) return { kind: "user", userId: id };
+  if (kind === "b" && inviter === undefined) return { kind: "user", userId: id, banned: true };
   if (kind !== "s") return null;
   if (inviter === undefined) return { kind: "session", sessionId: id, participants: null };
   if (!UUID.test(inviter) || !invitee || !UUID.test(invitee)) return null;
@@ -80,12 +87,14 @@ export class AccessFeed {
     const [sessions, users] = await Promise.all([
       this.sql<{ id: string; inviter_id: string; invitee_id: string }[]>`
         SELECT id, inviter_id, invitee_id FROM sessions WHERE id = ANY(${pgArray(sessionIds)}::uuid[])`,
-      this.sql<{ id: string }[]>`
-        SELECT u.id FROM users u WHERE u.id = ANY(${pgArray(userIds)}::uuid[]) AND ${this.sql.unsafe(ACTIVE_USER)}`,
+      this.sql<{ id: string; allowed: boolean; banned: boolean }[]>`
+        SELECT u.id, ${this.sql.unsafe(ACTIVE_USER)} AS allowed, ${this.sql.unsafe(BANNED_USER)} AS banned
+        FROM users u WHERE u.id = ANY(${pgArray(userIds)}::uuid[])`,
     ]);
     return {
       sessions: new Map(sessions.map((r) => [r.id, [r.inviter_id, r.invitee_id] as const])),
-      activeUsers: new Set(users.map((r) => r.id)),
+      activeUsers: new Set(users.filter((r) => r.allowed).map((r) => r.id)),
+      bannedUsers: new Set(users.filter((r) => r.banned).map((r) => r.id)),
     };
   }
 

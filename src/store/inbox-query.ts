@@ -2,6 +2,7 @@
 import type { PendingQuery, Sql } from "postgres";
 import { INBOX_PREVIEW_CODE_POINTS, type InboxQuery, type InboxRow, type UnreadRow } from "../chat/ports.ts";
 import { ISO_UTC } from "./batch-statement.ts";
+import { ACTIVE_USER } from "./access-feed.ts";
 
 type Bounded = <T extends readonly (object | undefined)[]>(query: PendingQuery<T>) => Promise<T>;
 
@@ -29,6 +30,8 @@ export async function inboxRows(sql: Sql, bounded: Bounded, userId: string, { li
       FROM (
         SELECT s.*, (extract(epoch FROM coalesce(s.last_message_at, s.created_at)) * 1000000)::bigint AS activity
         FROM sessions s WHERE (s.inviter_id = ${userId} OR s.invitee_id = ${userId}) ${sessionId ? sql`AND s.id = ${sessionId}` : sql``}
+          -- A user who may not use the chat (deactivated, banned) has no inbox: the caller answers "user not found".
+          AND EXISTS (SELECT 1 FROM users u WHERE u.id = ${userId} AND ${sql.unsafe(ACTIVE_USER)})
       ) s
       JOIN users o ON o.id = CASE WHEN s.inviter_id = ${userId} THEN s.invitee_id ELSE s.inviter_id END
       LEFT JOIN session_reads r ON r.session_id = s.id AND r.user_id = ${userId}

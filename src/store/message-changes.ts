@@ -38,6 +38,7 @@ export async function applyChange(
     if (refused) return { refused };
     const t = target!;
     const edited = change.kind === "edit";
+    const erased = change.kind === "delete" || change.kind === "remove";
     // The change, its number and the message as it is now: one round trip.
     const [, [numbered], [row]] = await Promise.all([
       Promise.all(apply(tx, t, userId, change)),
@@ -47,12 +48,13 @@ export async function applyChange(
           ON CONFLICT (session_id) DO UPDATE SET last_change = s.last_change + 1
           RETURNING last_change
         )
-        INSERT INTO chat_message_changes AS c (message_id, session_id, seq, change_seq, edited_at, deleted_at)
+        INSERT INTO chat_message_changes AS c (message_id, session_id, seq, change_seq, edited_at, deleted_at, removed)
         SELECT ${t.id}, ${sessionId}, ${change.seq}, last_change,
-               ${edited ? tx`now()` : null}, ${change.kind === "delete" ? tx`now()` : null}
+               ${edited ? tx`now()` : null}, ${erased ? tx`now()` : null}, ${change.kind === "remove"}
         FROM counter
         ON CONFLICT (message_id) DO UPDATE SET change_seq = EXCLUDED.change_seq,
-          edited_at = coalesce(EXCLUDED.edited_at, c.edited_at), deleted_at = coalesce(EXCLUDED.deleted_at, c.deleted_at)
+          edited_at = coalesce(EXCLUDED.edited_at, c.edited_at), deleted_at = coalesce(c.deleted_at, EXCLUDED.deleted_at),
+          removed = c.removed OR EXCLUDED.removed
         RETURNING change_seq`,
       tx`SELECT ${viewColumns(tx as unknown as Sql)} FROM ${viewFrom(tx as unknown as Sql)} WHERE m.id = ${t.id}`,
     ]);
@@ -61,6 +63,7 @@ export async function applyChange(
 }
 
 function refusal(t: Target, userId: string, change: MessageChange, rules: ChangeRules): ChangeRefusal | null {
+  if (change.kind === "remove") return null; // a moderator's removal of a deleted message marks it removed: a retry succeeds
   if (t.deleted) return "message_deleted";
   if (change.kind === "react") {
     const adds = holdsAfter(change, t.mine) && !t.mine;
@@ -77,6 +80,7 @@ function apply(tx: TransactionSql, t: Target, userId: string, change: MessageCha
     case "edit":
       return [tx`UPDATE messages SET content = ${change.content} WHERE id = ${t.id}`];
     case "delete":
+    case "remove":
       // Erased, not flagged: the tombstone keeps its seq, so seq still has no hole.
       return [tx`UPDATE messages SET content = '' WHERE id = ${t.id}`, tx`DELETE FROM chat_reactions WHERE message_id = ${t.id}`];
     case "react": {

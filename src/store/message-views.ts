@@ -17,7 +17,7 @@ export function viewColumns(sql: Sql) {
       SELECT json_agg(json_build_object('emoji', r.emoji, 'count', r.n, 'user_ids', r.users) ORDER BY r.first)
       FROM (SELECT emoji, count(*)::int AS n, array_agg(user_id ORDER BY created_at) AS users, min(created_at) AS first
             FROM chat_reactions WHERE message_id = m.id GROUP BY emoji) r
-    ) END AS reactions,
+    ) END AS reactions, CASE WHEN c.removed THEN true END AS removed,
     CASE WHEN rp.message_id IS NOT NULL THEN ${replyJson(sql, "rp.reply_to_seq")} END AS reply_to`;
 }
 
@@ -43,7 +43,7 @@ export const viewFrom = (sql: Sql) =>
     LEFT JOIN (${quoted(sql)}) ON q.session_id = m.session_id AND q.seq = rp.reply_to_seq`;
 
 type ViewRow = MessageView & {
-  [K in "client_id" | "change_seq" | "edited_at" | "deleted_at" | "reactions" | "reply_to"]?: MessageView[K] | null;
+  [K in "client_id" | "change_seq" | "edited_at" | "deleted_at" | "removed" | "reactions" | "reply_to"]?: MessageView[K] | null;
 };
 
 /** Optional fields appear only when set (a message never changed looks as it always did). */
@@ -53,6 +53,7 @@ export function toView(row: ViewRow): MessageView {
   else row.change_seq = Number(row.change_seq);
   if (row.edited_at == null) delete row.edited_at;
   if (row.deleted_at == null) delete row.deleted_at;
+  if (row.removed == null) delete row.removed;
   if (row.reactions == null) delete row.reactions;
   if (row.reply_to == null) delete row.reply_to;
   return row as MessageView;

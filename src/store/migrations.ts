@@ -251,6 +251,28 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // Moderation (chat/moderation.ts): bans, told to every instance by the access feed ("b <user>"),
+    // and messages removed by a moderator (a deletion with removed = true). A constant default adds
+    // the column without rewriting the table.
+    version: 12,
+    name: "moderation",
+    sql: `
+      CREATE TABLE IF NOT EXISTS chat_bans (
+        user_id uuid PRIMARY KEY REFERENCES users ON DELETE CASCADE,
+        until timestamptz NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      ALTER TABLE chat_message_changes ADD COLUMN IF NOT EXISTS removed boolean NOT NULL DEFAULT false;
+      CREATE OR REPLACE FUNCTION chat_notify_ban() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('chat_access', 'b ' || NEW.user_id);
+        RETURN NULL;
+      END $$;
+      DROP TRIGGER IF EXISTS chat_user_banned ON chat_bans;
+      CREATE TRIGGER chat_user_banned AFTER INSERT OR UPDATE ON chat_bans FOR EACH ROW EXECUTE FUNCTION chat_notify_ban();
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

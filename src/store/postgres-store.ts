@@ -26,11 +26,13 @@ import { Coalescer } from "./coalescer.ts";
 import { pgArray } from "./pg-array.ts";
 import { Tickets } from "./tickets.ts";
 import { NotificationOutbox } from "./notification-outbox.ts";
-import { ACTIVE_USER } from "./access-feed.ts";
+import { PostgresModeration } from "./moderation-store.ts";
+import { ACTIVE_USER, BANNED_USER } from "./access-feed.ts";
 import { withTimeout } from "../lib/timeout.ts";
 
 type AuthRow = {
   user_name: string | null;
+  banned: boolean;
   session_id: string | null;
   last_seq: number;
   last_change: number;
@@ -48,6 +50,7 @@ export class PostgresStore implements Store {
   readonly tickets: Tickets;
   /** Offline notifications: push subscriptions, their queue and outbox. */
   readonly notifications: NotificationOutbox;
+  readonly moderation: PostgresModeration;
   private lateCommitHandler: (appended: Appended) => void = () => {};
   private readonly timeoutMs: number;
 
@@ -69,6 +72,7 @@ export class PostgresStore implements Store {
     });
     this.tickets = new Tickets(sql, (query) => this.bounded(query));
     this.notifications = new NotificationOutbox(sql, (query) => this.bounded(query));
+    this.moderation = new PostgresModeration(sql, (query) => this.bounded(query));
   }
 
   onLateCommit(handler: (appended: Appended) => void): void {
@@ -77,7 +81,7 @@ export class PostgresStore implements Store {
 
   async authorize(sessionId: string, userId: string): Promise<Authorization> {
     const row = await this.authorizations.get({ sessionId, userId });
-    if (row.user_name === null) return { ok: false, reason: "user_not_found" };
+    if (row.user_name === null) return { ok: false, reason: row.banned ? "banned" : "user_not_found" };
     if (row.session_id === null) return { ok: false, reason: "no_session" };
     if (row.inviter_id !== userId && row.invitee_id !== userId) return { ok: false, reason: "not_participant" };
     return {
@@ -103,6 +107,7 @@ export class PostgresStore implements Store {
       ) WITH ORDINALITY AS r(session_id, user_id, ord)
       CROSS JOIN LATERAL (
         SELECT (SELECT display_name FROM users u WHERE u.id = r.user_id AND ${this.sql.unsafe(ACTIVE_USER)}) AS user_name,
+               (SELECT ${this.sql.unsafe(BANNED_USER)} FROM users u WHERE u.id = r.user_id) AS banned,
                s.id AS session_id, s.last_seq, coalesce((SELECT last_change FROM chat_session_changes WHERE session_id = s.id), 0) AS last_change,
                s.inviter_id, iu.display_name AS inviter_name,
                s.invitee_id, eu.display_name AS invitee_name,
@@ -157,7 +162,7 @@ export class PostgresStore implements Store {
     const cursor = q.before !== null ? sql`AND m.seq < ${q.before}` : q.after !== null ? sql`AND m.seq > ${q.after}` : sql``;
     const fields = sql`'message_id', p.message_id, 'session_id', p.session_id, 'seq', p.seq, 'content', p.content,
       'sender_id', p.sender_id, 'sender_name', p.sender_name, 'created_at', p.created_at, 'client_id', p.client_id,
-      'change_seq', p.change_seq, 'edited_at', p.edited_at, 'deleted_at', p.deleted_at, 'reactions', p.reactions,
+      'change_seq', p.change_seq, 'edited_at', p.edited_at, 'deleted_at', p.deleted_at, 'removed', p.removed, 'reactions', p.reactions,
       'reply_to', p.reply_to`;
     type Row = {
       user_ok: boolean;
@@ -212,7 +217,7 @@ export class PostgresStore implements Store {
              (SELECT count(*) FROM messages m
                WHERE m.session_id = s.id AND m.seq > coalesce(r.last_read_seq, 0) AND m.sender_id <> ${userId})::int AS unread
       FROM (VALUES (1)) AS one
-      LEFT JOIN users u ON u.id = ${userId}
+      LEFT JOIN users u ON u.id = ${userId} AND ${this.sql.unsafe(ACTIVE_USER)}
       LEFT JOIN sessions s ON u.id IS NOT NULL AND (s.inviter_id = ${userId} OR s.invitee_id = ${userId})
       LEFT JOIN session_reads r ON r.session_id = s.id AND r.user_id = ${userId}
       ORDER BY s.last_message_at DESC NULLS LAST, s.created_at DESC`);

@@ -92,12 +92,16 @@ export class AccessGuard {
 }
 
 export function verdictOnChange(o: Admitted, change: AccessChange): CloseCode | null {
-  if (change.kind === "user") return o.userId === change.userId ? CloseCode.UserNotFound : null;
+  if (change.kind === "user") {
+    if (o.userId !== change.userId) return null;
+    return change.banned ? CloseCode.Banned : CloseCode.UserNotFound;
+  }
   if (o.kind !== "session" || o.session.sessionId !== change.sessionId) return null;
   return change.participants?.includes(o.userId) ? null : CloseCode.NotParticipant;
 }
 
 export function verdictOnSnapshot(o: Admitted, snap: AccessSnapshot): CloseCode | null {
+  if (snap.bannedUsers.has(o.userId)) return CloseCode.Banned;
   if (!snap.activeUsers.has(o.userId)) return CloseCode.UserNotFound;
   if (o.kind !== "session") return null;
   return snap.sessions.get(o.session.sessionId)?.includes(o.userId) ? null : CloseCode.NotParticipant;

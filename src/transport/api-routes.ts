@@ -195,6 +195,7 @@ async function unread(chat: ChatApi, caller: Caller): Promise<Response> {
 /** Why a caller may not have a session's data, as every route answers it. */
 function accessDenied(reason: DeniedReason): Response {
   if (reason === "user_not_found") return json(401, { error: "user not found" });
+  if (reason === "banned") return json(403, { error: "banned by a moderator" });
   if (reason === "no_session") return json(404, { error: "session not found" });
   return json(403, { error: "not a participant of this session" });
 }

@@ -10,6 +10,8 @@ import type { Metrics } from "../observability/metrics.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import { admit, socketTargetOf } from "./upgrade.ts";
 import { apiHandler } from "./api-routes.ts";
+import { SERVER_API_PREFIX, serverApiHandler } from "./server-api.ts";
+import type { Moderation } from "../chat/moderation.ts";
 import type { PushApi } from "./push-routes.ts";
 import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
@@ -48,6 +50,8 @@ export type HttpDeps = {
   metrics: Metrics;
   /** Web Push subscriptions (null: not configured). */
   push: PushApi | null;
+  /** The backend's server API (moderation): off while `key` is null. */
+  serverApi: { key: string | null; moderation: Moderation };
   /** Development-only routes: static pages (the demo page, bundled by Bun) and handlers (demo accounts). */
   dev?: {
     pages: Record<string, Bun.HTMLBundle | Response>;
@@ -77,6 +81,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     pageMaxBytes: settings.limits.historyPageMaxBytes,
     push: deps.push,
   });
+  const serverApi = serverApiHandler(deps.serverApi.key, deps.serverApi.moderation, deps.log);
   deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.size);
 
   const server = Bun.serve<SocketData>({
@@ -112,6 +117,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
       if (url.pathname === "/metrics")
         return new Response(deps.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
       const ip = () => requests.ipOf(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"));
+      if (url.pathname.startsWith(SERVER_API_PREFIX)) return serverApi(req, url);
       if (url.pathname.startsWith("/api/")) return api(req, url, ip);
 
       const target = socketTargetOf(url.pathname);

@@ -3,7 +3,7 @@
  * database round trip. The outcome travels to the WebSocket `open` handler in `ws.data`, because the
  * protocol accepts the connection first and then closes it with a 4xxx code.
  */
-import { INBOX_TICKET_SCOPE, type Directory, type TicketBook } from "../chat/ports.ts";
+import { INBOX_TICKET_SCOPE, type DeniedReason, type Directory, type TicketBook } from "../chat/ports.ts";
 import type { Member, ResumePoint } from "../chat/types.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
@@ -109,8 +109,8 @@ async function openInbox(store: Directory, who: Identity & { ok: true }): Promis
   return { ok: true, kind: "inbox", userId: who.userId, expiresAt: who.expiresAt };
 }
 
-const refusalOf = (reason: "user_not_found" | "no_session" | "not_participant") =>
-  reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant;
+const refusalOf = (reason: DeniedReason) =>
+  reason === "banned" ? CloseCode.Banned : reason === "user_not_found" ? CloseCode.UserNotFound : CloseCode.NotParticipant;
 
 /**
  * Asked again of an open socket (an in-band token refresh): may it still read what it joined? The

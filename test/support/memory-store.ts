@@ -89,8 +89,10 @@ export class MemoryStore implements Store {
     const s = this.sessions.get(sessionId)!;
     const m = s.messages[c.seq - 1];
     if (!m) return { refused: "not_found" };
-    if (m.deleted_at) return { refused: "message_deleted" };
-    if (c.kind === "react") {
+    if (c.kind === "remove") {
+      Object.assign(m, { content: "", deleted_at: m.deleted_at ?? new Date().toISOString(), removed: true, reactions: [] });
+    } else if (m.deleted_at) return { refused: "message_deleted" };
+    else if (c.kind === "react") {
       const r = m.reactions?.find((x) => x.emoji === c.emoji);
       const mine = r?.user_ids.includes(userId) ?? false;
       const holds = holdsAfter(c, mine);

@@ -30,7 +30,19 @@ describe("access changes", () => {
     expect(parseAccessChange(`s ${S} ${A} ${C}`)).toEqual({ kind: "session", sessionId: S!, participants: [A!, C!] });
     expect(parseAccessChange(`s ${S}`)).toEqual({ kind: "session", sessionId: S!, participants: null });
     expect(parseAccessChange(`u ${A}`)).toEqual({ kind: "user", userId: A! });
-    for (const bad of ["", "s", `x ${S}`, `s not-a-uuid`, `s ${S} ${A}`, `s ${S} ${A} nope`, `u ${A} ${B}`, `s ${S} ${A} ${B} ${C}`]) {
+    expect(parseAccessChange(`b ${A}`)).toEqual({ kind: "user", userId: A!, banned: true });
+    for (const bad of [
+      "",
+      "s",
+      `x ${S}`,
+      `s not-a-uuid`,
+      `s ${S} ${A}`,
+      `s ${S} ${A} nope`,
+      `u ${A} ${B}`,
+      `b ${A} ${B}`,
+      `b nope`,
+      `s ${S} ${A} ${B} ${C}`,
+    ]) {
       expect(parseAccessChange(bad)).toBeNull();
     }
   });
@@ -51,11 +63,21 @@ describe("access changes", () => {
   });
 
   test("a snapshot closes what it no longer shows", () => {
-    const snap = { sessions: new Map([[S!, [A!, C!] as const]]), activeUsers: new Set([A!, B!]) };
+    const snap = { sessions: new Map([[S!, [A!, C!] as const]]), activeUsers: new Set([A!, B!]), bannedUsers: new Set<string>() };
     expect(verdictOnSnapshot(chatOf(A!), snap)).toBeNull();
     expect(verdictOnSnapshot(chatOf(B!), snap)).toBe(4004);
     expect(verdictOnSnapshot(inboxOf(B!), snap)).toBeNull();
     expect(verdictOnSnapshot(inboxOf(C!), snap)).toBe(4002);
     expect(verdictOnSnapshot(chatOf(A!), { ...snap, sessions: new Map() })).toBe(4004);
+  });
+
+  test("a ban closes every socket of the user with 4005, told live or seen in a snapshot", () => {
+    expect(verdictOnChange(chatOf(A!), { kind: "user", userId: A!, banned: true })).toBe(4005);
+    expect(verdictOnChange(inboxOf(A!), { kind: "user", userId: A!, banned: true })).toBe(4005);
+    expect(verdictOnChange(chatOf(B!), { kind: "user", userId: A!, banned: true })).toBeNull();
+    const snap = { sessions: new Map([[S!, [A!, C!] as const]]), activeUsers: new Set([C!]), bannedUsers: new Set([A!]) };
+    expect(verdictOnSnapshot(chatOf(A!), snap)).toBe(4005);
+    expect(verdictOnSnapshot(inboxOf(A!), snap)).toBe(4005);
+    expect(verdictOnSnapshot(chatOf(C!), snap)).toBeNull();
   });
 });
