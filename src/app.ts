@@ -108,6 +108,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     maxPending: config.limits.maxPendingWrites,
     onBatch: (rows) => metrics.writeBatchSize.observe(rows),
     ...(config.notify && targets ? { notify: { graceMs: config.notify.graceMs, everyone: queueEveryone(targets) } } : {}),
+    reportsToWebhook: Boolean(config.notify?.webhook),
   });
   await store.tickets.start();
   let server: Server<SocketData> | null = null;
@@ -139,12 +140,16 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
       trustedProxies: config.trustedProxies,
       clockSkewSeconds: config.jwt.clockSkewSeconds,
     },
-    api: new ChatApi({ directory: store, queries: store, tickets: store.tickets, presence }),
+    api: new ChatApi({ directory: store, queries: store, tickets: store.tickets, presence, reports: store.reports }),
     chat,
     admission: { directory: store, tickets: store.tickets },
     accessSnapshot: (sessionIds, userIds) => accessFeed.snapshot(sessionIds, userIds),
     health: { pingDatabase: () => store.ping(), redis: () => bus.status(), accepting: () => accepting, draining: () => draining },
-    serverApi: { key: config.serverApiKey, moderation: moderationOf(config, store, (changed) => chat.changedByBackend(changed)) },
+    serverApi: {
+      key: config.serverApiKey,
+      moderation: moderationOf(config, store, (changed) => chat.changedByBackend(changed)),
+      reports: store.reports,
+    },
     verify: createVerifier(config.jwt),
     log,
     metrics,

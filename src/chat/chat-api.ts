@@ -6,6 +6,9 @@ import {
   INBOX_TICKET_SCOPE,
   type ChatQueries,
   type Denied,
+  type FiledReport,
+  type NewReport,
+  type ReportStore,
   type Directory,
   type HistoryPage,
   type HistoryQuery,
@@ -20,6 +23,7 @@ import { readInbox, type InboxPage } from "./inbox.ts";
 export type Caller = { userId: string; expiresAt: number };
 
 export type ChatApiDeps = {
+  reports: ReportStore;
   directory: Directory;
   queries: ChatQueries;
   tickets: TicketBook;
@@ -59,6 +63,11 @@ export class ChatApi {
     }
     const auth = await this.deps.directory.authorize(target.sessionId, caller.userId);
     return auth.ok ? this.issue(caller, target.sessionId) : auth;
+  }
+
+  /** A report by a participant of the session (a message of the other's, or the session itself). */
+  report(caller: Caller, report: Omit<NewReport, "reporterId">): Promise<FiledReport> {
+    return this.deps.reports.file({ ...report, reporterId: caller.userId });
   }
 
   private async issue(caller: Caller, scope: string) {

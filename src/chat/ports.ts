@@ -184,6 +184,43 @@ export interface ModerationStore {
   eraseUser(userId: string): Promise<ErasedSession[]>;
 }
 
+/** Why a participant reports: a fixed list, so that the backend can route them. */
+export const REPORT_REASONS = ["spam", "harassment", "hate", "sexual", "violence", "scam", "other"] as const;
+export type ReportReason = (typeof REPORT_REASONS)[number];
+
+/** A report of the message `seq` of the session (0: the whole session, that is its other participant). */
+export type NewReport = { reporterId: string; sessionId: string; seq: number; reason: ReportReason; note: string | null };
+
+export type FiledReport =
+  | { ok: true; reportId: number; duplicate: boolean }
+  | { ok: false; reason: "not_participant" | "no_message" | "own_message" };
+
+/** A report as the backend's moderators read it: the message's current content (erased if it was deleted). */
+export type ReportView = {
+  id: number;
+  session_id: string;
+  seq: number;
+  reporter_id: string | null;
+  reported_user_id: string | null;
+  reason: string;
+  note: string | null;
+  state: "open" | "resolved";
+  resolution: string | null;
+  created_at: string;
+  resolved_at: string | null;
+  content: string | null;
+  deleted: boolean;
+};
+
+/** Newest first; `next`: the `before` of the following page, null at the end. */
+export type ReportPage = { reports: ReportView[]; next: number | null };
+
+export interface ReportStore {
+  file(report: NewReport): Promise<FiledReport>;
+  list(state: "open" | "resolved", limit: number, before: number | null): Promise<ReportPage>;
+  resolve(id: number, resolution: string | null): Promise<boolean>;
+}
+
 export interface Store extends Directory, MessageLog, MessageChanges, ChatQueries {
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -22,6 +22,29 @@ export type NotificationEvent = {
   created_at: string;
 };
 
+/**
+ * A report a participant filed (the webhook only): what a moderator needs at once, the reported
+ * message's content as it was when reported included (the chat itself keeps no copy of it).
+ */
+export type ReportEvent = {
+  id: string;
+  type: "report";
+  /** The reporter. */
+  user_id: string;
+  report_id: number;
+  session_id: string;
+  /** The reported message; 0 when the whole session is reported. */
+  seq: number;
+  reported_user_id: string;
+  reason: string;
+  note: string | null;
+  content: string | null;
+  created_at: string;
+};
+
+/** What the outbox delivers. */
+export type OutboxEvent = NotificationEvent | ReportEvent;
+
 export type DueEntry = { userId: string; sessionId: string; lease: Date };
 
 /** The recipient's unread messages of the session not yet covered by a notification, oldest first. */
@@ -32,7 +55,7 @@ export type Delivery = {
   eventId: string;
   /** "webhook", or a push subscription's endpoint. */
   target: string;
-  event: NotificationEvent;
+  event: OutboxEvent;
   /** Attempts so far, this one included. */
   attempts: number;
   /** The push subscription's keys; null when it was removed meanwhile (or for the webhook). */

@@ -25,6 +25,7 @@ export class WebPushSender {
   async send(delivery: Delivery): Promise<Attempt> {
     if (!delivery.keys) return { kind: "gone", error: "subscription removed" };
     if (!endpointAllowed(delivery.target, this.hosts)) return { kind: "gone", error: "endpoint no longer allowed" };
+    if (delivery.event.type !== "message") return { kind: "fail", error: "only messages are pushed to browsers" };
     const request = webpush.generateRequestDetails({ endpoint: delivery.target, keys: delivery.keys }, pushPayload(delivery.event), {
       vapidDetails: this.vapid,
       TTL: PUSH_TTL_SECONDS,

@@ -273,6 +273,29 @@ export const migrations: Migration[] = [
       CREATE TRIGGER chat_user_banned AFTER INSERT OR UPDATE ON chat_bans FOR EACH ROW EXECUTE FUNCTION chat_notify_ban();
     `,
   },
+  {
+    // Reports (chat/reports.ts): one per reporter and message (seq 0: the whole session). No copy of
+    // the reported content: a deletion erases it here too (the webhook event carried it at once).
+    version: 13,
+    name: "reports",
+    sql: `
+      CREATE TABLE IF NOT EXISTS chat_reports (
+        id bigserial PRIMARY KEY,
+        reporter_id uuid NULL REFERENCES users ON DELETE SET NULL,
+        session_id uuid NOT NULL REFERENCES sessions ON DELETE CASCADE,
+        seq bigint NOT NULL,
+        reported_user_id uuid NULL REFERENCES users ON DELETE SET NULL,
+        reason text NOT NULL,
+        note text NULL,
+        state text NOT NULL DEFAULT 'open',
+        resolution text NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        resolved_at timestamptz NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS chat_reports_once_idx ON chat_reports (reporter_id, session_id, seq);
+      CREATE INDEX IF NOT EXISTS chat_reports_state_idx ON chat_reports (state, id);
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

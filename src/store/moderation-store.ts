@@ -47,6 +47,8 @@ export class PostgresModeration implements ModerationStore {
       await tx`DELETE FROM chat_notify_queue WHERE user_id = ${userId}`;
       await tx`DELETE FROM ws_tickets WHERE user_id = ${userId}`;
       await tx`DELETE FROM session_reads WHERE user_id = ${userId}`;
+      // Reports they filed stay for the moderators, without who filed them or their note.
+      await tx`UPDATE chat_reports SET reporter_id = NULL, note = NULL WHERE reporter_id = ${userId}`;
       // Notifications to them, and those in their sessions that may quote what they wrote.
       await tx`DELETE FROM chat_notification_deliveries WHERE event ->> 'user_id' = ${userId}
         OR event ->> 'session_id' IN (SELECT id::text FROM sessions WHERE ${userId} IN (inviter_id, invitee_id))`;

@@ -27,6 +27,7 @@ import { pgArray } from "./pg-array.ts";
 import { Tickets } from "./tickets.ts";
 import { NotificationOutbox } from "./notification-outbox.ts";
 import { PostgresModeration } from "./moderation-store.ts";
+import { PostgresReports } from "./report-store.ts";
 import { ACTIVE_USER, BANNED_USER } from "./access-feed.ts";
 import { withTimeout } from "../lib/timeout.ts";
 
@@ -51,15 +52,18 @@ export class PostgresStore implements Store {
   /** Offline notifications: push subscriptions, their queue and outbox. */
   readonly notifications: NotificationOutbox;
   readonly moderation: PostgresModeration;
+  readonly reports: PostgresReports;
   private lateCommitHandler: (appended: Appended) => void = () => {};
   private readonly timeoutMs: number;
 
   /** `timeoutMs` bounds every query and write (DB_WRITE_TIMEOUT_MS); `maxPending` is MAX_PENDING_WRITES. */
   constructor(
     readonly sql: Sql,
-    options: Pick<WriterOptions, "timeoutMs" | "maxPending" | "onBatch" | "notify">,
+    /** `reportsToWebhook`: reports go to the notification webhook's outbox too. */
+    options: Pick<WriterOptions, "timeoutMs" | "maxPending" | "onBatch" | "notify"> & { reportsToWebhook?: boolean },
   ) {
     this.timeoutMs = options.timeoutMs;
+    const { reportsToWebhook: _, ...writerOptions } = options;
     this.writer = new MessageWriter(sql, {
       // Up to 500 rows a statement. One statement at a time while the load is moderate (the next
       // batch grows while it runs); a second one, on other sessions, once 100 messages wait:
@@ -67,12 +71,13 @@ export class PostgresStore implements Store {
       maxBatch: 500,
       concurrency: 2,
       secondBatchMin: 100,
-      ...options,
+      ...writerOptions,
       onLateCommit: (appended) => this.lateCommitHandler(appended),
     });
     this.tickets = new Tickets(sql, (query) => this.bounded(query));
     this.notifications = new NotificationOutbox(sql, (query) => this.bounded(query));
     this.moderation = new PostgresModeration(sql, (query) => this.bounded(query));
+    this.reports = new PostgresReports(sql, (query) => this.bounded(query), options.reportsToWebhook ?? false);
   }
 
   onLateCommit(handler: (appended: Appended) => void): void {

@@ -12,6 +12,7 @@ import { tooManyRequests, type RequestLimits } from "./request-limits.ts";
 import { json, jsonBody, queryParams } from "./json-response.ts";
 import { chain, type Middleware } from "./middleware.ts";
 import type { Logger } from "../observability/log.ts";
+import { REPORTS_PATH, fileReport } from "./report-routes.ts";
 import { PUSH_KEY_PATH, PUSH_SUBSCRIPTIONS_PATH, subscribe, unsubscribe, vapidPublicKey, type PushApi } from "./push-routes.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
@@ -81,6 +82,7 @@ const routes: Route[] = [
   { path: TICKET_PATH, method: "POST", handle: (d, c, req) => ticket(d, c, req) },
   { path: PUSH_SUBSCRIPTIONS_PATH, method: "POST", handle: (d, c, req) => subscribe(d.push, c.userId, req) },
   { path: PUSH_SUBSCRIPTIONS_PATH, method: "DELETE", handle: (d, c, req) => unsubscribe(d.push, c.userId, req) },
+  { path: REPORTS_PATH, method: "POST", handle: (d, c, req) => fileReport(d.chat, d.requests, c, req) },
 ];
 
 /** What a request to the API carries along its chain. */

@@ -10,8 +10,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import { admit, socketTargetOf } from "./upgrade.ts";
 import { apiHandler } from "./api-routes.ts";
-import { SERVER_API_PREFIX, serverApiHandler } from "./server-api.ts";
-import type { Moderation } from "../chat/moderation.ts";
+import { SERVER_API_PREFIX, serverApiHandler, type ServerApiDeps } from "./server-api.ts";
 import type { PushApi } from "./push-routes.ts";
 import { originAllowed } from "./origin.ts";
 import { SocketRegistry } from "./socket-registry.ts";
@@ -51,7 +50,7 @@ export type HttpDeps = {
   /** Web Push subscriptions (null: not configured). */
   push: PushApi | null;
   /** The backend's server API (moderation): off while `key` is null. */
-  serverApi: { key: string | null; moderation: Moderation };
+  serverApi: { key: string | null } & ServerApiDeps;
   /** Development-only routes: static pages (the demo page, bundled by Bun) and handlers (demo accounts). */
   dev?: {
     pages: Record<string, Bun.HTMLBundle | Response>;
@@ -81,7 +80,7 @@ export function startHttpServer(deps: HttpDeps): HttpServer {
     pageMaxBytes: settings.limits.historyPageMaxBytes,
     push: deps.push,
   });
-  const serverApi = serverApiHandler(deps.serverApi.key, deps.serverApi.moderation, deps.log);
+  const serverApi = serverApiHandler(deps.serverApi.key, deps.serverApi, deps.log);
   deps.metrics.gauge("chat_open_sockets", "Open WebSocket connections", () => registry.size);
 
   const server = Bun.serve<SocketData>({

@@ -10,11 +10,16 @@ import type { TrustedProxies } from "../config/trusted-proxies.ts";
 import { KeyedBuckets } from "./rate-limit.ts";
 import { Counts } from "../lib/counts.ts";
 
+/** Reports one user may file a minute on one instance. */
+export const REPORTS_PER_MINUTE = 10;
+
 export class RequestLimits {
   private readonly perIp: KeyedBuckets;
   private readonly apiPerUser: KeyedBuckets;
   private readonly connectsPerUser: KeyedBuckets;
   private readonly messagesPerUser: KeyedBuckets;
+  /** Reports per user: REPORTS_PER_MINUTE, refilled evenly. */
+  private readonly reportsPerUser = new KeyedBuckets(REPORTS_PER_MINUTE / 60, REPORTS_PER_MINUTE);
   private readonly inFlight = new Counts();
 
   constructor(
@@ -38,6 +43,10 @@ export class RequestLimits {
 
   api(userId: string): number {
     return this.apiPerUser.take(userId);
+  }
+
+  report(userId: string): number {
+    return this.reportsPerUser.take(userId);
   }
 
   connect(userId: string): number {

@@ -1,5 +1,5 @@
 /**
- * The server API: the backend's hand on the chat (moderation, account deletion), server to server.
+ * The server API: the backend's hand on the chat (moderation, reports, account deletion), server to server.
  * Off unless SERVER_API_KEY is set; every request carries `Authorization: Bearer <SERVER_API_KEY>`,
  * compared in constant time (no user token can pass: a user's JWT is never the key, and the config
  * refuses a key equal to a JWT or webhook secret). Its own rate limit, and every call in the audit
@@ -8,8 +8,9 @@
 import { timingSafeEqual } from "node:crypto";
 import * as v from "valibot";
 import type { Moderation } from "../chat/moderation.ts";
+import type { ReportStore } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
-import { json, jsonBody } from "./json-response.ts";
+import { json, jsonBody, queryParams } from "./json-response.ts";
 import { tooManyRequests } from "./request-limits.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { sessionIdPattern } from "./upgrade.ts";
@@ -24,6 +25,20 @@ const uuid = sessionIdPattern;
 const REMOVE_PATH = new RegExp(`^/api/server/sessions/(${uuid})/messages/(\\d{1,15})/remove/?$`, "i");
 const BAN_PATH = new RegExp(`^/api/server/users/(${uuid})/ban/?$`, "i");
 const ERASE_PATH = new RegExp(`^/api/server/users/(${uuid})/erase/?$`, "i");
+const REPORTS_PATH = /^\/api\/server\/reports\/?$/;
+const RESOLVE_PATH = /^\/api\/server\/reports\/(\d{1,15})\/resolve\/?$/;
+
+const ReportsQuery = v.object({
+  state: v.optional(v.picklist(["open", "resolved"], "must be open or resolved"), "open"),
+  limit: v.optional(
+    v.pipe(v.string(), v.regex(/^\d{1,3}$/, "must be an integer from 1 to 200"), v.transform(Number), v.minValue(1), v.maxValue(200)),
+    "50",
+  ),
+  before: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be the next of a previous page"), v.transform(Number))),
+});
+const ResolveRequest = v.object({
+  resolution: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(200, "resolution must be at most 200 characters")))),
+});
 
 const BanRequest = v.object({
   /** When the ban ends (ISO 8601, in the future); absent or null: for good. */
@@ -41,18 +56,42 @@ const BanRequest = v.object({
 
 type Route = {
   path: RegExp;
-  method: "POST" | "PUT" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** The audit log's name of the action. */
   action: string;
-  handle: (moderation: Moderation, params: string[], req: Request) => Promise<Response>;
+  handle: (deps: ServerApiDeps, params: string[], req: Request, url: URL) => Promise<Response>;
 };
 
+export type ServerApiDeps = { moderation: Moderation; reports: ReportStore };
+
 const routes: Route[] = [
+  {
+    path: REPORTS_PATH,
+    method: "GET",
+    action: "list_reports",
+    async handle({ reports }, _, __, url) {
+      const query = queryParams(url, ReportsQuery);
+      if ("error" in query) return query.error;
+      const { state, limit, before } = query.value;
+      return json(200, await reports.list(state, limit, before ?? null));
+    },
+  },
+  {
+    path: RESOLVE_PATH,
+    method: "POST",
+    action: "resolve_report",
+    async handle({ reports }, [id], req) {
+      const body = await jsonBody(req, ResolveRequest, { maxBytes: MAX_BODY, expected: '{"resolution":"…"} or {}' });
+      if ("error" in body) return body.error;
+      const done = await reports.resolve(Number(id), body.value.resolution ?? null);
+      return done ? json(200, { resolved: true }) : json(404, { error: "no such report" });
+    },
+  },
   {
     path: REMOVE_PATH,
     method: "POST",
     action: "remove_message",
-    async handle(m, [sessionId, seq]) {
+    async handle({ moderation: m }, [sessionId, seq]) {
       const changed = await m.removeMessage(sessionId!.toLowerCase(), Number(seq));
       return changed ? json(200, { message: changed.message }) : json(404, { error: "no such message in this session" });
     },
@@ -61,7 +100,7 @@ const routes: Route[] = [
     path: BAN_PATH,
     method: "PUT",
     action: "ban",
-    async handle(m, [userId], req) {
+    async handle({ moderation: m }, [userId], req) {
       const body = await jsonBody(req, BanRequest, { maxBytes: MAX_BODY, expected: '{"until":"<ISO 8601>"} or {}' });
       if ("error" in body) return body.error;
       const until = body.value.until ?? null;
@@ -73,7 +112,7 @@ const routes: Route[] = [
     path: BAN_PATH,
     method: "DELETE",
     action: "unban",
-    async handle(m, [userId]) {
+    async handle({ moderation: m }, [userId]) {
       return json(200, { unbanned: await m.unban(userId!.toLowerCase()) });
     },
   },
@@ -81,14 +120,14 @@ const routes: Route[] = [
     path: ERASE_PATH,
     method: "POST",
     action: "erase_user",
-    async handle(m, [userId]) {
+    async handle({ moderation: m }, [userId]) {
       const erased = await m.eraseUser(userId!.toLowerCase());
       return erased ? json(200, erased) : json(404, { error: "no such user" });
     },
   },
 ];
 
-export function serverApiHandler(key: string | null, moderation: Moderation, log: Logger): (req: Request, url: URL) => Promise<Response> {
+export function serverApiHandler(key: string | null, deps: ServerApiDeps, log: Logger): (req: Request, url: URL) => Promise<Response> {
   const budget = new TokenBucket(RATE_PER_SECOND, BURST);
   const expected = key === null ? null : digest(key);
   return async (req, url) => {
@@ -115,7 +154,7 @@ export function serverApiHandler(key: string | null, moderation: Moderation, log
     }
     if (onPath.length === 0) return json(404, { error: "not found" });
     if (!route) return json(405, { error: "method not allowed" });
-    const res = await route.handle(moderation, route.path.exec(url.pathname)!.slice(1), req);
+    const res = await route.handle(deps, route.path.exec(url.pathname)!.slice(1), req, url);
     audit(res.status);
     return res;
   };

@@ -1,7 +1,7 @@
 /** The HTTP API's application layer: every use case checks who asks before it reads or issues anything. */
 import { describe, expect, test } from "bun:test";
 import { ChatApi } from "../../src/chat/chat-api.ts";
-import { INBOX_TICKET_SCOPE, type Ticket, type TicketBook } from "../../src/chat/ports.ts";
+import { INBOX_TICKET_SCOPE, type ReportStore, type Ticket, type TicketBook } from "../../src/chat/ports.ts";
 import { LocalPresence } from "../../src/bus/local-presence.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 
@@ -23,7 +23,12 @@ function setUp() {
   store.addUser("kim", "Kim");
   store.addSession("s1", "alex", "sam");
   const tickets = new RecordingTickets();
-  const api = new ChatApi({ directory: store, queries: store, tickets, presence: new LocalPresence() });
+  const reports: ReportStore = {
+    file: async () => ({ ok: true, reportId: 1, duplicate: false }),
+    list: async () => ({ reports: [], next: null }),
+    resolve: async () => true,
+  };
+  const api = new ChatApi({ directory: store, queries: store, tickets, presence: new LocalPresence(), reports });
   return { api, tickets };
 }
 
