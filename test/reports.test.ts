@@ -64,8 +64,8 @@ describe("filing a report", () => {
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual({ report_id, duplicate: true });
     const rows =
-      await db`SELECT reporter_id, reported_user_id, seq, reason, note, state FROM chat_reports WHERE session_id = ${pair.sessionId}`;
-    expect(rows.map((r) => ({ ...r, seq: Number(r.seq) }))).toEqual([
+      await db`SELECT reporter_id, reported_user_id, seq::int AS seq, reason, note, state FROM chat_reports WHERE session_id = ${pair.sessionId}`;
+    expect([...rows]).toEqual([
       { reporter_id: pair.invitee.id, reported_user_id: pair.inviter.id, seq: 1, reason: "harassment", note: "not ok", state: "open" },
     ]);
   });
