@@ -9,6 +9,8 @@ import type { Config, NotifyConfig } from "./config/config.ts";
 import { isLoopback } from "./config/env-schema.ts";
 import type { Bus, ChangeRules, Presence } from "./chat/ports.ts";
 import { Moderation, type DeliverChange } from "./chat/moderation.ts";
+import type { ContentPolicy } from "./chat/messages.ts";
+import { TermFilter } from "./chat/term-filter.ts";
 import { ChatService } from "./chat/chat-service.ts";
 import { ChatApi } from "./chat/chat-api.ts";
 import { createVerifier } from "./auth/tokens.ts";
@@ -101,6 +103,8 @@ async function runMigrations(address: DatabaseAddress, log: Logger) {
 }
 
 async function wire({ config, log, sql, listenAddress, bus, presence, embedded }: Parts): Promise<App> {
+  // Before anything starts: a list that cannot be read stops the start with nothing to undo.
+  const contentPolicy = config.blockedTerms ? await contentPolicyOf(config.blockedTerms, log) : null;
   const metrics = new Metrics();
   const targets = config.notify ? deliveryTargets(config.notify) : null;
   const store = new PostgresStore(sql, {
@@ -122,6 +126,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     fanout: (topic, frame) => server?.publish(topic, frame),
     maxPendingPerUser: config.limits.maxPendingWritesPerUser,
     changeRules: changeRulesOf(config),
+    ...(contentPolicy ? { contentPolicy } : {}),
     onAccessChange: (change) => http?.access.changed(change),
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
@@ -252,6 +257,19 @@ async function demoRoute(req: Request, url: URL, server: Server<SocketData>, sql
     return Response.json({ error: "the demo accounts are for pages served by this machine only" }, { status: 403 });
   }
   return Response.json(await provisionDemo(sql, secret));
+}
+
+/** Larger term lists are refused: the filter checks every term against every message. */
+const MAX_TERMS_FILE_BYTES = 1024 * 1024;
+
+/** BLOCKED_TERMS_FILE, read once at start: a file that cannot be read stops the start. */
+async function contentPolicyOf({ file, policy }: { file: string; policy: "reject" | "mask" }, log: Logger): Promise<ContentPolicy> {
+  const f = Bun.file(file);
+  if (!(await f.exists())) throw new Error(`BLOCKED_TERMS_FILE ${file} does not exist`);
+  if (f.size > MAX_TERMS_FILE_BYTES) throw new Error(`BLOCKED_TERMS_FILE ${file} is larger than 1 MiB`);
+  const filter = TermFilter.parse(await f.text());
+  log.info("blocked terms loaded", { terms: filter.size, policy });
+  return { filter, action: policy };
 }
 
 /** The backend's moderation over this store; `deliver` tells every instance (null in the CLI, where no socket is open). */

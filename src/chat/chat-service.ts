@@ -24,7 +24,7 @@ import type {
 import { replayInto } from "./resume.ts";
 import { Rooms } from "./rooms.ts";
 import { PresenceRelay } from "./presence-relay.ts";
-import { Messages } from "./messages.ts";
+import { Messages, type ContentPolicy } from "./messages.ts";
 import { DomainEvents } from "./domain-events.ts";
 import { readFrame, type ClientFrame } from "../protocol/frames.ts";
 import type { Logger } from "../observability/log.ts";
@@ -47,6 +47,8 @@ export type ChatPorts = {
   onAccessChange?: (change: AccessChange) => void;
   /** The edit window and the reaction cap (defaults: 15 minutes, 12 emoji). */
   changeRules?: ChangeRules;
+  /** Blocked terms in messages and edits, and what to do with them; none by default. */
+  contentPolicy?: ContentPolicy;
 };
 
 /** What the domain handles; `auth` frames are the transport's. */
@@ -79,6 +81,7 @@ export class ChatService {
       maxPendingPerUser: ports.maxPendingPerUser ?? Number.POSITIVE_INFINITY,
       onAccessChange: ports.onAccessChange ?? (() => {}),
       changeRules: ports.changeRules ?? { editWindowMs: 900_000, maxReactions: 12 },
+      contentPolicy: ports.contentPolicy ?? null,
     });
     this.inboxes = new InboxFeed({ store, presence, bus, log });
     this.inboxes.follow(events);

@@ -23,6 +23,7 @@ import type { DomainEvents } from "./domain-events.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { errorFrame, messageChangedFrame, messageFrame, readFrame, typingFrame, type MessageView } from "../protocol/frames.ts";
 import { Counts } from "../lib/counts.ts";
+import type { TermFilter } from "./term-filter.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
@@ -39,7 +40,11 @@ export type MessagesDeps = {
   onAccessChange: (change: AccessChange) => void;
   /** The edit window and the reaction cap. */
   changeRules: ChangeRules;
+  contentPolicy: ContentPolicy | null;
 };
+
+/** Blocked terms: a message or an edit with one is refused (`reject`) or stored with the terms masked (`mask`). */
+export type ContentPolicy = { filter: TermFilter; action: "reject" | "mask" };
 
 /** A refused change as its error frame says it. */
 const refusals: Record<ChangeRefusal, [ErrorCode, string]> = {
@@ -73,6 +78,12 @@ export class Messages {
       );
       return;
     }
+    const screened = this.screen(content);
+    if (screened === null) {
+      conn.send(this.blocked({ ...(clientId ? { client_id: clientId } : {}) }));
+      return;
+    }
+    content = screened;
     this.pendingByUser.increment(userId);
     let appended;
     try {
@@ -130,6 +141,11 @@ export class Messages {
   private async applyChange(conn: Connection, m: Member, change: MessageChange, changeId?: string): Promise<void> {
     const { store, delivery, events, metrics } = this.deps;
     const ids = { seq: change.seq, ...(changeId ? { change_id: changeId } : {}) };
+    if (change.kind === "edit") {
+      const screened = this.screen(change.content);
+      if (screened === null) return void conn.send(this.blocked(ids));
+      change = { ...change, content: screened };
+    }
     let result;
     try {
       result = await store.change(m.session.sessionId, m.user.userId, change, this.deps.changeRules);
@@ -206,6 +222,19 @@ export class Messages {
         if (auth.ok && rooms.get(sessionId) === room) rooms.for(auth.session);
       })
       .catch((err) => log.warn("the session's new participants could not be read", { err, session_id: sessionId }));
+  }
+
+  /** The content to store: as it is, masked, or null when it is refused. */
+  private screen(content: string): string | null {
+    const policy = this.deps.contentPolicy;
+    const verdict = policy?.filter.check(content);
+    if (!verdict?.blocked) return content;
+    return policy!.action === "mask" ? verdict.masked : null;
+  }
+
+  private blocked(ids: { client_id?: string; seq?: number; change_id?: string }): string {
+    this.deps.metrics.frameErrors.inc({ code: ErrorCode.ContentBlocked });
+    return errorFrame({ code: ErrorCode.ContentBlocked, error: "the message contains a blocked term", field: "content", ...ids });
   }
 
   private storeFailure(err: unknown, what: string, clientId?: string | null, ids?: { seq: number; change_id?: string }): string {

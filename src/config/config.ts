@@ -116,6 +116,8 @@ export type Config = {
   notify: NotifyConfig | null;
   /** The backend's key for the server API (/api/server/, moderation); null: the API is off. */
   serverApiKey: string | null;
+  /** A list of blocked terms (read at start) and what a message with one gets; null: no filter. */
+  blockedTerms: { file: string; policy: "reject" | "mask" } | null;
 };
 
 export class ConfigError extends Error {
@@ -226,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development" && !e.DATABASE_URL,
     notify,
     serverApiKey: e.SERVER_API_KEY ?? null,
+    blockedTerms: e.BLOCKED_TERMS_FILE ? { file: e.BLOCKED_TERMS_FILE, policy: e.BLOCKED_TERMS_POLICY } : null,
   };
 }
 

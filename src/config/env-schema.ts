@@ -171,6 +171,8 @@ export const EnvSchema = v.object({
   NOTIFY_GRACE_SECONDS: v.optional(seconds("NOTIFY_GRACE_SECONDS", 600), "5"),
   NOTIFY_MAX_ATTEMPTS: v.optional(integer("NOTIFY_MAX_ATTEMPTS", 1, 100), "8"),
   NODE_EXTRA_CA_CERTS: v.optional(v.pipe(v.string(), v.minLength(1))),
+  BLOCKED_TERMS_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
+  BLOCKED_TERMS_POLICY: v.optional(v.picklist(["reject", "mask"], "BLOCKED_TERMS_POLICY must be reject or mask"), "reject"),
   SERVER_API_KEY: v.optional(v.pipe(v.string(), v.minLength(32, "SERVER_API_KEY must be at least 32 characters"))),
 });
 
