@@ -7,7 +7,7 @@ import type { Server } from "bun";
 import type { Sql } from "postgres";
 import type { Config, NotifyConfig } from "./config/config.ts";
 import { isLoopback } from "./config/env-schema.ts";
-import type { Bus, ChangeRules, Presence } from "./chat/ports.ts";
+import type { AccessChange, Bus, ChangeRules, Presence } from "./chat/ports.ts";
 import { Moderation, type DeliverChange } from "./chat/moderation.ts";
 import type { ContentPolicy } from "./chat/messages.ts";
 import { TermFilter } from "./chat/term-filter.ts";
@@ -126,6 +126,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     fanout: (topic, frame) => server?.publish(topic, frame),
     maxPendingPerUser: config.limits.maxPendingWritesPerUser,
     changeRules: changeRulesOf(config),
+    blocks: store.blocks,
     ...(contentPolicy ? { contentPolicy } : {}),
     onAccessChange: (change) => http?.access.changed(change),
   });
@@ -145,7 +146,15 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
       trustedProxies: config.trustedProxies,
       clockSkewSeconds: config.jwt.clockSkewSeconds,
     },
-    api: new ChatApi({ directory: store, queries: store, tickets: store.tickets, presence, reports: store.reports }),
+    api: new ChatApi({
+      directory: store,
+      queries: store,
+      tickets: store.tickets,
+      presence,
+      reports: store.reports,
+      blocks: store.blocks,
+      onBlockChanged: (userIds) => chat.blocksChanged(userIds).catch((err) => log.warn("blocks not read again", { err })),
+    }),
     chat,
     admission: { directory: store, tickets: store.tickets },
     accessSnapshot: (sessionIds, userIds) => accessFeed.snapshot(sessionIds, userIds),
@@ -170,9 +179,14 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
   });
   server = http.server;
   try {
-    await accessFeed.start({ changed: (change) => http.access.changed(change), resync: () => void http.access.resync() }, (events) =>
-      connect({ ...listenAddress, poolMax: 1, ...events }),
-    );
+    const blocksChanged = (userIds?: readonly [string, string]) =>
+      void chat.blocksChanged(userIds).catch((err) => log.warn("blocks not read again", { err }));
+    const changed = (change: AccessChange) => (change.kind === "block" ? blocksChanged(change.userIds) : http.access.changed(change));
+    const resync = () => {
+      void http.access.resync();
+      blocksChanged();
+    };
+    await accessFeed.start({ changed, resync }, (events) => connect({ ...listenAddress, poolMax: 1, ...events }));
   } catch (err) {
     await http.server.stop(true);
     http.registry.stop();

@@ -394,6 +394,51 @@ describeWhen(
       rmSync(dataDir, { recursive: true, force: true });
     }, 90_000);
 
+    test("Report on a message and Block on the other climber: the report reaches the moderators, the blocked climber's message fails until unblocked", async () => {
+      const key = "server-api-key-for-the-browser-test-0123456789";
+      const base = await startServer({ port: freePort(), env: { SERVER_API_KEY: key } });
+      const alex = await context!.newPage();
+      const sam = await context!.newPage();
+      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
+      await alex.goto(`${base}/demo?as=alex`);
+      await sam.goto(`${base}/demo?as=sam`);
+      await Promise.all([connected(alex), connected(sam)]);
+      const rude = `you climb like a sack of potatoes (${tag})`;
+      await sam.locator("#input").fill(rude);
+      await sam.locator("#input").press("Enter");
+      const theirs = bubble(alex, "theirs", rude);
+      await theirs.waitFor();
+      await theirs.hover();
+      await theirs.locator(".act-report").click();
+      await alex.locator("#report-reason").selectOption("harassment");
+      await alex.locator("#report-note").fill("rude to me");
+      await alex.locator("#report-send").click();
+      await eventually(alex.locator("#notify-status")).toHaveText(/Thanks: the report was sent/);
+      const reports = (await (await fetch(`${base}/api/server/reports`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+        reports: { reason: string; note: string; content: string }[];
+      };
+      expect(reports.reports[0]).toMatchObject({ reason: "harassment", note: "rude to me", content: rude });
+
+      await eventually(alex.locator("#peer-status")).toHaveText("online");
+      await alex.locator("#block").click();
+      await eventually(alex.locator("#block")).toHaveText("Unblock");
+      await eventually(alex.locator("#peer-status")).toHaveText("offline");
+      const after = `hello? (${tag})`;
+      await sam.locator("#input").fill(after);
+      await sam.locator("#input").press("Enter");
+      await sam.locator(".msg.own.failed", { hasText: after }).waitFor();
+      await eventually(sam.locator(".msg.own.failed .failed-note")).toHaveText(/blocked you/);
+      await screenshot(sam, "blocked");
+      expect(await alex.locator(".msg", { hasText: after }).count()).toBe(0);
+
+      await alex.locator("#block").click();
+      await eventually(alex.locator("#block")).toHaveText("Block");
+      await eventually(alex.locator("#peer-status")).toHaveText("online");
+      await sam.locator(".msg.own.failed .link-button", { hasText: "Retry" }).click();
+      await bubble(alex, "theirs", after).waitFor();
+      await Promise.all([alex.close(), sam.close()]);
+    }, 60_000);
+
     test("scrolling up loads older history through the hook: every message once, in order", async () => {
       const base = await startServer({
         port: freePort(),

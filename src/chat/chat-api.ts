@@ -4,6 +4,8 @@
  */
 import {
   INBOX_TICKET_SCOPE,
+  type BlockRow,
+  type BlockStore,
   type ChatQueries,
   type Denied,
   type FiledReport,
@@ -24,6 +26,9 @@ export type Caller = { userId: string; expiresAt: number };
 
 export type ChatApiDeps = {
   reports: ReportStore;
+  blocks: BlockStore;
+  /** A block was made or lifted here: this instance's rooms follow before the answer (others through the access feed). */
+  onBlockChanged: (userIds: readonly [string, string]) => Promise<void>;
   directory: Directory;
   queries: ChatQueries;
   tickets: TicketBook;
@@ -63,6 +68,24 @@ export class ChatApi {
     }
     const auth = await this.deps.directory.authorize(target.sessionId, caller.userId);
     return auth.ok ? this.issue(caller, target.sessionId) : auth;
+  }
+
+  /** Blocks `userId` for the caller: their writes are refused, typing and presence hidden, in every session between them. */
+  async block(caller: Caller, userId: string): Promise<"blocked" | "self" | "no_user"> {
+    if (userId === caller.userId) return "self";
+    const result = await this.deps.blocks.block(caller.userId, userId);
+    if (result === "blocked") await this.deps.onBlockChanged([caller.userId, userId]);
+    return result;
+  }
+
+  async unblock(caller: Caller, userId: string): Promise<boolean> {
+    const lifted = await this.deps.blocks.unblock(caller.userId, userId);
+    if (lifted) await this.deps.onBlockChanged([caller.userId, userId]);
+    return lifted;
+  }
+
+  blocks(caller: Caller): Promise<BlockRow[]> {
+    return this.deps.blocks.list(caller.userId);
   }
 
   /** A report by a participant of the session (a message of the other's, or the session itself). */

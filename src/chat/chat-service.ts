@@ -9,6 +9,7 @@ import { userTopic, type Connection, type Fanout, type Member, type ResumePoint 
 import { Delivery } from "./delivery.ts";
 import { InboxFeed } from "./inbox-feed.ts";
 import type {
+  BlockStore,
   ChangedMessage,
   AccessChange,
   Bus,
@@ -23,6 +24,7 @@ import type {
 } from "./ports.ts";
 import { replayInto } from "./resume.ts";
 import { Rooms } from "./rooms.ts";
+import type { Room } from "./room.ts";
 import { PresenceRelay } from "./presence-relay.ts";
 import { Messages, type ContentPolicy } from "./messages.ts";
 import { DomainEvents } from "./domain-events.ts";
@@ -49,6 +51,8 @@ export type ChatPorts = {
   changeRules?: ChangeRules;
   /** Blocked terms in messages and edits, and what to do with them; none by default. */
   contentPolicy?: ContentPolicy;
+  /** Who blocked whom, read again when the access feed tells of a block (none: blocks are not followed). */
+  blocks?: Pick<BlockStore, "blockedAmong">;
 };
 
 /** What the domain handles; `auth` frames are the transport's. */
@@ -63,9 +67,11 @@ export class ChatService {
   private readonly rooms: Rooms;
   private readonly presenceRelay: PresenceRelay;
   private readonly messages: Messages;
+  private readonly blocks: ChatPorts["blocks"] | null;
 
   constructor(ports: ChatPorts) {
     const { store, bus, presence, log, metrics } = ports;
+    this.blocks = ports.blocks ?? null;
     ({ store: this.store, metrics: this.metrics } = ports);
     const events = new DomainEvents();
     this.delivery = new Delivery(ports.fanout, bus);
@@ -146,6 +152,25 @@ export class ChatService {
         const { seq, emoji, on } = frame;
         return this.messages.change(conn, m, { kind: "react", seq, emoji, ...(on === undefined ? {} : { on }) }, frame.change_id);
       }
+    }
+  }
+
+  /**
+   * A block between two users was made or lifted (the access feed; or, without user ids, anything may
+   * have changed unseen): the rooms of sessions between them read their blocks again.
+   */
+  async blocksChanged(userIds?: readonly [string, string]): Promise<void> {
+    const between = (r: Room) => !userIds || r.hasParticipants(userIds) || r.hasParticipants([userIds[1], userIds[0]]);
+    const rooms = [...this.rooms.all()].filter(between);
+    if (!this.blocks || rooms.length === 0) return;
+    const found = await this.blocks.blockedAmong(rooms.map((r) => [r.session.inviter.userId, r.session.invitee.userId] as const));
+    for (const room of rooms) {
+      const ids = room.participants.map((p) => p.userId);
+      const blocked = found.filter((f) => ids.includes(f.blocker) && ids.includes(f.blocked)).map((f) => f.blocked);
+      const before = room.session.blocked ?? [];
+      if (blocked.length > 0) room.session.blocked = blocked;
+      else delete room.session.blocked;
+      this.presenceRelay.blocksChanged(room, before);
     }
   }
 

@@ -44,6 +44,9 @@ export type MessagesDeps = {
 };
 
 /** Blocked terms: a message or an edit with one is refused (`reject`) or stored with the terms masked (`mask`). */
+/** The other participant blocked this member (kept up to date by the access feed): their writes are refused. */
+export const isBlocked = (m: Member): boolean => m.session.blocked?.includes(m.user.userId) ?? false;
+
 export type ContentPolicy = { filter: TermFilter; action: "reject" | "mask" };
 
 /** A refused change as its error frame says it. */
@@ -76,6 +79,10 @@ export class Messages {
           ...(clientId ? { client_id: clientId } : {}),
         }),
       );
+      return;
+    }
+    if (isBlocked(m)) {
+      conn.send(this.refuseBlocked({ ...(clientId ? { client_id: clientId } : {}) }));
       return;
     }
     const screened = this.screen(content);
@@ -141,6 +148,7 @@ export class Messages {
   private async applyChange(conn: Connection, m: Member, change: MessageChange, changeId?: string): Promise<void> {
     const { store, delivery, events, metrics } = this.deps;
     const ids = { seq: change.seq, ...(changeId ? { change_id: changeId } : {}) };
+    if (isBlocked(m)) return void conn.send(this.refuseBlocked(ids));
     if (change.kind === "edit") {
       const screened = this.screen(change.content);
       if (screened === null) return void conn.send(this.blocked(ids));
@@ -172,6 +180,7 @@ export class Messages {
   }
 
   typing(m: Member, isTyping: boolean): void {
+    if (isBlocked(m)) return;
     const frame = typingFrame({ sender_id: m.user.userId, sender_name: m.user.displayName, is_typing: isTyping });
     const room = this.deps.rooms.get(m.session.sessionId);
     if (room) this.deps.delivery.toOthers(room.session.sessionId, room.participants, m.user.userId, frame);
@@ -230,6 +239,11 @@ export class Messages {
     const verdict = policy?.filter.check(content);
     if (!verdict?.blocked) return content;
     return policy!.action === "mask" ? verdict.masked : null;
+  }
+
+  private refuseBlocked(ids: { client_id?: string; seq?: number; change_id?: string }): string {
+    this.deps.metrics.frameErrors.inc({ code: ErrorCode.Blocked });
+    return errorFrame({ code: ErrorCode.Blocked, error: "the other participant blocked you: nothing you send reaches them", ...ids });
   }
 
   private blocked(ids: { client_id?: string; seq?: number; change_id?: string }): string {

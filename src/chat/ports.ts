@@ -17,6 +17,11 @@ export type SessionInfo = {
   lastChange: number;
   /** How far each participant had read then (0: nothing yet). */
   readMarks: { inviter: number; invitee: number };
+  /**
+   * The participants the other one blocked (absent: none): their writes are refused, their typing and
+   * presence not relayed. Kept up to date in place by the access feed while a room is open.
+   */
+  blocked?: string[];
 };
 
 /** Why a user may not have a session's data. */
@@ -221,6 +226,20 @@ export interface ReportStore {
   resolve(id: number, resolution: string | null): Promise<boolean>;
 }
 
+/** A block of one user by another. */
+export type BlockRow = { user_id: string; display_name: string; created_at: string };
+
+/** Who blocked whom (chat_blocks). */
+export interface BlockStore {
+  /** "blocked" (also when it already was), "no_user" for an unknown user. */
+  block(blockerId: string, blockedId: string): Promise<"blocked" | "no_user">;
+  unblock(blockerId: string, blockedId: string): Promise<boolean>;
+  /** The users `blockerId` blocked, newest first (at most 1000). */
+  list(blockerId: string): Promise<BlockRow[]>;
+  /** Of these pairs of users, each user blocked by the other one of its pair. */
+  blockedAmong(pairs: readonly (readonly [string, string])[]): Promise<{ blocker: string; blocked: string }[]>;
+}
+
 export interface Store extends Directory, MessageLog, MessageChanges, ChatQueries {
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -245,7 +264,9 @@ export interface TicketBook {
  */
 export type AccessChange =
   | { kind: "session"; sessionId: string; participants: readonly [inviterId: string, inviteeId: string] | null }
-  | { kind: "user"; userId: string; banned?: true };
+  | { kind: "user"; userId: string; banned?: true }
+  /** A block between two users was made or lifted: rooms of a session between them read it again. */
+  | { kind: "block"; userIds: readonly [string, string] };
 
 /** Of the sessions and users asked about: those that exist (with their participants), those that may sign in, those banned. */
 export type AccessSnapshot = {

@@ -40,9 +40,26 @@ export class PresenceRelay {
     const room = this.deps.rooms.get(sessionId);
     if (!room?.notePresence(userId, { online, version })) return;
     const who = room.participants.find((p) => p.userId === userId);
-    if (!who) return;
+    // Someone the other participant blocked is not shown to them, online or not.
+    if (!who || room.session.blocked?.includes(userId)) return;
     const frame = presenceFrame({ user_id: userId, display_name: who.displayName, online });
     this.deps.delivery.toOthersHere(sessionId, room.participants, userId, frame);
+  }
+
+  /**
+   * The room's blocks changed: whoever is now hidden from the other participant is shown offline to
+   * them, and whoever is shown again, as they are.
+   */
+  blocksChanged(room: Room, before: readonly string[]): void {
+    const now = room.session.blocked ?? [];
+    for (const p of room.participants) {
+      const was = before.includes(p.userId);
+      const is = now.includes(p.userId);
+      if (was === is) continue;
+      const online = !is && room.presenceOf(p.userId, undefined);
+      const frame = presenceFrame({ user_id: p.userId, display_name: p.displayName, online });
+      this.deps.delivery.toOthersHere(room.session.sessionId, room.participants, p.userId, frame);
+    }
   }
 
   /** The stored states of the session's users; null when they cannot be read (the room's view is shown then). */
@@ -53,7 +70,8 @@ export class PresenceRelay {
   /** A joining socket learns who is online now (itself included), as its room shows it. */
   sendSnapshot(conn: Connection, m: Member, room: Room, stored: Map<string, PresenceState> | null): void {
     for (const p of [m.session.inviter, m.session.invitee]) {
-      const online = p.userId === m.user.userId || room.presenceOf(p.userId, stored?.get(p.userId));
+      const hidden = p.userId !== m.user.userId && room.session.blocked?.includes(p.userId);
+      const online = p.userId === m.user.userId || (!hidden && room.presenceOf(p.userId, stored?.get(p.userId)));
       conn.send(presenceFrame({ user_id: p.userId, display_name: p.displayName, online }));
     }
   }

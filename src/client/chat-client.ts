@@ -17,11 +17,13 @@ import { contentProblem } from "../protocol/content.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { Connection } from "./connection.ts";
 import { deferred } from "./deferred.ts";
-import type { BackoffOptions } from "./reconnect-policy.ts";
 import { SendQueue } from "./send-queue.ts";
 import { SessionEndpoints } from "./session-endpoints.ts";
-import { TokenKeeper, type TokenSource } from "./token.ts";
+import { TokenKeeper } from "./token.ts";
 import { TypingSignal } from "./typing-signal.ts";
+import type { ChatClientOptions, ChatEvents } from "./chat-client-options.ts";
+
+export type { ChatClientOptions, ChatEvents } from "./chat-client-options.ts";
 import {
   ChatError,
   type ChatMessage,
@@ -29,11 +31,8 @@ import {
   type ErrorFrame,
   type HistoryPage,
   type HistoryQuery,
-  type PresenceEvent,
-  type ReadEvent,
   type ResumedEvent,
   type ServerFrame,
-  type TypingEvent,
 } from "./types.ts";
 
 /** A change sent on an open socket and not answered within this time is sent again (harmless: see docs/protocol.md). */
@@ -41,42 +40,6 @@ const CHANGE_ANSWER_TIMEOUT_MS = 10_000;
 
 /** A deletion refused because the message is deleted already has what it wanted. */
 const DELETED: ReadonlySet<string> = new Set([ErrorCode.MessageDeleted]);
-
-export type ChatClientOptions = {
-  /**
-   * The service's http(s) URL (a path prefix is kept). A function is called before every connection,
-   * e.g. to rotate between instances. Default in a browser: the page's origin.
-   */
-  baseUrl?: string | (() => string);
-  sessionId: string;
-  /** Returns an access token; called at the start, before the current one expires, and after a 4003. */
-  getToken: TokenSource;
-  /** Refresh this long before `exp` (at most half the token's remaining life). Default 60 s. */
-  tokenRefreshMarginMs?: number;
-  backoff?: BackoffOptions;
-  /** A connection that has not finished joining within this time is dropped and retried. Default 15 s. */
-  joinTimeoutMs?: number;
-  /** Typing debounce: `true` at most once per `repeatMs`, `false` after `idleMs` idle. Defaults 2 s, 3 s. */
-  typing?: { repeatMs?: number; idleMs?: number };
-};
-
-export type ChatEvents = {
-  /** Each message once, in seq order: replayed ones after a reconnection, live ones, the client's own. */
-  message: ChatMessage;
-  /**
-   * A message as an edit, a deletion or a reaction left it (its whole current state), each change once
-   * in change order, never before its message: replace the message with the same seq.
-   */
-  change: ChatMessage;
-  typing: TypingEvent;
-  presence: PresenceEvent;
-  read: ReadEvent;
-  /** A (re)connection finished its replay. `complete: false` leaves a gap to page through `history()`. */
-  resumed: ResumedEvent;
-  state: ConnectionState;
-  /** Refused frames not tied to a send, token failures, and the final refusal before "closed". */
-  error: ChatError;
-};
 
 export class ChatClient extends Emitter<ChatEvents> {
   private readonly endpoints: SessionEndpoints;
@@ -244,6 +207,24 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** One page of the session's messages, oldest first: the newest page, or `before`/`after` a seq. */
   history(query: HistoryQuery = {}): Promise<HistoryPage> {
     return this.endpoints.history(query);
+  }
+
+  /**
+   * Reports the other participant's message `seq` (null: the whole session) with a reason (`spam`,
+   * `harassment`, `hate`, `sexual`, `violence`, `scam`, `other`) and an optional note. Resolves with the
+   * report's id (`duplicate` when this user had reported it already); rejects with a ChatError "http".
+   */
+  report(seq: number | null, reason: string, note?: string): Promise<{ report_id: number; duplicate: boolean }> {
+    return this.endpoints.report(seq, reason, note);
+  }
+
+  /** Blocks a user (their messages, typing and presence stop reaching this user in every session). */
+  async block(userId: string): Promise<void> {
+    await this.endpoints.block(userId, true);
+  }
+
+  async unblock(userId: string): Promise<void> {
+    await this.endpoints.block(userId, false);
   }
 
   /**

@@ -26,12 +26,32 @@ export class SessionEndpoints {
   async history(query: HistoryQuery = {}): Promise<HistoryPage> {
     const params = new URLSearchParams();
     for (const key of ["before", "after", "limit"] as const) if (query[key] !== undefined) params.set(key, String(query[key]));
-    const url = this.httpUrl(`api/sessions/${encodeURIComponent(this.sessionId)}/messages?${params}`);
-    const get = (token: string) => fetch(url, { headers: { authorization: `Bearer ${token}` } });
-    let res = await get(await this.tokens.current());
-    if (res.status === 401) res = await get(await this.tokens.fresh());
-    if (!res.ok) throw new ChatError("http", (await errorOf(res)) ?? `history request failed with ${res.status}`, { status: res.status });
-    return (await res.json()) as HistoryPage;
+    return this.call<HistoryPage>("GET", `api/sessions/${encodeURIComponent(this.sessionId)}/messages?${params}`, "history");
+  }
+
+  /** Reports the message `seq` of this session (null: the whole session, that is the other participant). */
+  report(seq: number | null, reason: string, note?: string): Promise<{ report_id: number; duplicate: boolean }> {
+    return this.call("POST", "api/reports", "report", { session_id: this.sessionId, seq: seq ?? 0, reason, ...(note ? { note } : {}) });
+  }
+
+  /** Blocks (`on`) or unblocks a user for the caller. */
+  block(userId: string, on: boolean): Promise<unknown> {
+    return this.call(on ? "PUT" : "DELETE", `api/blocks/${encodeURIComponent(userId)}`, on ? "block" : "unblock");
+  }
+
+  /** The caller's HTTP API, with the token (a fresh one once after a 401); a failure is a ChatError "http" with the status. */
+  private async call<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
+    const url = this.httpUrl(path);
+    const send = (token: string) =>
+      fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    let res = await send(await this.tokens.current());
+    if (res.status === 401) res = await send(await this.tokens.fresh());
+    if (!res.ok) throw new ChatError("http", (await errorOf(res)) ?? `${what} request failed with ${res.status}`, { status: res.status });
+    return (await res.json()) as T;
   }
 
   /** The session's last seq and change, so that even the first connection resumes: nothing falls between. */

@@ -4,13 +4,14 @@
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useChatSession, useInbox } from "../client/react/index.ts";
-import type { ConnectionState } from "../client/index.ts";
+import type { ChatMessage, ConnectionState } from "../client/index.ts";
 import { fetchDemoAccess, type DemoAccess, type DemoUser } from "./access.ts";
 import { Composer } from "./composer.tsx";
 import { Conversation } from "./conversation.tsx";
 import { hueOf, initialOf, shortName } from "./format.ts";
 import { InboxStrip } from "./inbox-strip.tsx";
 import type { Draft } from "./message-parts.tsx";
+import { ReportDialog } from "./report-dialog.tsx";
 import { enableNotifications } from "./notifications.ts";
 
 type Props = { access: DemoAccess; me: DemoUser; onSwitch(): void };
@@ -51,6 +52,21 @@ function Session({ sessionId, access, me, getToken, onSwitch, children }: Sessio
   const { markRead } = chat;
   const [notice, setNotice] = useState<Notice | null>(null);
   const [draft, setDraft] = useState<Draft | null>(null);
+  const [reporting, setReporting] = useState<ChatMessage | null>(null);
+  const [blocked, setBlocked] = useState(false);
+  const toggleBlock = async () => {
+    const next = !blocked;
+    await (next ? chat.block(peer.id) : chat.unblock(peer.id)).then(
+      () => {
+        setBlocked(next);
+        setNotice({
+          ok: true,
+          message: next ? `${shortName(peer.name)} is blocked: nothing they send reaches you.` : `${shortName(peer.name)} is unblocked.`,
+        });
+      },
+      (err: Error) => setNotice({ ok: false, message: `Could not ${next ? "block" : "unblock"}: ${err.message}` }),
+    );
+  };
 
   // Seen: everything shown while the page is visible.
   const lastSeq = chat.messages.at(-1)?.seq ?? 0;
@@ -91,6 +107,9 @@ function Session({ sessionId, access, me, getToken, onSwitch, children }: Sessio
             <strong id="me-name">{shortName(me.name)}</strong>
           </span>
           <NotifyButton getToken={getToken} onResult={setNotice} />
+          <button id="block" className="link-button" type="button" onClick={toggleBlock}>
+            {blocked ? "Unblock" : "Block"}
+          </button>
           <button id="switch-user" className="link-button" type="button" onClick={onSwitch}>
             Switch
           </button>
@@ -101,7 +120,17 @@ function Session({ sessionId, access, me, getToken, onSwitch, children }: Sessio
         {notice?.message}
       </p>
       <Banner state={chat.state} error={chat.state === "closed" ? chat.error?.message : undefined} />
-      <Conversation chat={chat} me={me} peer={peer} onDraft={setDraft} />
+      <Conversation chat={chat} me={me} peer={peer} onDraft={setDraft} onReport={setReporting} />
+      {reporting && (
+        <ReportDialog
+          message={reporting}
+          chat={chat}
+          onClose={(outcome) => {
+            setReporting(null);
+            if (outcome) setNotice({ ok: !outcome.startsWith("The report could not"), message: outcome });
+          }}
+        />
+      )}
       <Composer peerName={shortName(peer.name)} chat={chat} draft={draft} onDraftDone={() => setDraft(null)} />
     </>
   );

@@ -25,9 +25,9 @@ type Bubble = {
   message: ChatMessage | null;
 };
 
-type Props = { chat: ChatSession; me: DemoUser; peer: DemoUser; onDraft(draft: Draft): void };
+type Props = { chat: ChatSession; me: DemoUser; peer: DemoUser; onDraft(draft: Draft): void; onReport(message: ChatMessage): void };
 
-export function Conversation({ chat, me, peer, onDraft }: Props) {
+export function Conversation({ chat, me, peer, onDraft, onReport }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const sentAt = useRef(new Map<string, Date>());
   const bubbles = bubblesOf(chat.messages, chat.pending, me.id, sentAt.current);
@@ -99,7 +99,7 @@ export function Conversation({ chat, me, peer, onDraft }: Props) {
                 </span>
               </div>
               {b.message && <Reactions message={b.message} me={me.id} chat={chat} />}
-              {b.message && !deleted && <Actions message={b.message} me={me.id} chat={chat} onDraft={onDraft} />}
+              {b.message && !deleted && <Actions message={b.message} me={me.id} chat={chat} onDraft={onDraft} onReport={onReport} />}
               <FailedChanges changes={changes} chat={chat} />
               {b.pending?.status === "failed" && (
                 <div className="failed-note" role="alert">

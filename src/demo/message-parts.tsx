@@ -48,9 +48,15 @@ export function Reactions({ message, me, chat }: { message: ChatMessage; me: str
   );
 }
 
-type ActionsProps = { message: ChatMessage; me: string; chat: ChatSession; onDraft(draft: Draft): void };
+type ActionsProps = {
+  message: ChatMessage;
+  me: string;
+  chat: ChatSession;
+  onDraft(draft: Draft): void;
+  onReport(message: ChatMessage): void;
+};
 
-export function Actions({ message, me, chat, onDraft }: ActionsProps) {
+export function Actions({ message, me, chat, onDraft, onReport }: ActionsProps) {
   if (message.deleted_at) return null;
   const own = message.sender_id === me;
   const editable = own && Date.now() - Date.parse(message.created_at) < EDIT_WINDOW_MS;
@@ -80,6 +86,11 @@ export function Actions({ message, me, chat, onDraft }: ActionsProps) {
       {own && (
         <button type="button" className="act-delete" onClick={() => chat.remove(message.seq)}>
           Delete
+        </button>
+      )}
+      {!own && (
+        <button type="button" className="act-report" onClick={() => onReport(message)}>
+          Report
         </button>
       )}
     </div>

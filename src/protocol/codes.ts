@@ -73,6 +73,8 @@ export const ErrorCode = {
   InvalidContent: "invalid_content",
   /** `emoji` is not one emoji. */
   InvalidEmoji: "invalid_emoji",
+  /** One participant blocked the other: the blocked one's messages and changes are refused in their sessions. */
+  Blocked: "blocked",
   /** `content` contains a blocked term (BLOCKED_TERMS_FILE with BLOCKED_TERMS_POLICY=reject): nothing stored. */
   ContentBlocked: "content_blocked",
   /** No message with that `seq` in the session (`seq` echoed). */

@@ -40,6 +40,7 @@ export function parseAccessChange(payload: string): AccessChange | null {
   if (!id || !UUID.test(id) || rest.length > 0) return null;
   if (kind === "u" && inviter === undefined) return { kind: "user", userId: id };
   if (kind === "b" && inviter === undefined) return { kind: "user", userId: id, banned: true };
+  if (kind === "k") return inviter && UUID.test(inviter) && invitee === undefined ? { kind: "block", userIds: [id, inviter] } : null;
   if (kind !== "s") return null;
   if (inviter === undefined) return { kind: "session", sessionId: id, participants: null };
   if (!UUID.test(inviter) || !invitee || !UUID.test(invitee)) return null;

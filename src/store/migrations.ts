@@ -296,6 +296,31 @@ export const migrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS chat_reports_state_idx ON chat_reports (state, id);
     `,
   },
+  {
+    // Blocks between users (chat/blocks): told to every instance by the access feed ("k <a> <b>"),
+    // whose rooms of a session between the two read the pair's blocks again.
+    version: 14,
+    name: "blocks",
+    sql: `
+      CREATE TABLE IF NOT EXISTS chat_blocks (
+        blocker_id uuid NOT NULL REFERENCES users ON DELETE CASCADE,
+        blocked_id uuid NOT NULL REFERENCES users ON DELETE CASCADE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (blocker_id, blocked_id)
+      );
+      CREATE OR REPLACE FUNCTION chat_notify_block() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' THEN
+          PERFORM pg_notify('chat_access', 'k ' || OLD.blocker_id || ' ' || OLD.blocked_id);
+        ELSE
+          PERFORM pg_notify('chat_access', 'k ' || NEW.blocker_id || ' ' || NEW.blocked_id);
+        END IF;
+        RETURN NULL;
+      END $$;
+      DROP TRIGGER IF EXISTS chat_user_blocked ON chat_blocks;
+      CREATE TRIGGER chat_user_blocked AFTER INSERT OR DELETE ON chat_blocks FOR EACH ROW EXECUTE FUNCTION chat_notify_block();
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

@@ -28,6 +28,7 @@ import { Tickets } from "./tickets.ts";
 import { NotificationOutbox } from "./notification-outbox.ts";
 import { PostgresModeration } from "./moderation-store.ts";
 import { PostgresReports } from "./report-store.ts";
+import { PostgresBlocks } from "./block-store.ts";
 import { ACTIVE_USER, BANNED_USER } from "./access-feed.ts";
 import { withTimeout } from "../lib/timeout.ts";
 
@@ -43,6 +44,8 @@ type AuthRow = {
   invitee_name: string;
   inviter_read: number;
   invitee_read: number;
+  /** Comma-separated: the participants the other blocked. */
+  blocked: string | null;
 };
 
 export class PostgresStore implements Store {
@@ -53,6 +56,7 @@ export class PostgresStore implements Store {
   readonly notifications: NotificationOutbox;
   readonly moderation: PostgresModeration;
   readonly reports: PostgresReports;
+  readonly blocks: PostgresBlocks;
   private lateCommitHandler: (appended: Appended) => void = () => {};
   private readonly timeoutMs: number;
 
@@ -77,6 +81,7 @@ export class PostgresStore implements Store {
     this.tickets = new Tickets(sql, (query) => this.bounded(query));
     this.notifications = new NotificationOutbox(sql, (query) => this.bounded(query));
     this.moderation = new PostgresModeration(sql, (query) => this.bounded(query));
+    this.blocks = new PostgresBlocks(sql, (query) => this.bounded(query));
     this.reports = new PostgresReports(sql, (query) => this.bounded(query), options.reportsToWebhook ?? false);
   }
 
@@ -99,6 +104,7 @@ export class PostgresStore implements Store {
         lastSeq: row.last_seq,
         lastChange: row.last_change,
         readMarks: { inviter: row.inviter_read, invitee: row.invitee_read },
+        ...(row.blocked ? { blocked: row.blocked.split(",") } : {}),
       },
     };
   }
@@ -117,7 +123,9 @@ export class PostgresStore implements Store {
                s.inviter_id, iu.display_name AS inviter_name,
                s.invitee_id, eu.display_name AS invitee_name,
                coalesce((SELECT last_read_seq FROM session_reads WHERE session_id = s.id AND user_id = s.inviter_id), 0) AS inviter_read,
-               coalesce((SELECT last_read_seq FROM session_reads WHERE session_id = s.id AND user_id = s.invitee_id), 0) AS invitee_read
+               coalesce((SELECT last_read_seq FROM session_reads WHERE session_id = s.id AND user_id = s.invitee_id), 0) AS invitee_read,
+               (SELECT string_agg(k.blocked_id::text, ',') FROM chat_blocks k
+                WHERE (k.blocker_id, k.blocked_id) IN ((s.inviter_id, s.invitee_id), (s.invitee_id, s.inviter_id))) AS blocked
         FROM (VALUES (1)) AS one
         LEFT JOIN sessions s ON s.id = r.session_id
         LEFT JOIN users iu ON iu.id = s.inviter_id

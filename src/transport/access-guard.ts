@@ -92,6 +92,7 @@ export class AccessGuard {
 }
 
 export function verdictOnChange(o: Admitted, change: AccessChange): CloseCode | null {
+  if (change.kind === "block") return null; // a block closes nothing: the rooms refuse and hold back (chat/chat-service.ts)
   if (change.kind === "user") {
     if (o.userId !== change.userId) return null;
     return change.banned ? CloseCode.Banned : CloseCode.UserNotFound;

@@ -13,6 +13,7 @@ import { json, jsonBody, queryParams } from "./json-response.ts";
 import { chain, type Middleware } from "./middleware.ts";
 import type { Logger } from "../observability/log.ts";
 import { REPORTS_PATH, fileReport } from "./report-routes.ts";
+import { BLOCKS_PATH, BLOCK_PATH, block, blocks, unblock } from "./block-routes.ts";
 import { PUSH_KEY_PATH, PUSH_SUBSCRIPTIONS_PATH, subscribe, unsubscribe, vapidPublicKey, type PushApi } from "./push-routes.ts";
 
 const MESSAGES_PATH = new RegExp(`^/api/sessions/(${sessionIdPattern})/messages/?$`, "i");
@@ -70,7 +71,7 @@ export type ApiDeps = {
 
 type Route = {
   path: RegExp;
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   handle: (deps: ApiDeps, caller: Caller, req: Request, url: URL, params: string[]) => Promise<Response>;
 };
 
@@ -83,6 +84,9 @@ const routes: Route[] = [
   { path: PUSH_SUBSCRIPTIONS_PATH, method: "POST", handle: (d, c, req) => subscribe(d.push, c.userId, req) },
   { path: PUSH_SUBSCRIPTIONS_PATH, method: "DELETE", handle: (d, c, req) => unsubscribe(d.push, c.userId, req) },
   { path: REPORTS_PATH, method: "POST", handle: (d, c, req) => fileReport(d.chat, d.requests, c, req) },
+  { path: BLOCKS_PATH, method: "GET", handle: (d, c) => blocks(d.chat, c) },
+  { path: BLOCK_PATH, method: "PUT", handle: (d, c, _, __, [id]) => block(d.chat, c, id!) },
+  { path: BLOCK_PATH, method: "DELETE", handle: (d, c, _, __, [id]) => unblock(d.chat, c, id!) },
 ];
 
 /** What a request to the API carries along its chain. */

@@ -1,7 +1,7 @@
 /** The HTTP API's application layer: every use case checks who asks before it reads or issues anything. */
 import { describe, expect, test } from "bun:test";
 import { ChatApi } from "../../src/chat/chat-api.ts";
-import { INBOX_TICKET_SCOPE, type ReportStore, type Ticket, type TicketBook } from "../../src/chat/ports.ts";
+import { INBOX_TICKET_SCOPE, type BlockStore, type ReportStore, type Ticket, type TicketBook } from "../../src/chat/ports.ts";
 import { LocalPresence } from "../../src/bus/local-presence.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 
@@ -28,7 +28,21 @@ function setUp() {
     list: async () => ({ reports: [], next: null }),
     resolve: async () => true,
   };
-  const api = new ChatApi({ directory: store, queries: store, tickets, presence: new LocalPresence(), reports });
+  const blocks: BlockStore = {
+    block: async () => "blocked",
+    unblock: async () => true,
+    list: async () => [],
+    blockedAmong: async () => [],
+  };
+  const api = new ChatApi({
+    directory: store,
+    queries: store,
+    tickets,
+    presence: new LocalPresence(),
+    reports,
+    blocks,
+    onBlockChanged: async () => {},
+  });
   return { api, tickets };
 }
 

@@ -47,6 +47,14 @@ class FakeClient extends Emitter<ChatEvents> implements SessionClient {
   react(seq: number, emoji: string, on = true): Promise<void> {
     return this.changed({ kind: "react", seq, emoji, on });
   }
+  async report(): Promise<{ report_id: number; duplicate: boolean }> {
+    return { report_id: 1, duplicate: false };
+  }
+  async block(userId: string): Promise<void> {
+    this.blockedUsers.push(userId);
+  }
+  async unblock(): Promise<void> {}
+  blockedUsers: string[] = [];
   private changed(change: Record<string, unknown>): Promise<void> {
     return new Promise((resolve, reject) => this.changes.push({ change, answer: (e) => (e ? reject(e) : resolve()) }));
   }

@@ -12,22 +12,24 @@ import { newClientId } from "../client-id.ts";
 import { applyChange, mergeMessages } from "./conversation.ts";
 import { Subscribers } from "./subscribers.ts";
 
+const notStarted = () => new ChatError("closed", "the chat session is not open (no component uses it)");
+
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-import type {
+import {
   ChatError,
-  ChatMessage,
-  ConnectionState,
-  HistoryPage,
-  HistoryQuery,
-  PresenceEvent,
-  ReadEvent,
-  TypingEvent,
+  type ChatMessage,
+  type ConnectionState,
+  type HistoryPage,
+  type HistoryQuery,
+  type PresenceEvent,
+  type ReadEvent,
+  type TypingEvent,
 } from "../types.ts";
 
 /** What the store needs of a ChatClient (tests give a fake). */
 export type SessionClient = Pick<
   ChatClient,
-  "on" | "connect" | "close" | "send" | "edit" | "remove" | "react" | "typing" | "markRead" | "history"
+  "on" | "connect" | "close" | "send" | "edit" | "remove" | "react" | "typing" | "markRead" | "history" | "report" | "block" | "unblock"
 >;
 
 export type PendingMessage = {
@@ -148,6 +150,15 @@ export class ChatSessionStore {
 
   /** Adds (`on` true) or takes away the user's reaction. */
   readonly react = (seq: number, emoji: string, on: boolean): void => this.change({ kind: "react", emoji, on }, seq);
+
+  /** Reports the other participant's message `seq` (null: the whole session); rejects with a ChatError "http". */
+  readonly report = (seq: number | null, reason: string, note?: string): Promise<{ report_id: number; duplicate: boolean }> =>
+    this.client ? this.client.report(seq, reason, note) : Promise.reject(notStarted());
+
+  /** Blocks a user: their messages, typing and presence stop reaching this user. */
+  readonly block = (userId: string): Promise<void> => (this.client ? this.client.block(userId) : Promise.reject(notStarted()));
+
+  readonly unblock = (userId: string): Promise<void> => (this.client ? this.client.unblock(userId) : Promise.reject(notStarted()));
 
   /** Sends a failed change again (harmless if it was applied after all). */
   readonly retryChange = (id: string): void => {

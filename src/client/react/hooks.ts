@@ -37,6 +37,11 @@ export type ChatSession = ChatSessionSnapshot & {
   react(seq: number, emoji: string, on: boolean): void;
   retryChange(id: string): void;
   discardChange(id: string): void;
+  /** Reports the other participant's message `seq` (null: the whole session) with a reason and an optional note. */
+  report(seq: number | null, reason: string, note?: string): Promise<{ report_id: number; duplicate: boolean }>;
+  /** Blocks a user (their messages, typing and presence stop reaching this user), or lifts it. */
+  block(userId: string): Promise<void>;
+  unblock(userId: string): Promise<void>;
   /** Call on every keystroke (true) and when the input is cleared (false): debounced by the client. */
   setTyping(isTyping: boolean): void;
   markRead(seq: number): void;
@@ -75,6 +80,9 @@ export function useChatSession(options: UseChatSessionOptions): ChatSession {
       react: store.react,
       retryChange: store.retryChange,
       discardChange: store.discardChange,
+      report: store.report,
+      block: store.block,
+      unblock: store.unblock,
       setTyping: store.setTyping,
       markRead: store.markRead,
       loadOlder: store.loadOlder,
