@@ -9,8 +9,10 @@ import type { Config, NotifyConfig } from "./config/config.ts";
 import { isLoopback } from "./config/env-schema.ts";
 import type { AccessChange, Bus, ChangeRules, Presence } from "./chat/ports.ts";
 import { Moderation, type DeliverChange } from "./chat/moderation.ts";
-import type { ContentPolicy } from "./chat/messages.ts";
+import type { ContentPolicy } from "./chat/content-screen.ts";
 import { TermFilter } from "./chat/term-filter.ts";
+import { presendCheck } from "./notify/presend-check.ts";
+import { createPost } from "./notify/http-post.ts";
 import { ChatService } from "./chat/chat-service.ts";
 import { ChatApi } from "./chat/chat-api.ts";
 import { createVerifier } from "./auth/tokens.ts";
@@ -128,6 +130,9 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     changeRules: changeRulesOf(config),
     blocks: store.blocks,
     ...(contentPolicy ? { contentPolicy } : {}),
+    ...(config.presendCheck
+      ? { contentCheck: presendCheck(config.presendCheck, createPost(config.notify?.extraCaFile ?? null, config.presendCheck.timeoutMs)) }
+      : {}),
     onAccessChange: (change) => http?.access.changed(change),
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });

@@ -117,3 +117,20 @@ test("change_id is echoed in message_changed and in a refusal; react with on is 
     await db`SELECT count(*)::int AS n FROM chat_reactions r JOIN messages m ON m.id = r.message_id WHERE m.session_id = ${pair.sessionId}`;
   expect(n!.n).toBe(0);
 });
+
+test("a reply and the plain messages around it keep the order they were sent in (the quote is read first)", async () => {
+  const pair = await createPair();
+  const { a, b } = await withMessages(pair, ["one"]);
+  a.send({ type: "message", content: "two", reply_to: 1 });
+  a.send({ type: "message", content: "three" });
+  a.send({ type: "message", content: "four", reply_to: 1 });
+  a.send({ type: "message", content: "five" });
+  await b.until((f) => f.filter((x) => x.type === "message").length === 5, "all five");
+  expect(b.of("message").map((m) => [m.seq, m.content])).toEqual([
+    [1, "one"],
+    [2, "two"],
+    [3, "three"],
+    [4, "four"],
+    [5, "five"],
+  ]);
+});

@@ -26,7 +26,8 @@ import { replayInto } from "./resume.ts";
 import { Rooms } from "./rooms.ts";
 import type { Room } from "./room.ts";
 import { PresenceRelay } from "./presence-relay.ts";
-import { Messages, type ContentPolicy } from "./messages.ts";
+import { Messages } from "./messages.ts";
+import { ContentScreen, type ContentCheck, type ContentPolicy } from "./content-screen.ts";
 import { DomainEvents } from "./domain-events.ts";
 import { readFrame, type ClientFrame } from "../protocol/frames.ts";
 import type { Logger } from "../observability/log.ts";
@@ -51,6 +52,8 @@ export type ChatPorts = {
   changeRules?: ChangeRules;
   /** Blocked terms in messages and edits, and what to do with them; none by default. */
   contentPolicy?: ContentPolicy;
+  /** The backend's pre-send check of messages and edits; none by default. */
+  contentCheck?: ContentCheck;
   /** Who blocked whom, read again when the access feed tells of a block (none: blocks are not followed). */
   blocks?: Pick<BlockStore, "blockedAmong">;
 };
@@ -87,7 +90,7 @@ export class ChatService {
       maxPendingPerUser: ports.maxPendingPerUser ?? Number.POSITIVE_INFINITY,
       onAccessChange: ports.onAccessChange ?? (() => {}),
       changeRules: ports.changeRules ?? { editWindowMs: 900_000, maxReactions: 12 },
-      contentPolicy: ports.contentPolicy ?? null,
+      screen: new ContentScreen(ports.contentPolicy ?? null, ports.contentCheck ?? null),
     });
     this.inboxes = new InboxFeed({ store, presence, bus, log });
     this.inboxes.follow(events);

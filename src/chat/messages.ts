@@ -12,6 +12,7 @@ import {
   type ChangeRules,
   type Directory,
   type MessageChange,
+  type NewMessage,
   type MessageChanges,
   type MessageLog,
 } from "./ports.ts";
@@ -23,7 +24,7 @@ import type { DomainEvents } from "./domain-events.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { errorFrame, messageChangedFrame, messageFrame, readFrame, typingFrame, type MessageView } from "../protocol/frames.ts";
 import { Counts } from "../lib/counts.ts";
-import type { TermFilter } from "./term-filter.ts";
+import type { ContentScreen } from "./content-screen.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
@@ -40,14 +41,12 @@ export type MessagesDeps = {
   onAccessChange: (change: AccessChange) => void;
   /** The edit window and the reaction cap. */
   changeRules: ChangeRules;
-  contentPolicy: ContentPolicy | null;
+  /** Blocked terms and the backend's pre-send check (chat/content-screen.ts). */
+  screen: ContentScreen;
 };
 
-/** Blocked terms: a message or an edit with one is refused (`reject`) or stored with the terms masked (`mask`). */
 /** The other participant blocked this member (kept up to date by the access feed): their writes are refused. */
 export const isBlocked = (m: Member): boolean => m.session.blocked?.includes(m.user.userId) ?? false;
-
-export type ContentPolicy = { filter: TermFilter; action: "reject" | "mask" };
 
 /** A refused change as its error frame says it. */
 const refusals: Record<ChangeRefusal, [ErrorCode, string]> = {
@@ -62,6 +61,8 @@ export class Messages {
   private readonly pendingByUser = new Counts();
   /** Each socket's changes, one after the other: what a client sends in order commits in that order. */
   private readonly changesOf = new WeakMap<Connection, Promise<void>>();
+  /** Each socket's messages are prepared (content checks, reply quote) one after the other and handed to the store in the order sent. */
+  private readonly sendsOf = new WeakMap<Connection, Promise<unknown>>();
 
   constructor(private readonly deps: MessagesDeps) {}
 
@@ -85,31 +86,16 @@ export class Messages {
       conn.send(this.refuseBlocked({ ...(clientId ? { client_id: clientId } : {}) }));
       return;
     }
-    const screened = this.screen(content);
-    if (screened === null) {
-      conn.send(this.blocked({ ...(clientId ? { client_id: clientId } : {}) }));
-      return;
-    }
-    content = screened;
     this.pendingByUser.increment(userId);
     let appended;
     try {
-      const replyTo = replyToSeq === undefined ? undefined : await store.replyPreview(m.session.sessionId, replyToSeq);
-      if (replyTo === null) {
-        const [code, error] = refusals.not_found;
-        metrics.frameErrors.inc({ code });
-        conn.send(errorFrame({ code, error, field: "reply_to", ...(clientId ? { client_id: clientId } : {}) }));
-        return;
-      }
-      appended = await store.append({
-        id: crypto.randomUUID(),
-        sessionId: m.session.sessionId,
-        senderId: userId,
-        senderName: m.user.displayName,
-        content,
-        clientId,
-        ...(replyTo ? { replyTo } : {}),
+      // Handed to the store within the socket's turn; its write is awaited outside it (writes batch).
+      const handed = await this.inTurn(conn, async () => {
+        const message = await this.prepare(conn, m, content, clientId, replyToSeq);
+        return message && { appending: store.append(message) };
       });
+      if (!handed) return;
+      appended = await handed.appending;
     } catch (err) {
       conn.send(this.storeFailure(err, "the message could not be stored", clientId));
       return;
@@ -121,6 +107,48 @@ export class Messages {
     metrics.messagesPersisted.inc();
     this.stored(appended);
     metrics.messageSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  private inTurn<T>(conn: Connection, work: () => Promise<T>): Promise<T> {
+    const turn = (this.sendsOf.get(conn) ?? Promise.resolve()).then(work);
+    this.sendsOf.set(
+      conn,
+      turn.catch(() => {}),
+    );
+    return turn;
+  }
+
+  /** The message to store, or null when it is refused (its error frame sent): the content's checks, then the reply's quote. */
+  private async prepare(
+    conn: Connection,
+    m: Member,
+    content: string,
+    clientId: string | null,
+    replyToSeq: number | undefined,
+  ): Promise<NewMessage | null> {
+    const ids = clientId ? { client_id: clientId } : {};
+    const { sessionId } = m.session;
+    const screened = await this.deps.screen.screen(content, { kind: "message", userId: m.user.userId, sessionId });
+    if (!screened.ok) {
+      conn.send(this.refusedContent(screened, ids));
+      return null;
+    }
+    const replyTo = replyToSeq === undefined ? undefined : await this.deps.store.replyPreview(sessionId, replyToSeq);
+    if (replyTo === null) {
+      const [code, error] = refusals.not_found;
+      this.deps.metrics.frameErrors.inc({ code });
+      conn.send(errorFrame({ code, error, field: "reply_to", ...ids }));
+      return null;
+    }
+    return {
+      id: crypto.randomUUID(),
+      sessionId,
+      senderId: m.user.userId,
+      senderName: m.user.displayName,
+      content: screened.content,
+      clientId,
+      ...(replyTo ? { replyTo } : {}),
+    };
   }
 
   /** A message this instance stored (also one whose caller had given up before it committed): to every instance. */
@@ -150,9 +178,10 @@ export class Messages {
     const ids = { seq: change.seq, ...(changeId ? { change_id: changeId } : {}) };
     if (isBlocked(m)) return void conn.send(this.refuseBlocked(ids));
     if (change.kind === "edit") {
-      const screened = this.screen(change.content);
-      if (screened === null) return void conn.send(this.blocked(ids));
-      change = { ...change, content: screened };
+      const subject = { kind: "edit" as const, userId: m.user.userId, sessionId: m.session.sessionId, seq: change.seq };
+      const screened = await this.deps.screen.screen(change.content, subject);
+      if (!screened.ok) return void conn.send(this.refusedContent(screened, ids));
+      change = { ...change, content: screened.content };
     }
     let result;
     try {
@@ -233,22 +262,17 @@ export class Messages {
       .catch((err) => log.warn("the session's new participants could not be read", { err, session_id: sessionId }));
   }
 
-  /** The content to store: as it is, masked, or null when it is refused. */
-  private screen(content: string): string | null {
-    const policy = this.deps.contentPolicy;
-    const verdict = policy?.filter.check(content);
-    if (!verdict?.blocked) return content;
-    return policy!.action === "mask" ? verdict.masked : null;
-  }
-
   private refuseBlocked(ids: { client_id?: string; seq?: number; change_id?: string }): string {
     this.deps.metrics.frameErrors.inc({ code: ErrorCode.Blocked });
     return errorFrame({ code: ErrorCode.Blocked, error: "the other participant blocked you: nothing you send reaches them", ...ids });
   }
 
-  private blocked(ids: { client_id?: string; seq?: number; change_id?: string }): string {
-    this.deps.metrics.frameErrors.inc({ code: ErrorCode.ContentBlocked });
-    return errorFrame({ code: ErrorCode.ContentBlocked, error: "the message contains a blocked term", field: "content", ...ids });
+  private refusedContent(
+    refused: { code: ErrorCode; error: string },
+    ids: { client_id?: string; seq?: number; change_id?: string },
+  ): string {
+    this.deps.metrics.frameErrors.inc({ code: refused.code });
+    return errorFrame({ code: refused.code, error: refused.error, field: "content", ...ids });
   }
 
   private storeFailure(err: unknown, what: string, clientId?: string | null, ids?: { seq: number; change_id?: string }): string {

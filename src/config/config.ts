@@ -116,6 +116,8 @@ export type Config = {
   notify: NotifyConfig | null;
   /** The backend's key for the server API (/api/server/, moderation); null: the API is off. */
   serverApiKey: string | null;
+  /** The backend's pre-send check of every message and edit; null: none. */
+  presendCheck: { url: string; secret: string; timeoutMs: number; failure: "open" | "closed" } | null;
   /** A list of blocked terms (read at start) and what a message with one gets; null: no filter. */
   blockedTerms: { file: string; policy: "reject" | "mask" } | null;
 };
@@ -159,6 +161,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JWT_PUBLIC_KEY && e.JWT_JWKS_URL) problems.push("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both");
   if (e.REDIS_TLS_CA_FILE && !e.REDIS_URL?.startsWith("rediss://")) {
     problems.push("REDIS_TLS_CA_FILE is for TLS: give REDIS_URL as rediss://… (a redis:// URL is never switched to TLS)");
+  }
+  if (Boolean(e.PRESEND_CHECK_URL) !== Boolean(e.PRESEND_CHECK_SECRET)) {
+    problems.push("the pre-send check needs both PRESEND_CHECK_URL and PRESEND_CHECK_SECRET");
   }
   if (e.SERVER_API_KEY && [e.JWT_SECRET, e.JWT_SECRET_PREVIOUS, e.NOTIFY_WEBHOOK_SECRET].includes(e.SERVER_API_KEY)) {
     problems.push("SERVER_API_KEY must be a key of its own, not a JWT or webhook secret");
@@ -228,6 +233,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development" && !e.DATABASE_URL,
     notify,
     serverApiKey: e.SERVER_API_KEY ?? null,
+    presendCheck:
+      e.PRESEND_CHECK_URL && e.PRESEND_CHECK_SECRET
+        ? {
+            url: e.PRESEND_CHECK_URL,
+            secret: e.PRESEND_CHECK_SECRET,
+            timeoutMs: e.PRESEND_CHECK_TIMEOUT_MS,
+            failure: e.PRESEND_CHECK_FAILURE,
+          }
+        : null,
     blockedTerms: e.BLOCKED_TERMS_FILE ? { file: e.BLOCKED_TERMS_FILE, policy: e.BLOCKED_TERMS_POLICY } : null,
   };
 }

@@ -173,6 +173,10 @@ export const EnvSchema = v.object({
   NODE_EXTRA_CA_CERTS: v.optional(v.pipe(v.string(), v.minLength(1))),
   BLOCKED_TERMS_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   BLOCKED_TERMS_POLICY: v.optional(v.picklist(["reject", "mask"], "BLOCKED_TERMS_POLICY must be reject or mask"), "reject"),
+  PRESEND_CHECK_URL: v.optional(secureUrl("PRESEND_CHECK_URL")),
+  PRESEND_CHECK_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, "PRESEND_CHECK_SECRET must be at least 32 characters"))),
+  PRESEND_CHECK_TIMEOUT_MS: v.optional(integer("PRESEND_CHECK_TIMEOUT_MS", 10, 10000), "500"),
+  PRESEND_CHECK_FAILURE: v.optional(v.picklist(["open", "closed"], "PRESEND_CHECK_FAILURE must be open or closed"), "closed"),
   SERVER_API_KEY: v.optional(v.pipe(v.string(), v.minLength(32, "SERVER_API_KEY must be at least 32 characters"))),
 });
 

@@ -75,6 +75,8 @@ export const ErrorCode = {
   InvalidEmoji: "invalid_emoji",
   /** One participant blocked the other: the blocked one's messages and changes are refused in their sessions. */
   Blocked: "blocked",
+  /** The backend's pre-send check (PRESEND_CHECK_URL) refused the content: its reason is the error text. Nothing stored. */
+  ContentRejected: "content_rejected",
   /** `content` contains a blocked term (BLOCKED_TERMS_FILE with BLOCKED_TERMS_POLICY=reject): nothing stored. */
   ContentBlocked: "content_blocked",
   /** No message with that `seq` in the session (`seq` echoed). */
