@@ -27,6 +27,8 @@ export type Options = {
   notify: boolean;
   /** Max mode: also ramp two instances bridged by Redis (inviters on A, invitees on B). */
   twoInstances: boolean;
+  /** Rate mode: also the real server with the backend's pre-send check on. */
+  presend: boolean;
   /** Rate and max modes: also the real server with this many reactions per second per participant beside the messages; 0: not. */
   changes: number;
   jwtSecret: string;
@@ -62,6 +64,7 @@ export const USAGE = `usage: bun run bench [options]
   --redis-cluster                cluster mode: also through a 3-master Redis Cluster started on loopback, same run
   --notify                       rate and max modes: also the real server with offline notifications on (webhook), same run
   --two-instances                max mode: also two instances through Redis (--redis-url), same run
+  --presend                      rate mode: also the real server with the backend's pre-send check (a check in the bench process), same run
   --changes R                    rate and max modes: also the real server while every participant toggles R reactions/s, same run
   --jwt-secret S                 secret of the --target server (default: the bench's own)
   --start-rate N                 max mode: first total rate, msg/s (default 1000)
@@ -99,6 +102,7 @@ const spec = {
   notify: { type: "boolean", default: false },
   "two-instances": { type: "boolean", default: false },
   changes: { type: "string", default: "0" },
+  presend: { type: "boolean", default: false },
   "max-seconds": { type: "string", default: "1200" },
   help: { type: "boolean", default: false },
 } as const;
@@ -139,6 +143,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     notify: values.notify,
     twoInstances: values["two-instances"],
     changes: num("changes", 0, 1000),
+    presend: values.presend,
     maxSeconds: num("max-seconds", 10, 86_400),
     cpuProfDir: values["cpu-prof"] ? resolve(values["cpu-prof"]) : null,
   };

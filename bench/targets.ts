@@ -11,8 +11,11 @@ import { freePort, waitReady } from "./lib/net.ts";
 import type { Role } from "./load/ipc.ts";
 import type { Options } from "./options.ts";
 
-/** "notify": the real server with offline notifications on (a webhook to a sink in the bench process). */
-export type TargetKind = "bare" | "real" | "notify" | "cluster";
+/**
+ * "notify": the real server with offline notifications on (a webhook to a sink in the bench process);
+ * "presend": the real server with the backend's pre-send check (a check in the bench process that allows all).
+ */
+export type TargetKind = "bare" | "real" | "notify" | "presend" | "cluster";
 
 export type Target = {
   kind: TargetKind;
@@ -39,6 +42,7 @@ export async function startTarget(kind: TargetKind, options: Options, logDir: st
   if (options.target) return externalTarget(options.target);
   if (kind === "real") return targetOf(kind, [await startReal(options, logDir, null)], true);
   if (kind === "notify") return targetOf(kind, [await startReal(options, logDir, null, notifyEnv())], true);
+  if (kind === "presend") return targetOf(kind, [await startReal(options, logDir, null, presendEnv())], true);
   const a = await startReal(options, logDir, options.redisUrl);
   const b = await startReal(options, logDir, options.redisUrl).catch(async (err: unknown) => {
     await stopChild(a.child);
@@ -97,6 +101,16 @@ function notifyEnv(): Record<string, string> {
     NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${sink.port}/hook`,
     NOTIFY_WEBHOOK_SECRET: "sendbuddy-chat-bench-webhook-secret-0123456789",
     NOTIFY_GRACE_SECONDS: "1",
+  };
+}
+
+/** The backend's pre-send check, answering every message at once: what is measured is the round trip on the message path. */
+let checker: ReturnType<typeof Bun.serve> | null = null;
+function presendEnv(): Record<string, string> {
+  checker ??= Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ action: "allow" }) });
+  return {
+    PRESEND_CHECK_URL: `http://127.0.0.1:${checker.port}/check`,
+    PRESEND_CHECK_SECRET: "sendbuddy-chat-bench-presend-secret-0123456789",
   };
 }
 

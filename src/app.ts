@@ -166,7 +166,10 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     health: { pingDatabase: () => store.ping(), redis: () => bus.status(), accepting: () => accepting, draining: () => draining },
     serverApi: {
       key: config.serverApiKey,
-      moderation: moderationOf(config, store, (changed) => chat.changedByBackend(changed)),
+      moderation: moderationOf(config, store, {
+        change: (changed) => chat.changedByBackend(changed),
+        message: (appended) => chat.storedByBackend(appended),
+      }),
       reports: store.reports,
     },
     verify: createVerifier(config.jwt),
@@ -293,7 +296,7 @@ async function contentPolicyOf({ file, policy }: { file: string; policy: "reject
 
 /** The backend's moderation over this store; `deliver` tells every instance (null in the CLI, where no socket is open). */
 export function moderationOf(config: Config, store: PostgresStore, deliver: DeliverChange | null): Moderation {
-  return new Moderation({ store: store.moderation, changes: store, deliver, rules: changeRulesOf(config) });
+  return new Moderation({ store: store.moderation, changes: store, messages: store, deliver, rules: changeRulesOf(config) });
 }
 
 const changeRulesOf = (config: Config): ChangeRules => ({

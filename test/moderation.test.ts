@@ -142,6 +142,54 @@ describe("remove a message", () => {
   });
 });
 
+describe("system messages", () => {
+  test("the backend posts into a session: a message with the next seq and kind system, on every socket, in history, stored once per client_id", async () => {
+    const { pair, a, b } = await chatting(app);
+    a.send({ type: "message", content: "see you at 6" });
+    await b.next("message");
+    const clientId = crypto.randomUUID();
+    const res = await call(app, "POST", `sessions/${pair.sessionId}/messages`, {
+      content: "Sam moved the session to 7 pm",
+      client_id: clientId,
+    });
+    expect(res.status).toBe(201);
+    const { message } = (await res.json()) as { message: Frame };
+    expect(message).toMatchObject({ seq: 2, kind: "system", content: "Sam moved the session to 7 pm", sender_id: pair.inviter.id });
+    for (const c of [a, b]) expect(await c.next("message", 1)).toMatchObject({ seq: 2, kind: "system" });
+    const again = await call(app, "POST", `sessions/${pair.sessionId}/messages`, {
+      content: "Sam moved the session to 7 pm",
+      client_id: clientId,
+    });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { message: Frame }).message).toMatchObject({ seq: 2 });
+    const history = await fetch(`${app.httpUrl}/api/sessions/${pair.sessionId}/messages`, {
+      headers: { authorization: `Bearer ${pair.invitee.token}` },
+    });
+    const page = (await history.json()) as { messages: Frame[] };
+    expect(page.messages.map((m) => [m.seq, m.kind ?? null])).toEqual([
+      [1, null],
+      [2, "system"],
+    ]);
+    // Nobody edits or deletes it (its sender of record, the inviter, included); erasing the inviter leaves it.
+    a.send({ type: "edit", seq: 2, content: "mine now" });
+    expect(await a.next("error")).toMatchObject({ code: "not_sender", seq: 2 });
+    a.send({ type: "delete", seq: 2 });
+    expect(await a.next("error", 1)).toMatchObject({ code: "not_sender", seq: 2 });
+    await call(app, "POST", `users/${pair.inviter.id}/erase`);
+    const rows = await db`SELECT seq, content FROM messages WHERE session_id = ${pair.sessionId} ORDER BY seq`;
+    expect(rows.map((r) => r.content)).toEqual(["", "Sam moved the session to 7 pm"]);
+  });
+
+  test("bad content 400, an unknown session 404, a user's token 401", async () => {
+    const pair = await createPair();
+    expect((await call(app, "POST", `sessions/${pair.sessionId}/messages`, { content: "   " })).status).toBe(400);
+    expect((await call(app, "POST", `sessions/${pair.sessionId}/messages`, { content: "x".repeat(2001) })).status).toBe(400);
+    expect((await call(app, "POST", `sessions/${pair.sessionId}/messages`, {})).status).toBe(400);
+    expect((await call(app, "POST", `sessions/${crypto.randomUUID()}/messages`, { content: "hi" })).status).toBe(404);
+    expect((await call(app, "POST", `sessions/${pair.sessionId}/messages`, { content: "hi" }, pair.inviter.token)).status).toBe(401);
+  });
+});
+
 describe("ban and eject", () => {
   test("a ban closes the user's sockets with 4005 and refuses new ones; lifted, they connect again", async () => {
     const { pair, a, b } = await chatting(app);

@@ -47,6 +47,10 @@ const rate: ModeSpec = {
       );
       ratios.changes_vs_real = ratiosOf(m.changes, m.real);
     }
+    if (m.presend) {
+      printLoad({ name: "presend", figures: m.presend }, [{ name: "real", figures: m.real }]);
+      ratios.presend_vs_real = ratiosOf(m.presend, m.real);
+    }
     return { results: m, ratios };
   },
 };

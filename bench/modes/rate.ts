@@ -6,7 +6,14 @@ import type { Options } from "../options.ts";
 import type { TargetKind } from "../targets.ts";
 import { measureStorageLatency, type StorageLatency } from "../storage.ts";
 
-export type RateRun = { bare: LoadFigures; real: LoadFigures; storage: StorageLatency | null; notify?: LoadFigures; changes?: LoadFigures };
+export type RateRun = {
+  bare: LoadFigures;
+  real: LoadFigures;
+  storage: StorageLatency | null;
+  notify?: LoadFigures;
+  changes?: LoadFigures;
+  presend?: LoadFigures;
+};
 
 export function rateRequest(options: Options, changesPerParticipant = 0): LoadRequest {
   return {
@@ -33,7 +40,8 @@ export async function runRate(ctx: BenchContext): Promise<RateRun> {
   const storage = ctx.options.target ? null : await storageAtRate(ctx);
   const notify = ctx.options.notify ? await measureRate(ctx, "notify") : undefined;
   const changes = ctx.options.changes > 0 ? await measureRate(ctx, "real", ctx.options.changes) : undefined;
-  return { bare, real, storage, ...(notify ? { notify } : {}), ...(changes ? { changes } : {}) };
+  const presend = ctx.options.presend ? await measureRate(ctx, "presend") : undefined;
+  return { bare, real, storage, ...(notify ? { notify } : {}), ...(changes ? { changes } : {}), ...(presend ? { presend } : {}) };
 }
 
 /** The same total rate, warm-up and window through the service's own store: the latency floor. */

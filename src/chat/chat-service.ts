@@ -9,6 +9,7 @@ import { userTopic, type Connection, type Fanout, type Member, type ResumePoint 
 import { Delivery } from "./delivery.ts";
 import { InboxFeed } from "./inbox-feed.ts";
 import type {
+  Appended,
   BlockStore,
   ChangedMessage,
   AccessChange,
@@ -175,6 +176,11 @@ export class ChatService {
       else delete room.session.blocked;
       this.presenceRelay.blocksChanged(room, before);
     }
+  }
+
+  /** A message the backend posted (chat/moderation.ts), delivered as a participant's. */
+  storedByBackend(appended: Appended): void {
+    this.messages.stored(appended);
   }
 
   /** A change the backend made (chat/moderation.ts), delivered as a participant's. */

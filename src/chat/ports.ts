@@ -66,6 +66,8 @@ export type NewMessage = {
   clientId: string | null;
   /** The message it replies to, as `replyPreview` found it. */
   replyTo?: ReplyView;
+  /** The backend's system message (the sender is then the session's inviter, for the schema's sake). */
+  system?: true;
 };
 
 export type Appended = {
@@ -185,6 +187,8 @@ export interface ModerationStore {
   unban(userId: string): Promise<boolean>;
   /** Whether the user exists at all (active or not). */
   userExists(userId: string): Promise<boolean>;
+  /** The session's inviter (a system message's sender of record); null when there is no such session. */
+  inviterOf(sessionId: string): Promise<Participant | null>;
   /** Erases the user's messages (tombstones) and reactions in every session, and what the chat keeps of them. Idempotent. */
   eraseUser(userId: string): Promise<ErasedSession[]>;
 }

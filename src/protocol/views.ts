@@ -27,6 +27,8 @@ export type MessageView = {
   reactions?: ReactionView[];
   /** The message this one replies to, with a preview the server filled in. */
   reply_to?: ReplyView;
+  /** "system": posted by the backend (show it without a sender: `sender_id` is the session's inviter, for the schema's sake). */
+  kind?: "system";
 };
 
 /**

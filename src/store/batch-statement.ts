@@ -53,6 +53,15 @@ function replies(sql: Sql, m: NewMessage[]) {
     )`;
 }
 
+/** Only in a batch that holds one of the backend's system messages. */
+function systemMessages(sql: Sql, m: NewMessage[]) {
+  if (!m.some((x) => x.system)) return sql``;
+  return sql`,
+    system_messages AS (
+      INSERT INTO chat_system_messages (message_id) SELECT i.id FROM inserted i JOIN fresh f ON f.id = i.id WHERE f.system
+    )`;
+}
+
 export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | undefined): Promise<BatchRow[]> {
   const sessionIds = pgArray([...new Set(m.map((x) => x.sessionId))]);
   return sql<BatchRow[]>`
@@ -63,8 +72,9 @@ export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | u
         ${pgArray(m.map((x) => x.senderId))}::uuid[],
         ${pgArray(m.map((x) => x.content))}::text[],
         ${pgArray(m.map((x) => x.clientId))}::uuid[],
-        ${pgArray(m.map((x) => (x.replyTo ? String(x.replyTo.seq) : null)))}::bigint[]
-      ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, reply_to, ord)
+        ${pgArray(m.map((x) => (x.replyTo ? String(x.replyTo.seq) : null)))}::bigint[],
+        ${pgArray(m.map((x) => (x.system ? "t" : null)))}::boolean[]
+      ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, reply_to, system, ord)
     ),
     existing AS (
       SELECT i.id AS input_id, m.id, m.seq, m.content, m.created_at FROM input i
@@ -89,7 +99,7 @@ export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | u
              b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
       FROM fresh f JOIN bumped b ON b.id = f.session_id
       RETURNING id, seq, content, created_at
-    )${replies(sql, m)}${notifyQueueing(sql, notify)}
+    )${replies(sql, m)}${systemMessages(sql, m)}${notifyQueueing(sql, notify)}
     SELECT id AS input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at,
            false AS duplicate, NULL::uuid AS inviter_id, NULL::uuid AS invitee_id
     FROM inserted

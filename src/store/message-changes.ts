@@ -11,7 +11,17 @@ import { type ChangedMessage, type ChangeRefusal, type ChangeRules, type Message
 import { toView, viewColumns, viewFrom } from "./message-views.ts";
 
 /** `present`: someone holds this emoji on the message already (a second holder adds no distinct emoji). */
-type Target = { id: string; sender_id: string; age_ms: number; deleted: boolean; reactions: number; present: boolean; mine: boolean };
+type Target = {
+  id: string;
+  sender_id: string;
+  age_ms: number;
+  deleted: boolean;
+  reactions: number;
+  present: boolean;
+  mine: boolean;
+  /** A system message: nobody's to edit or delete (a moderator may remove it). */
+  system: boolean;
+};
 
 export async function applyChange(
   sql: Sql,
@@ -29,7 +39,8 @@ export async function applyChange(
              coalesce(c.deleted_at IS NOT NULL, false) AS deleted,
              (SELECT count(DISTINCT emoji)::int FROM chat_reactions r WHERE r.message_id = m.id) AS reactions,
              EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.emoji = ${emoji}) AS present,
-             EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.user_id = ${userId} AND r.emoji = ${emoji}) AS mine
+             EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.user_id = ${userId} AND r.emoji = ${emoji}) AS mine,
+             EXISTS (SELECT 1 FROM chat_system_messages sm WHERE sm.message_id = m.id) AS system
       FROM messages m LEFT JOIN chat_message_changes c ON c.message_id = m.id
       WHERE m.session_id = ${sessionId} AND m.seq = ${change.seq}
       FOR UPDATE OF m`;
@@ -69,7 +80,7 @@ function refusal(t: Target, userId: string, change: MessageChange, rules: Change
     const adds = holdsAfter(change, t.mine) && !t.mine;
     return adds && !t.present && t.reactions >= rules.maxReactions ? "too_many_reactions" : null;
   }
-  if (t.sender_id !== userId) return "not_sender";
+  if (t.sender_id !== userId || t.system) return "not_sender";
   if (change.kind === "edit" && t.age_ms > rules.editWindowMs) return "edit_window_passed";
   return null;
 }

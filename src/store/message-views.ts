@@ -18,7 +18,8 @@ export function viewColumns(sql: Sql) {
       FROM (SELECT emoji, count(*)::int AS n, array_agg(user_id ORDER BY created_at) AS users, min(created_at) AS first
             FROM chat_reactions WHERE message_id = m.id GROUP BY emoji) r
     ) END AS reactions, CASE WHEN c.removed THEN true END AS removed,
-    CASE WHEN rp.message_id IS NOT NULL THEN ${replyJson(sql, "rp.reply_to_seq")} END AS reply_to`;
+    CASE WHEN rp.message_id IS NOT NULL THEN ${replyJson(sql, "rp.reply_to_seq")} END AS reply_to,
+    CASE WHEN sm.message_id IS NOT NULL THEN 'system' END AS kind`;
 }
 
 /** A reply's quote of the message `q` (its sender `qu`, its changes `qc`), as ReplyView. */
@@ -39,11 +40,11 @@ export const replyPreviewQuery = (sql: Sql, sessionId: string, seq: number) => s
 /** `messages m` with its sender and its latest change. */
 export const viewFrom = (sql: Sql) =>
   sql`messages m JOIN users u ON u.id = m.sender_id LEFT JOIN chat_message_changes c ON c.message_id = m.id
-    LEFT JOIN chat_message_replies rp ON rp.message_id = m.id
+    LEFT JOIN chat_message_replies rp ON rp.message_id = m.id LEFT JOIN chat_system_messages sm ON sm.message_id = m.id
     LEFT JOIN (${quoted(sql)}) ON q.session_id = m.session_id AND q.seq = rp.reply_to_seq`;
 
 type ViewRow = MessageView & {
-  [K in "client_id" | "change_seq" | "edited_at" | "deleted_at" | "removed" | "reactions" | "reply_to"]?: MessageView[K] | null;
+  [K in "client_id" | "change_seq" | "edited_at" | "deleted_at" | "removed" | "reactions" | "reply_to" | "kind"]?: MessageView[K] | null;
 };
 
 /** Optional fields appear only when set (a message never changed looks as it always did). */
@@ -56,5 +57,6 @@ export function toView(row: ViewRow): MessageView {
   if (row.removed == null) delete row.removed;
   if (row.reactions == null) delete row.reactions;
   if (row.reply_to == null) delete row.reply_to;
+  if (row.kind == null) delete row.kind;
   return row as MessageView;
 }

@@ -270,5 +270,6 @@ function toAppended(p: Pending, row: StoredRow, participants: readonly [string, 
   };
   if (p.msg.clientId) message.client_id = p.msg.clientId;
   if (p.msg.replyTo) message.reply_to = p.msg.replyTo;
+  if (p.msg.system) message.kind = "system";
   return participants && !row.duplicate ? { message, duplicate: false, participants } : { message, duplicate: row.duplicate };
 }

@@ -321,6 +321,18 @@ export const migrations: Migration[] = [
       CREATE TRIGGER chat_user_blocked AFTER INSERT OR DELETE ON chat_blocks FOR EACH ROW EXECUTE FUNCTION chat_notify_block();
     `,
   },
+  {
+    // The backend's system messages ("Sam moved the session to 7 pm"): rows of messages like any, in
+    // the session's seq, marked here. Their sender_id is the session's inviter, because the Django
+    // schema requires one; every view of them says kind "system".
+    version: 15,
+    name: "system messages",
+    sql: `
+      CREATE TABLE IF NOT EXISTS chat_system_messages (
+        message_id uuid PRIMARY KEY REFERENCES messages ON DELETE CASCADE
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"

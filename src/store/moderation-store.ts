@@ -6,7 +6,7 @@
  * finds nothing left.
  */
 import type { PendingQuery, Sql } from "postgres";
-import type { ErasedSession, ModerationStore } from "../chat/ports.ts";
+import type { ErasedSession, ModerationStore, Participant } from "../chat/ports.ts";
 
 export class PostgresModeration implements ModerationStore {
   constructor(
@@ -25,6 +25,12 @@ export class PostgresModeration implements ModerationStore {
   async unban(userId: string): Promise<boolean> {
     const rows = await this.bounded(this.sql`DELETE FROM chat_bans WHERE user_id = ${userId} RETURNING user_id`);
     return rows.length > 0;
+  }
+
+  async inviterOf(sessionId: string): Promise<Participant | null> {
+    const [row] = await this.bounded(this.sql<{ user_id: string; display_name: string }[]>`
+      SELECT u.id AS user_id, u.display_name FROM sessions s JOIN users u ON u.id = s.inviter_id WHERE s.id = ${sessionId}`);
+    return row ? { userId: row.user_id, displayName: row.display_name } : null;
   }
 
   async userExists(userId: string): Promise<boolean> {
@@ -63,6 +69,7 @@ export class PostgresModeration implements ModerationStore {
         WITH own AS (
           SELECT m.id, m.seq FROM messages m LEFT JOIN chat_message_changes c ON c.message_id = m.id
           WHERE m.session_id = ${sessionId} AND m.sender_id = ${userId} AND c.deleted_at IS NULL
+            AND NOT EXISTS (SELECT 1 FROM chat_system_messages sm WHERE sm.message_id = m.id)
         ),
         reacted AS (
           SELECT DISTINCT m.id, m.seq FROM chat_reactions r JOIN messages m ON m.id = r.message_id

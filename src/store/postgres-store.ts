@@ -176,7 +176,7 @@ export class PostgresStore implements Store {
     const fields = sql`'message_id', p.message_id, 'session_id', p.session_id, 'seq', p.seq, 'content', p.content,
       'sender_id', p.sender_id, 'sender_name', p.sender_name, 'created_at', p.created_at, 'client_id', p.client_id,
       'change_seq', p.change_seq, 'edited_at', p.edited_at, 'deleted_at', p.deleted_at, 'removed', p.removed, 'reactions', p.reactions,
-      'reply_to', p.reply_to`;
+      'reply_to', p.reply_to, 'kind', p.kind`;
     type Row = {
       user_ok: boolean;
       session_ok: boolean;

@@ -25,6 +25,11 @@ const uuid = sessionIdPattern;
 const REMOVE_PATH = new RegExp(`^/api/server/sessions/(${uuid})/messages/(\\d{1,15})/remove/?$`, "i");
 const BAN_PATH = new RegExp(`^/api/server/users/(${uuid})/ban/?$`, "i");
 const ERASE_PATH = new RegExp(`^/api/server/users/(${uuid})/erase/?$`, "i");
+const POST_PATH = new RegExp(`^/api/server/sessions/(${uuid})/messages/?$`, "i");
+const SystemMessage = v.object({
+  content: v.string("content must be a string"),
+  client_id: v.optional(v.pipe(v.string(), v.uuid("client_id must be a uuid"))),
+});
 const REPORTS_PATH = /^\/api\/server\/reports\/?$/;
 const RESOLVE_PATH = /^\/api\/server\/reports\/(\d{1,15})\/resolve\/?$/;
 
@@ -65,6 +70,19 @@ type Route = {
 export type ServerApiDeps = { moderation: Moderation; reports: ReportStore };
 
 const routes: Route[] = [
+  {
+    path: POST_PATH,
+    method: "POST",
+    action: "post_system_message",
+    async handle({ moderation }, [sessionId], req) {
+      const body = await jsonBody(req, SystemMessage, { maxBytes: 16 * 1024, expected: '{"content":"…","client_id":"<uuid>"}' });
+      if ("error" in body) return body.error;
+      const posted = await moderation.postSystemMessage(sessionId!.toLowerCase(), body.value.content, body.value.client_id ?? null);
+      if (posted.ok) return json(posted.appended.duplicate ? 200 : 201, { message: posted.appended.message });
+      if (posted.reason === "no_session") return json(404, { error: "no such session" });
+      return json(400, { error: `content: ${posted.problem!.replaceAll("_", " ")}` });
+    },
+  },
   {
     path: REPORTS_PATH,
     method: "GET",
