@@ -212,6 +212,15 @@ describeWithRedis("Web Push and webhook notifications", () => {
     expect(JSON.stringify(webhookEvents(pair.sessionId))).not.toContain("4711");
   });
 
+  test("nothing from someone the recipient blocked, not even what they sent just before the block", async () => {
+    const pair = await createPair();
+    await send(b, pair, "sent just before the block");
+    await db`INSERT INTO chat_blocks (blocker_id, blocked_id) VALUES (${pair.invitee.id}, ${pair.inviter.id})`;
+    await quietly();
+    await quietly(); // the grace, a few polls and a delivery: nothing may come, which no condition can say
+    expect(webhookEvents(pair.sessionId)).toEqual([]);
+  });
+
   test("not sent while the recipient has a socket in the session (on another instance), after they read it, or while they reconnect", async () => {
     const pair = await createPair();
     const sub = await subscribe(a, pair.invitee);

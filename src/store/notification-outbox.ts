@@ -233,6 +233,8 @@ export class NotificationOutbox implements Outbox, PushSubscriptions {
         WHERE m.session_id = ${entry.sessionId} AND m.sender_id <> ${entry.userId}
           -- A message deleted before the decision is not notified (an edited one is, as it is now).
           AND NOT EXISTS (SELECT 1 FROM chat_message_changes c WHERE c.message_id = m.id AND c.deleted_at IS NOT NULL)
+          -- Nothing from someone the recipient blocked, not even what they sent just before the block.
+          AND NOT EXISTS (SELECT 1 FROM chat_blocks k WHERE k.blocker_id = ${entry.userId} AND k.blocked_id = m.sender_id)
           AND m.seq > greatest(${notifiedSeq}::bigint, coalesce((SELECT r.last_read_seq FROM session_reads r
                                                               WHERE r.session_id = ${entry.sessionId} AND r.user_id = ${entry.userId}), 0))
       ),

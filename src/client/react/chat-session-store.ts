@@ -10,11 +10,13 @@
 import type { ChatClient } from "../chat-client.ts";
 import { newClientId } from "../client-id.ts";
 import { applyChange, mergeMessages } from "./conversation.ts";
+import { PendingChanges, type PendingChange } from "./pending-changes.ts";
+
+export type { PendingChange } from "./pending-changes.ts";
 import { Subscribers } from "./subscribers.ts";
 
 const notStarted = () => new ChatError("closed", "the chat session is not open (no component uses it)");
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 import {
   ChatError,
   type ChatMessage,
@@ -42,15 +44,6 @@ export type PendingMessage = {
   error: ChatError | null;
   /** Sends it again after a failure, with the same client_id (stored once). */
   retry(): void;
-};
-
-/** An edit, a deletion or a reaction not acknowledged yet: show it on the message `seq` as pending. */
-export type PendingChange = ({ kind: "edit"; content: string } | { kind: "delete" } | { kind: "react"; emoji: string; on: boolean }) & {
-  id: string;
-  seq: number;
-  /** "sending" until stored (then the message shows it and it leaves `pendingChanges`); "failed" after a refusal. */
-  status: "sending" | "failed";
-  error: ChatError | null;
 };
 
 export type Typist = { userId: string; name: string };
@@ -99,6 +92,10 @@ const INITIAL: ChatSessionSnapshot = {
 export class ChatSessionStore {
   private snapshot = INITIAL;
   private client: SessionClient | null = null;
+  private readonly changes = new PendingChanges(
+    () => this.snapshot.pendingChanges,
+    (pendingChanges) => this.update({ pendingChanges }),
+  );
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly pageSize: number;
   private readonly typingExpiryMs: number;
@@ -143,13 +140,13 @@ export class ChatSessionStore {
   };
 
   /** Edits the user's own message: in `pendingChanges` until stored, then in `messages`. */
-  readonly edit = (seq: number, content: string): void => this.change({ kind: "edit", content }, seq);
+  readonly edit = (seq: number, content: string): void => this.changes.add({ kind: "edit", content }, seq, this.client);
 
   /** Deletes the user's own message for everyone. */
-  readonly remove = (seq: number): void => this.change({ kind: "delete" }, seq);
+  readonly remove = (seq: number): void => this.changes.add({ kind: "delete" }, seq, this.client);
 
   /** Adds (`on` true) or takes away the user's reaction. */
-  readonly react = (seq: number, emoji: string, on: boolean): void => this.change({ kind: "react", emoji, on }, seq);
+  readonly react = (seq: number, emoji: string, on: boolean): void => this.changes.add({ kind: "react", emoji, on }, seq, this.client);
 
   /** Reports the other participant's message `seq` (null: the whole session); rejects with a ChatError "http". */
   readonly report = (seq: number | null, reason: string, note?: string): Promise<{ report_id: number; duplicate: boolean }> =>
@@ -161,15 +158,10 @@ export class ChatSessionStore {
   readonly unblock = (userId: string): Promise<void> => (this.client ? this.client.unblock(userId) : Promise.reject(notStarted()));
 
   /** Sends a failed change again (harmless if it was applied after all). */
-  readonly retryChange = (id: string): void => {
-    const failed = this.snapshot.pendingChanges.find((c) => c.id === id && c.status === "failed");
-    if (failed) this.applyRemotely(failed);
-  };
+  readonly retryChange = (id: string): void => this.changes.retry(id, this.client);
 
   /** Forgets a failed change. */
-  readonly discardChange = (id: string): void => {
-    this.update({ pendingChanges: this.snapshot.pendingChanges.filter((c) => c.id !== id || c.status !== "failed") });
-  };
+  readonly discardChange = (id: string): void => this.changes.discard(id);
 
   readonly setTyping = (isTyping: boolean): void => this.client?.typing(isTyping);
 
@@ -265,27 +257,6 @@ export class ChatSessionStore {
     client.send(content, { clientId, ...(replyTo === undefined ? {} : { replyTo }) }).then(
       (stored) => this.onMessage(stored),
       (error: ChatError) => this.setPending(clientId, { status: "failed", error }),
-    );
-  }
-
-  private change(what: DistributiveOmit<PendingChange, "id" | "seq" | "status" | "error">, seq: number) {
-    const pending = { ...what, id: newClientId(), seq, status: "sending", error: null } as PendingChange;
-    this.update({ pendingChanges: [...this.snapshot.pendingChanges, pending] });
-    this.applyRemotely(pending);
-  }
-
-  /** The client sends it (again on every reconnect) until the server answers; the `change` event shows it. */
-  private applyRemotely(c: PendingChange) {
-    const client = this.client;
-    const set = (patch: Partial<PendingChange>) =>
-      this.update({ pendingChanges: this.snapshot.pendingChanges.map((x) => (x.id === c.id ? ({ ...x, ...patch } as PendingChange) : x)) });
-    if (!client) return set({ status: "failed" });
-    set({ status: "sending", error: null });
-    const sent =
-      c.kind === "edit" ? client.edit(c.seq, c.content) : c.kind === "delete" ? client.remove(c.seq) : client.react(c.seq, c.emoji, c.on);
-    sent.then(
-      () => this.update({ pendingChanges: this.snapshot.pendingChanges.filter((x) => x.id !== c.id) }),
-      (error: ChatError) => set({ status: "failed", error }),
     );
   }
 
