@@ -136,6 +136,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
     onAccessChange: (change) => http?.access.changed(change),
   });
   observe(metrics, { store, bus, chat, poolMax: embedded ? 1 : config.databasePoolMax });
+  const stopOutboxGauges = observeOutbox(metrics, config.notify ? store : null, log);
   const stopProcessMetrics = registerProcessMetrics(metrics, VERSION);
   const notifier = config.notify && targets ? startNotifier(config.notify, targets, { store, presence, log, metrics }) : null;
 
@@ -217,6 +218,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
       http.registry.stop();
       await http.server.stop(true);
       await notifier?.stop();
+      stopOutboxGauges();
       await accessFeed.close();
       // Writes that arrived while sockets were closing commit and are published before the bus goes.
       await store.close();
@@ -249,6 +251,31 @@ function startNotifier(
   });
   notifier.start();
   return notifier;
+}
+
+/** How often the outbox's depth is counted for the metrics (a count over its rows). */
+const OUTBOX_COUNT_MS = 15_000;
+
+/** The outbox's pending deliveries and dead letters (0 while notifications are off). */
+function observeOutbox(metrics: Metrics, store: PostgresStore | null, log: Logger): () => void {
+  let depth = { pending: 0, dead: 0 };
+  metrics.gauge(
+    "chat_notification_outbox_pending",
+    "Notification deliveries waiting or being retried (counted every 15 s)",
+    () => depth.pending,
+  );
+  metrics.gauge("chat_notification_outbox_dead", "Notification deliveries that failed for good (counted every 15 s)", () => depth.dead);
+  if (!store) return () => {};
+  const count = () =>
+    store.notifications.depth().then(
+      (d) => {
+        depth = d;
+      },
+      (err) => log.debug("the outbox could not be counted", { err }),
+    );
+  void count();
+  const timer = setInterval(count, OUTBOX_COUNT_MS);
+  return () => clearInterval(timer);
 }
 
 function observe(metrics: Metrics, { store, bus, chat, poolMax }: { store: PostgresStore; bus: Bus; chat: ChatService; poolMax: number }) {

@@ -5,6 +5,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { describeWhen, useServers } from "./helpers.ts";
+
+const PROMTOOL = Bun.which("promtool");
 
 const ROOT = join(import.meta.dir, "..");
 type Service = { ports?: unknown[]; networks?: string[]; environment?: Record<string, string>; command?: string[] };
@@ -55,5 +58,35 @@ describe("deploy/nginx.conf", () => {
       expect({ variable, used: formats[0]![2]!.includes(variable) }).toEqual({ variable, used: false });
     }
     for (const line of conf.split("\n").filter((l) => /^\s*access_log\s/.test(l))) expect(line).toContain("chat_safe");
+  });
+});
+
+describe("deploy/prometheus/alerts.yml and deploy/grafana/dashboard.json", () => {
+  const servers = useServers();
+  const files = ["deploy/prometheus/alerts.yml", "deploy/grafana/dashboard.json"];
+
+  test("name only metrics the server renders (a histogram by its _bucket, _sum and _count)", async () => {
+    const app = await servers.start();
+    const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
+    const rendered = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+    for (const file of files) {
+      const used = new Set([...(await Bun.file(join(ROOT, file)).text()).matchAll(/\b(?:chat|process)_[a-z_]+/g)].map((m) => m[0]));
+      expect(used.size).toBeGreaterThan(5);
+      for (const name of used) {
+        const base = name.replace(/_(bucket|sum|count)$/, "");
+        expect({ file, name, rendered: rendered.has(name) || rendered.has(base) }).toEqual({ file, name, rendered: true });
+      }
+    }
+    const dashboard = (await Bun.file(join(ROOT, files[1]!)).json()) as { panels: { targets: { expr: string }[] }[] };
+    expect(dashboard.panels.length).toBeGreaterThan(10);
+  });
+
+  describeWhen(PROMTOOL !== null, "promtool", "install Debian's prometheus package (apt-get install -y prometheus) for promtool", () => {
+    test("promtool check rules accepts the alert rules", async () => {
+      const proc = Bun.spawn([PROMTOOL!, "check", "rules", join(ROOT, files[0]!)], { stdout: "pipe", stderr: "pipe" });
+      const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(out).toContain("SUCCESS");
+      expect(code).toBe(0);
+    });
   });
 });

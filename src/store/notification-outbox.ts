@@ -163,6 +163,14 @@ export class NotificationOutbox implements Outbox, PushSubscriptions {
     }));
   }
 
+  /** Deliveries waiting (or being retried) and dead letters, for the metrics. */
+  async depth(): Promise<{ pending: number; dead: number }> {
+    const [row] = await this.bounded(this.sql<{ pending: number; dead: number }[]>`
+      SELECT count(*) FILTER (WHERE state <> 'dead')::int AS pending, count(*) FILTER (WHERE state = 'dead')::int AS dead
+      FROM chat_notification_deliveries WHERE state IN ('pending', 'dead')`);
+    return row!;
+  }
+
   async sent(id: number): Promise<void> {
     await this.bounded(
       this.sql`UPDATE chat_notification_deliveries SET state = 'sent', done_at = now(), last_error = NULL WHERE id = ${id}`,
