@@ -19,7 +19,7 @@ import { createVerifier } from "./auth/tokens.ts";
 import { createMessaging, type Messaging } from "./bus/create-bus.ts";
 import { PostgresStore } from "./store/postgres-store.ts";
 import { connect } from "./store/connect.ts";
-import { migrate } from "./store/migrations.ts";
+import { migrate, pendingMigrations } from "./store/migrations.ts";
 import { startEmbeddedPostgres, type DatabaseAddress, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { AccessFeed } from "./store/access-feed.ts";
 import { startHttpServer, type HttpServer } from "./transport/http-server.ts";
@@ -80,7 +80,8 @@ export async function startApp(config: Config, baseLog: Logger): Promise<App> {
   let sql: Sql | null = null;
   try {
     messaging = await createMessaging(config, log, instanceId);
-    await runMigrations(address, log);
+    // The embedded database is this process's own: it always migrates.
+    await runMigrations(address, log, config.migrateOnStart || embedded !== null);
     sql = connect({ ...address, poolMax: embedded ? 1 : config.databasePoolMax, statementTimeoutMs: config.limits.dbWriteTimeoutMs });
     const listenAddress = config.databaseListenUrl && !embedded ? { url: config.databaseListenUrl } : address;
     return await wire({ config, log, sql, listenAddress, ...messaging, embedded });
@@ -94,9 +95,17 @@ export async function startApp(config: Config, baseLog: Logger): Promise<App> {
 }
 
 /** On a connection of their own: a long backfill must not hit the pool's statement timeout. */
-async function runMigrations(address: DatabaseAddress, log: Logger) {
+/** Applies what is missing, or (MIGRATE_ON_START=false) refuses to start while anything is. */
+async function runMigrations(address: DatabaseAddress, log: Logger, apply: boolean) {
   const sql = connect({ ...address, poolMax: 1 });
   try {
+    if (!apply) {
+      const pending = await pendingMigrations(sql);
+      if (pending.length > 0) {
+        throw new Error(`the database lacks migration(s) ${pending.join(", ")}: run \`bun run migrate\` first (MIGRATE_ON_START=false)`);
+      }
+      return;
+    }
     const applied = await migrate(sql);
     if (applied.length > 0) log.info("migrations applied", { versions: applied });
   } finally {

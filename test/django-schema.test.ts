@@ -15,36 +15,12 @@ import webpush from "web-push";
 import { Client, SECRET, db, env, useServers } from "./helpers.ts";
 import { BrowserSubscription } from "./push-service.ts";
 import { migrate, migrations } from "../src/store/migrations.ts";
+import { DJANGO_DDL } from "./support/django-ddl.ts";
 import { mintAccessToken } from "../src/auth/tokens.ts";
 import type { App } from "../src/app.ts";
 
 const servers = useServers();
 const vapid = webpush.generateVAPIDKeys();
-
-/** What `manage.py sqlmigrate` prints for the Send Buddy models (users, climbing sessions, messages). */
-const DJANGO_DDL = `
-CREATE TABLE "users" ("password" varchar(128) NOT NULL, "last_login" timestamp with time zone NULL,
-  "is_superuser" boolean NOT NULL, "id" uuid NOT NULL PRIMARY KEY, "email" varchar(254) NOT NULL UNIQUE,
-  "display_name" varchar(100) NOT NULL, "is_active" boolean NOT NULL, "is_staff" boolean NOT NULL,
-  "created_at" timestamp with time zone NOT NULL);
-CREATE INDEX "users_email_0ea73cca_like" ON "users" ("email" varchar_pattern_ops);
-CREATE TABLE "sessions" ("id" uuid NOT NULL PRIMARY KEY, "created_at" timestamp with time zone NOT NULL,
-  "last_message_at" timestamp with time zone NULL, "invitee_id" uuid NOT NULL, "inviter_id" uuid NOT NULL);
-ALTER TABLE "sessions" ADD CONSTRAINT "sessions_invitee_id_8b1c2a4e_fk_users_id" FOREIGN KEY ("invitee_id")
-  REFERENCES "users" ("id") DEFERRABLE INITIALLY DEFERRED;
-ALTER TABLE "sessions" ADD CONSTRAINT "sessions_inviter_id_5f2e9d1b_fk_users_id" FOREIGN KEY ("inviter_id")
-  REFERENCES "users" ("id") DEFERRABLE INITIALLY DEFERRED;
-CREATE INDEX "sessions_invitee_id_8b1c2a4e" ON "sessions" ("invitee_id");
-CREATE INDEX "sessions_inviter_id_5f2e9d1b" ON "sessions" ("inviter_id");
-CREATE TABLE "messages" ("id" uuid NOT NULL PRIMARY KEY, "content" text NOT NULL,
-  "created_at" timestamp with time zone NOT NULL, "sender_id" uuid NOT NULL, "session_id" uuid NOT NULL);
-ALTER TABLE "messages" ADD CONSTRAINT "messages_sender_id_d2a3c1f0_fk_users_id" FOREIGN KEY ("sender_id")
-  REFERENCES "users" ("id") DEFERRABLE INITIALLY DEFERRED;
-ALTER TABLE "messages" ADD CONSTRAINT "messages_session_id_7c1b4e2d_fk_sessions_id" FOREIGN KEY ("session_id")
-  REFERENCES "sessions" ("id") DEFERRABLE INITIALLY DEFERRED;
-CREATE INDEX "messages_sender_id_d2a3c1f0" ON "messages" ("sender_id");
-CREATE INDEX "messages_session_id_7c1b4e2d" ON "messages" ("session_id");
-`;
 
 /** `django`: the tables are Django's own (false on PGlite: the suite's, with is_active added). */
 type Target = { url: string; sql: Sql; django: boolean; drop(): Promise<void> };
@@ -52,7 +28,7 @@ type Target = { url: string; sql: Sql; django: boolean; drop(): Promise<void> };
 async function djangoDatabase(): Promise<Target> {
   if (!env.databaseKind.startsWith("PostgreSQL")) {
     await db`ALTER TABLE users ADD COLUMN IF NOT EXISTS is_active boolean NOT NULL DEFAULT true`;
-    await db.unsafe(migrations.find((m) => m.name === "access change feed")!.sql); // its is_active trigger
+    await db.unsafe((migrations.find((m) => m.name === "access change feed") as { sql: string }).sql); // its is_active trigger
     return { url: env.databaseUrl, sql: db, django: false, drop: async () => {} };
   }
   const name = `chat_django_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;

@@ -23,7 +23,7 @@ test("a message inserted by another system with only the original columns gets t
 test("migrations are idempotent and record their versions", async () => {
   expect(await migrate(db)).toEqual([]);
   const rows = await db`SELECT version FROM chat_schema_migrations ORDER BY version`;
-  expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
 });
 
 test("a session's messages are read by index, in seq order", async () => {

@@ -116,6 +116,8 @@ export type Config = {
   notify: NotifyConfig | null;
   /** The backend's key for the server API (/api/server/, moderation); null: the API is off. */
   serverApiKey: string | null;
+  /** Apply missing migrations at start (the default); false: refuse to start while any is missing (`bun run migrate` runs them). */
+  migrateOnStart: boolean;
   /** The backend's pre-send check of every message and edit; null: none. */
   presendCheck: { url: string; secret: string; timeoutMs: number; failure: "open" | "closed" } | null;
   /** A list of blocked terms (read at start) and what a message with one gets; null: no filter. */
@@ -233,6 +235,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development" && !e.DATABASE_URL,
     notify,
     serverApiKey: e.SERVER_API_KEY ?? null,
+    migrateOnStart: e.MIGRATE_ON_START === "true",
     presendCheck:
       e.PRESEND_CHECK_URL && e.PRESEND_CHECK_SECRET
         ? {

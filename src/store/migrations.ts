@@ -1,11 +1,15 @@
 /**
  * Versioned, idempotent, additive migrations. They never drop or rewrite existing rows, and every
- * added column has a default, so rows inserted by the main Send Buddy backend keep working.
- * Several instances starting at once serialise on an advisory lock.
+ * added column has a default, so rows inserted by the main Send Buddy backend keep working. None
+ * locks `messages` for long: indexes on it are built concurrently and its backfill goes in batches
+ * (migration-steps.ts), so they can run while the backend and the chat keep writing. Several
+ * instances starting at once serialise on an advisory lock.
  */
 import type { Sql } from "postgres";
+import { backfillSeq, inTransaction, indexConcurrently } from "./migration-steps.ts";
 
-type Migration = { version: number; name: string; sql: string };
+/** `sql` runs in one transaction; `run`, on one connection outside any, for what must not be (CREATE INDEX CONCURRENTLY, batches). */
+type Migration = { version: number; name: string } & ({ sql: string } | { run: (db: Sql) => Promise<void> });
 
 export const migrations: Migration[] = [
   {
@@ -32,44 +36,61 @@ export const migrations: Migration[] = [
         content text NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now()
       );
-      CREATE INDEX IF NOT EXISTS messages_session_created_idx ON messages (session_id, created_at);
-      CREATE INDEX IF NOT EXISTS sessions_inviter_idx ON sessions (inviter_id);
-      CREATE INDEX IF NOT EXISTS sessions_invitee_idx ON sessions (invitee_id);
     `,
+  },
+  {
+    // Indexes on the backend's tables, built without blocking its writes.
+    version: 16,
+    name: "send buddy indexes",
+    async run(db) {
+      await indexConcurrently(db, "messages_session_created_idx", "ON messages (session_id, created_at)");
+      await indexConcurrently(db, "sessions_inviter_idx", "ON sessions (inviter_id)");
+      await indexConcurrently(db, "sessions_invitee_idx", "ON sessions (invitee_id)");
+    },
   },
   {
     // A per-session sequence number, assigned in the transaction that stores the message, so that
     // receivers can tell order and see gaps. Rows written by other systems get one from the trigger.
+    // Existing rows are numbered in batches of sessions; inserts wait only for the final sweep.
     version: 2,
     name: "message sequence numbers",
-    sql: `
-      ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_seq bigint NOT NULL DEFAULT 0;
-      ALTER TABLE messages ADD COLUMN IF NOT EXISTS seq bigint NULL;
-      UPDATE messages m SET seq = r.rn
-        FROM (SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY created_at, id) AS rn FROM messages) r
-        WHERE m.id = r.id AND m.seq IS NULL;
-      UPDATE sessions s SET last_seq = m.max_seq
-        FROM (SELECT session_id, max(seq) AS max_seq FROM messages GROUP BY session_id) m
-        WHERE s.id = m.session_id AND s.last_seq < m.max_seq;
-      CREATE UNIQUE INDEX IF NOT EXISTS messages_session_seq_idx ON messages (session_id, seq);
-      CREATE OR REPLACE FUNCTION chat_assign_message_seq() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        UPDATE sessions SET last_seq = last_seq + 1 WHERE id = NEW.session_id RETURNING last_seq INTO NEW.seq;
-        RETURN NEW;
-      END $$;
-      DROP TRIGGER IF EXISTS messages_assign_seq ON messages;
-      CREATE TRIGGER messages_assign_seq BEFORE INSERT ON messages
-        FOR EACH ROW WHEN (NEW.seq IS NULL) EXECUTE FUNCTION chat_assign_message_seq();
-    `,
+    async run(db) {
+      await db.unsafe("SET lock_timeout = '10s'");
+      await db.unsafe("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_seq bigint NOT NULL DEFAULT 0");
+      await db.unsafe("ALTER TABLE messages ADD COLUMN IF NOT EXISTS seq bigint NULL");
+      await indexConcurrently(db, "messages_seq_missing_idx", "ON messages (session_id) WHERE seq IS NULL");
+      await backfillSeq(db, () =>
+        db
+          .unsafe(`
+          CREATE OR REPLACE FUNCTION chat_assign_message_seq() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            UPDATE sessions SET last_seq = last_seq + 1 WHERE id = NEW.session_id RETURNING last_seq INTO NEW.seq;
+            RETURN NEW;
+          END $$;
+          DROP TRIGGER IF EXISTS messages_assign_seq ON messages;
+          CREATE TRIGGER messages_assign_seq BEFORE INSERT ON messages
+            FOR EACH ROW WHEN (NEW.seq IS NULL) EXECUTE FUNCTION chat_assign_message_seq();
+        `)
+          .then(() => {}),
+      );
+      await db.unsafe("DROP INDEX CONCURRENTLY IF EXISTS messages_seq_missing_idx");
+      await indexConcurrently(db, "messages_session_seq_idx", "ON messages (session_id, seq)", true);
+      await db.unsafe("RESET lock_timeout");
+    },
   },
   {
     // Idempotent sends: a retried message with the same client_id is not stored twice.
     version: 3,
     name: "message client ids",
-    sql: `
-      ALTER TABLE messages ADD COLUMN IF NOT EXISTS client_id uuid NULL;
-      CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id_idx ON messages (session_id, sender_id, client_id) WHERE client_id IS NOT NULL;
-    `,
+    async run(db) {
+      await db.unsafe("ALTER TABLE messages ADD COLUMN IF NOT EXISTS client_id uuid NULL");
+      await indexConcurrently(
+        db,
+        "messages_client_id_idx",
+        "ON messages (session_id, sender_id, client_id) WHERE client_id IS NOT NULL",
+        true,
+      );
+    },
   },
   {
     // How far each participant has read: unread counts and read marks.
@@ -337,20 +358,63 @@ export const migrations: Migration[] = [
 
 const LOCK_KEY = 0x5e2db0d7; // arbitrary, constant: "send buddy chat migrations"
 
-/** Applies what is missing; returns the versions applied now. */
+/** Applies what is missing, in version order; returns the versions applied now. */
 export async function migrate(sql: Sql): Promise<number[]> {
-  return sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
-    await tx`CREATE TABLE IF NOT EXISTS chat_schema_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
-    const done = new Set((await tx<{ version: number }[]>`SELECT version FROM chat_schema_migrations`).map((r) => r.version));
-    const applied: number[] = [];
-    for (const m of migrations) {
-      if (done.has(m.version)) continue;
-      await tx.unsafe(m.sql);
-      await tx`INSERT INTO chat_schema_migrations (version, name) VALUES (${m.version}, ${m.name})`;
-      applied.push(m.version);
+  const db = await sql.reserve();
+  try {
+    await db`SELECT pg_advisory_lock(${LOCK_KEY})`;
+    try {
+      await db`CREATE TABLE IF NOT EXISTS chat_schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+      const done = await appliedVersions(db);
+      const applied: number[] = [];
+      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (done.has(m.version)) continue;
+        const record = () => db`INSERT INTO chat_schema_migrations (version, name) VALUES (${m.version}, ${m.name}) ON CONFLICT DO NOTHING`;
+        if ("sql" in m) {
+          await inTransaction(db, async () => {
+            await lockLikeAnInsert(db, m.sql);
+            await db.unsafe(m.sql);
+            await record();
+          });
+        } else {
+          await m.run(db);
+          await record();
+        }
+        applied.push(m.version);
+      }
+      return applied;
+    } finally {
+      await db`SELECT pg_advisory_unlock(${LOCK_KEY})`.catch(() => {});
     }
-    return applied;
-  });
+  } finally {
+    db.release();
+  }
+}
+
+/** The versions this code needs that the database has not applied (MIGRATE_ON_START=false checks it at start). */
+export async function pendingMigrations(sql: Sql): Promise<number[]> {
+  const [table] = await sql<{ exists: boolean }[]>`SELECT to_regclass('chat_schema_migrations') IS NOT NULL AS exists`;
+  const done = table!.exists ? await appliedVersions(sql) : new Set<number>();
+  return migrations
+    .map((m) => m.version)
+    .filter((v) => !done.has(v))
+    .sort((a, b) => a - b);
+}
+
+/**
+ * A foreign key to `messages` or `sessions` locks the table it references; an insert into messages
+ * locks messages, then (its seq trigger) sessions. Taking both in that order first means a migration
+ * and the backend's inserts wait for each other (a few milliseconds) instead of deadlocking.
+ */
+async function lockLikeAnInsert(db: Sql, migrationSql: string) {
+  if (!/REFERENCES (messages|sessions)\b/.test(migrationSql)) return;
+  const [tables] = await db<
+    { ready: boolean }[]
+  >`SELECT to_regclass('messages') IS NOT NULL AND to_regclass('sessions') IS NOT NULL AS ready`;
+  if (tables!.ready) await db.unsafe("LOCK TABLE messages, sessions IN SHARE ROW EXCLUSIVE MODE");
+}
+
+async function appliedVersions(db: Sql): Promise<Set<number>> {
+  return new Set((await db<{ version: number }[]>`SELECT version FROM chat_schema_migrations`).map((r) => r.version));
 }
