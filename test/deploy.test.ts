@@ -4,10 +4,14 @@
  * run where the suite runs: these are checks of the files as written.)
  */
 import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import webpush from "web-push";
 import { describeWhen, useServers } from "./helpers.ts";
 
 const PROMTOOL = Bun.which("promtool");
+const NGINX = Bun.which("nginx") ?? (existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null);
 
 const ROOT = join(import.meta.dir, "..");
 type Service = { ports?: unknown[]; networks?: string[]; environment?: Record<string, string>; command?: string[] };
@@ -49,6 +53,8 @@ describe("compose.yaml", () => {
   });
 });
 
+const pathServers = useServers();
+
 describe("deploy/nginx.conf", () => {
   test("its access log format has no query string: no token, no ticket", async () => {
     const conf = await Bun.file(join(ROOT, "deploy", "nginx.conf")).text();
@@ -58,6 +64,39 @@ describe("deploy/nginx.conf", () => {
       expect({ variable, used: formats[0]![2]!.includes(variable) }).toEqual({ variable, used: false });
     }
     for (const line of conf.split("\n").filter((l) => /^\s*access_log\s/.test(l))) expect(line).toContain("chat_safe");
+  });
+
+  test("its chat location takes every path of the service's own (docs/operations.md's table) and leaves the rest of /api/ to the backend", async () => {
+    const conf = await Bun.file(join(ROOT, "deploy", "nginx.conf")).text();
+    const chat = new RegExp(/location ~ "([^"]+)" \{/.exec(conf)![1]!);
+    const docs = await Bun.file(join(ROOT, "docs", "operations.md")).text();
+    const table = docs.slice(docs.indexOf("| path | what |"));
+    const paths = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
+    expect(paths.length).toBeGreaterThan(10);
+    const sample = (p: string) => p.replaceAll("<id>", "5e55a0b1-0000-4000-8000-000000000001").replace(/\?.*$/, "");
+    for (const p of paths) expect({ p, chat: chat.test(sample(p)) }).toEqual({ p, chat: !p.startsWith("/metrics") });
+    for (const p of [
+      "/api/users/me",
+      "/api/sessions/",
+      "/api/sessions/5e55a0b1-0000-4000-8000-000000000001/",
+      "/api/token/refresh/",
+      "/admin/",
+    ]) {
+      expect({ p, chat: chat.test(p) }).toEqual({ p, chat: false });
+    }
+    expect(conf).toContain("proxy_next_upstream error timeout http_502 http_503;");
+    // The server answers each documented path (development-only ones aside): none is a 404.
+    const vapid = webpush.generateVAPIDKeys();
+    const app = await pathServers.start(
+      { serverApiKey: "server-api-key-for-the-paths-test-0123456789" },
+      { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: "mailto:ops@sendbuddy.test" },
+    );
+    const rows = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^\| `([^`]+)` \| ([^|]+)\|/gm)];
+    for (const [, p, what] of rows) {
+      if (what!.includes("development only")) continue;
+      const res = await fetch(`${app.httpUrl}${sample(p!)}`);
+      expect({ p, status: res.status === 404 ? 404 : "answered" }).toEqual({ p, status: "answered" });
+    }
   });
 });
 
@@ -88,5 +127,25 @@ describe("deploy/prometheus/alerts.yml and deploy/grafana/dashboard.json", () =>
       expect(out).toContain("SUCCESS");
       expect(code).toBe(0);
     });
+  });
+});
+
+describeWhen(NGINX !== null, "nginx -t", "install Debian's nginx package (apt-get install -y nginx-light) for nginx -t", () => {
+  test("nginx accepts deploy/nginx.conf (inside an http block, the compose host names pointed at loopback)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nginx-check-"));
+    try {
+      const conf = (await Bun.file(join(ROOT, "deploy", "nginx.conf")).text()).replaceAll(/chat-[ab]:8000/g, "127.0.0.1:8000");
+      writeFileSync(join(dir, "chat.conf"), conf);
+      writeFileSync(
+        join(dir, "nginx.conf"),
+        `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp { access_log off; include ${dir}/chat.conf; }\n`,
+      );
+      const proc = Bun.spawn([NGINX!, "-t", "-c", join(dir, "nginx.conf")], { stdout: "pipe", stderr: "pipe" });
+      const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      expect(err).toContain("test is successful");
+      expect(code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
