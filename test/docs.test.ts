@@ -13,6 +13,7 @@ const ROOT = join(import.meta.dir, "..");
 const FILES = [
   "README.md",
   "bench/README.md",
+  "CHANGELOG.md",
   ...readdirSync(join(ROOT, "docs"))
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/${f}`),
