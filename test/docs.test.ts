@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { CloseCode, ErrorCode } from "../src/protocol/codes.ts";
+import * as v from "valibot";
 import { EnvSchema } from "../src/config/env-schema.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -74,6 +75,23 @@ describe("documentation", () => {
     const read = Object.keys(EnvSchema.entries);
     expect(read.filter((name) => !documented.has(name))).toEqual([]);
     expect([...documented].filter((name) => !read.includes(name))).toEqual([]);
+  });
+
+  test("every default the configuration tables state is the schema's default", () => {
+    const text = ["docs/operations.md", "docs/notifications.md"].map((f) => readFileSync(join(ROOT, f), "utf8")).join("\n");
+    let checked = 0;
+    for (const row of text.matchAll(/^\| (`[A-Z][A-Z0-9_]*`(?:, `[A-Z][A-Z0-9_]*`)*) \| ([^|]+) \|/gm)) {
+      const names = [...row[1]!.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!);
+      const defaults = [...row[2]!.matchAll(/`([^`]*)`/g)].map((m) => m[1]!);
+      // A default described in words, or another variable's value ("`DATABASE_URL`"), is not compared.
+      if (defaults.length !== names.length || !/^\s*`/.test(row[2]!) || defaults.some((d) => /^[A-Z][A-Z0-9_]+$/.test(d))) continue;
+      for (const [i, name] of names.entries()) {
+        const schema = EnvSchema.entries[name as keyof typeof EnvSchema.entries];
+        expect({ name, default: String(v.getDefault(schema as v.GenericSchema) ?? "(none)") }).toEqual({ name, default: defaults[i]! });
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
   });
 
   test("docs/protocol.md's close-code table lists exactly the close codes the server sends", () => {
