@@ -10,29 +10,17 @@
  * Envelopes published to one channel in the same tick travel together (see encodeBatch).
  */
 import type { Envelope } from "../chat/ports.ts";
+import { RedisNames, type Route } from "./redis-names.ts";
 
-const PREFIX = "chat:";
+export type { Route } from "./redis-names.ts";
 
-/** Braces make a Redis Cluster hash tag: one session, one slot. */
-export const channelOf = (sessionId: string) => `${PREFIX}{${sessionId}}`;
+const defaultNames = new RedisNames();
 
-const INBOX_PREFIX = `${PREFIX}inbox:`;
-
-/** A user's inbox channel: one user, one slot. */
-export const inboxChannelOf = (userId: string) => `${INBOX_PREFIX}{${userId}}`;
-
-/** The channel an envelope travels on: its user's for inbox envelopes, its session's for the rest. */
-export const channelFor = (e: Envelope) => (e.kind === "inbox" ? inboxChannelOf(e.userId) : channelOf(e.sessionId));
-
-export type Route = { sessionId: string } | { userId: string };
-
-/** Whose channel it is, or null when it is not one of ours. */
-export function routeOf(channel: string): Route | null {
-  if (!channel.endsWith("}")) return null;
-  if (channel.startsWith(INBOX_PREFIX + "{")) return { userId: channel.slice(INBOX_PREFIX.length + 1, -1) };
-  if (channel.startsWith(PREFIX + "{")) return { sessionId: channel.slice(PREFIX.length + 1, -1) };
-  return null;
-}
+/** The default deployment's names (the memory hub and the tests use them). */
+export const channelOf = (sessionId: string) => defaultNames.channelOf(sessionId);
+export const inboxChannelOf = (userId: string) => defaultNames.inboxChannelOf(userId);
+export const channelFor = (e: Envelope) => defaultNames.channelFor(e);
+export const routeOf = (channel: string) => defaultNames.routeOf(channel);
 
 /** An envelope's kind letter, argument and body: the parts of its bytes. */
 function partsOf(e: Envelope): [kind: string, arg: string | number, body: string] {

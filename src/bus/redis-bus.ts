@@ -14,7 +14,8 @@ import type { Envelope } from "../chat/ports.ts";
 import { PubSub } from "./pub-sub.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import type { Logger } from "../observability/log.ts";
-import { batchable, channelFor, channelOf, decode, encode, encodeBatch, inboxChannelOf, routeOf } from "./envelope-codec.ts";
+import { batchable, decode, encode, encodeBatch } from "./envelope-codec.ts";
+import { RedisNames } from "./redis-names.ts";
 import type { RedisClient, RedisConnections } from "./redis-connect.ts";
 
 const MAX_UNSENT = 10_000;
@@ -49,6 +50,8 @@ export class RedisBus extends PubSub {
     private readonly log: Logger,
     /** Identifies this instance on the bus (its own envelopes are dropped) and in presence entries: the instance id of its logs. */
     readonly origin: string = crypto.randomUUID(),
+    /** This deployment's channel names (REDIS_KEY_PREFIX). */
+    private readonly names: RedisNames = new RedisNames(),
   ) {
     super();
     this.originPrefix = `${origin} `;
@@ -91,19 +94,19 @@ export class RedisBus extends PubSub {
    * wait for a shard that is failing over.
    */
   join(sessionId: string): Promise<void> {
-    return this.subscribe(channelOf(sessionId));
+    return this.subscribe(this.names.channelOf(sessionId));
   }
 
   leave(sessionId: string): void {
-    this.unsubscribe(channelOf(sessionId));
+    this.unsubscribe(this.names.channelOf(sessionId));
   }
 
   joinUser(userId: string): Promise<void> {
-    return this.subscribe(inboxChannelOf(userId));
+    return this.subscribe(this.names.inboxChannelOf(userId));
   }
 
   leaveUser(userId: string): void {
-    this.unsubscribe(inboxChannelOf(userId));
+    this.unsubscribe(this.names.inboxChannelOf(userId));
   }
 
   private async subscribe(channel: string): Promise<void> {
@@ -136,7 +139,7 @@ export class RedisBus extends PubSub {
    */
   protected send(envelope: Envelope): void {
     if (this.outbox.size === 0) queueMicrotask(() => this.flushOutbox());
-    const channel = channelFor(envelope);
+    const channel = this.names.channelFor(envelope);
     const queued = this.outbox.get(channel);
     if (queued) queued.push(envelope);
     else this.outbox.set(channel, [envelope]);
@@ -182,7 +185,7 @@ export class RedisBus extends PubSub {
   private receive(channel: string, payload: string) {
     // Our own (already delivered locally) come back too: dropped before any parsing.
     if (payload.startsWith(this.originPrefix)) return;
-    const route = routeOf(channel);
+    const route = this.names.routeOf(channel);
     const decoded = route ? decode(route, payload) : null;
     if (!decoded || decoded.origin === this.origin) return;
     for (const envelope of decoded.envelopes) this.deliver(envelope);

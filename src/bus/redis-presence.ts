@@ -12,12 +12,10 @@
  * Redis' clock (microseconds), never below the previous one + 1, so they keep growing even after
  * the keys expired: receivers drop any change older than one they applied.
  */
+import { RedisNames } from "./redis-names.ts";
 import type { RedisClient } from "./redis-connect.ts";
 import type { Presence, PresenceChange, PresenceState } from "../chat/ports.ts";
 import type { Logger } from "../observability/log.ts";
-
-const membersKey = (sessionId: string) => `chat:presence:{${sessionId}}`;
-const stateKey = (sessionId: string) => `chat:presence:{${sessionId}}:state`;
 
 /** KEYS[1] members, KEYS[2] states. `reconcile(user, now)` returns {online 1|0, version} or nil. */
 const RECONCILE = `
@@ -84,6 +82,8 @@ export class RedisPresence implements Presence {
     private readonly instanceId: string,
     private readonly ttlMs: number,
     private readonly log: Logger,
+    /** This deployment's key names (REDIS_KEY_PREFIX). */
+    private readonly names: RedisNames = new RedisNames(),
   ) {
     this.timer = setInterval(() => void this.heartbeat(), Math.max(200, Math.floor(ttlMs / 3)));
   }
@@ -96,8 +96,7 @@ export class RedisPresence implements Presence {
     const decided = (await this.redis.eval(
       DEPART,
       2,
-      membersKey(sessionId),
-      stateKey(sessionId),
+      ...this.names.presenceKeys(sessionId),
       this.member(userId),
       userId,
       Date.now(),
@@ -107,7 +106,7 @@ export class RedisPresence implements Presence {
 
   async states(sessionId: string): Promise<Map<string, PresenceState>> {
     const states = new Map<string, PresenceState>();
-    for (const [userId, value] of Object.entries(await this.redis.hgetall(stateKey(sessionId)))) {
+    for (const [userId, value] of Object.entries(await this.redis.hgetall(this.names.presenceKeys(sessionId)[1]))) {
       states.set(userId, { online: value.startsWith("1:"), version: Number(value.slice(2)) });
     }
     return states;
@@ -132,7 +131,7 @@ export class RedisPresence implements Presence {
   private runArrive(sessionId: string, userId: string): Promise<Decided> {
     const now = Date.now();
     const args = [this.member(userId), userId, now, now + this.ttlMs, this.ttlMs * 3];
-    return this.redis.eval(ARRIVE, 2, membersKey(sessionId), stateKey(sessionId), ...args) as Promise<Decided>;
+    return this.redis.eval(ARRIVE, 2, ...this.names.presenceKeys(sessionId), ...args) as Promise<Decided>;
   }
 
   /** Refreshes our members (reviving them after an outage) and reaps lapsed ones, for the sessions this instance hosts. */
@@ -143,7 +142,7 @@ export class RedisPresence implements Presence {
       // Live iteration, not a copy: a user who left meanwhile is skipped, so no refresh follows a departure.
       for (const [sessionId, users] of this.local()) {
         for (const userId of users) this.report(changeOf(sessionId, userId, await this.runArrive(sessionId, userId)));
-        const reaped = (await this.redis.eval(REAP, 2, membersKey(sessionId), stateKey(sessionId), Date.now())) as (string | number)[];
+        const reaped = (await this.redis.eval(REAP, 2, ...this.names.presenceKeys(sessionId), Date.now())) as (string | number)[];
         for (let i = 0; i < reaped.length; i += 3) {
           this.report(changeOf(sessionId, String(reaped[i]), [Number(reaped[i + 1]), Number(reaped[i + 2])]));
         }

@@ -92,6 +92,8 @@ export type Config = {
   redisUrl: string | null;
   /** host:port seeds of a Redis Cluster (cluster mode without detection); credentials and TLS from REDIS_URL. */
   redisClusterNodes: string[] | null;
+  /** What every channel and key this deployment uses in Redis starts with ("<prefix>:"): two deployments can share one Redis. */
+  redisKeyPrefix: string;
   /** CA certificate (PEM file) for rediss://. */
   redisTlsCaFile: string | null;
   jwt: JwtConfig;
@@ -236,6 +238,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     notify,
     serverApiKey: e.SERVER_API_KEY ?? null,
     migrateOnStart: e.MIGRATE_ON_START === "true",
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     presendCheck:
       e.PRESEND_CHECK_URL && e.PRESEND_CHECK_SECRET
         ? {

@@ -171,6 +171,10 @@ export const EnvSchema = v.object({
   NOTIFY_GRACE_SECONDS: v.optional(seconds("NOTIFY_GRACE_SECONDS", 600), "5"),
   NOTIFY_MAX_ATTEMPTS: v.optional(integer("NOTIFY_MAX_ATTEMPTS", 1, 100), "8"),
   NODE_EXTRA_CA_CERTS: v.optional(v.pipe(v.string(), v.minLength(1))),
+  REDIS_KEY_PREFIX: v.optional(
+    v.pipe(v.string(), v.regex(/^[a-z0-9_-]{1,32}$/, "REDIS_KEY_PREFIX must be 1 to 32 of a-z, 0-9, _ and -")),
+    "chat",
+  ),
   MIGRATE_ON_START: v.optional(v.picklist(["true", "false"], "MIGRATE_ON_START must be true or false"), "true"),
   BLOCKED_TERMS_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   BLOCKED_TERMS_POLICY: v.optional(v.picklist(["reject", "mask"], "BLOCKED_TERMS_POLICY must be reject or mask"), "reject"),
