@@ -268,12 +268,14 @@ describeWithRedis("Web Push and webhook notifications", () => {
     expect(webhookEvents(pair.sessionId).map((e) => e.count)).toEqual([5, 2]);
   });
 
-  test("a 503 is retried with the same event; a 410 deletes the subscription and it is never tried again", async () => {
+  test("a 503 is retried with the same event; a 410 (or a 403: another VAPID key) deletes the subscription and it is never tried again", async () => {
     const pair = await createPair();
     const flaky = await subscribe(a, pair.invitee);
     const gone = await subscribe(a, pair.invitee);
+    const rotated = await subscribe(a, pair.invitee);
     standIn.script.set(pathOf(flaky), [503]);
     standIn.script.set(pathOf(gone), [410]);
+    standIn.script.set(pathOf(rotated), [403]);
     const retriedBefore =
       a.metrics.notificationDeliveries.get({ target: "push", result: "retried" }) +
       b.metrics.notificationDeliveries.get({ target: "push", result: "retried" });
@@ -291,12 +293,17 @@ describeWithRedis("Web Push and webhook notifications", () => {
       async () => (await db`SELECT 1 FROM chat_push_subscriptions WHERE endpoint = ${gone.endpoint}`).length === 0,
     );
     expect((await db`SELECT 1 FROM chat_push_subscriptions WHERE endpoint = ${gone.endpoint}`).length).toBe(0);
+    await waitFor(
+      "the 403's subscription to be deleted",
+      async () => (await db`SELECT 1 FROM chat_push_subscriptions WHERE endpoint = ${rotated.endpoint}`).length === 0,
+    );
     // Not a wait for an event: the quiet period has to pass before the next send (the same 200 + QUIET_MS after the 410 as before).
     await settle(Math.max(0, seenAt + 200 + QUIET_MS - Date.now()));
     await send(b, pair, "again");
     await standIn.until(pathOf(flaky), 3);
     await quietly();
     expect(standIn.to(pathOf(gone))).toHaveLength(1);
+    expect(standIn.to(pathOf(rotated))).toHaveLength(1);
   });
 
   test("a delivery that keeps failing is dead-lettered after NOTIFY_MAX_ATTEMPTS (3 here), with its error", async () => {

@@ -4,7 +4,7 @@
  */
 export type Attempt =
   | { kind: "sent" }
-  /** The push subscription no longer exists (404, 410): delete it. */
+  /** The push subscription no longer exists (404, 410) or belongs to another VAPID key (403): delete it. */
   | { kind: "gone"; error: string }
   /** `unreachable`: no answer at all (timeout, refused, reset), as opposed to an answer saying "later". */
   | { kind: "retry"; error: string; retryAfterMs?: number; unreachable?: true }
@@ -14,11 +14,14 @@ export type Attempt =
 export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_MAX_MS = 5 * 60_000;
 
-/** Classifies an HTTP answer. `pushService`: 404/410 mean the subscription is gone (RFC 8030). */
+/**
+ * Classifies an HTTP answer. `pushService`: 404/410 mean the subscription is gone (RFC 8030), and 403
+ * that it was made for another VAPID key (after a rotation): it can never be delivered again either.
+ */
 export function classify(status: number, retryAfter: string | null, pushService: boolean): Attempt {
   if (status >= 200 && status < 300) return { kind: "sent" };
   const error = `HTTP ${status}`;
-  if (pushService && (status === 404 || status === 410)) return { kind: "gone", error };
+  if (pushService && (status === 403 || status === 404 || status === 410)) return { kind: "gone", error };
   if (status === 408 || status === 425 || status === 429 || status >= 500) {
     const after = retryAfterMs(retryAfter);
     return after === null ? { kind: "retry", error } : { kind: "retry", error, retryAfterMs: after };

@@ -45,7 +45,7 @@ describe("notification text", () => {
 });
 
 describe("delivery policy", () => {
-  test("2xx sent; 404/410 from a push service gone; 408/429/5xx retried; other 4xx dead at once", () => {
+  test("2xx sent; 403/404/410 from a push service gone; 408/429/5xx retried; other 4xx dead at once", () => {
     expect(classify(201, null, true)).toEqual({ kind: "sent" });
     expect(classify(410, null, true)).toEqual({ kind: "gone", error: "HTTP 410" });
     expect(classify(404, null, true).kind).toBe("gone");
@@ -53,7 +53,9 @@ describe("delivery policy", () => {
     expect(classify(503, "7", true)).toEqual({ kind: "retry", error: "HTTP 503", retryAfterMs: 7000 });
     expect(classify(429, null, true)).toEqual({ kind: "retry", error: "HTTP 429" });
     expect(classify(408, null, false).kind).toBe("retry");
-    for (const status of [400, 401, 403, 413]) expect(classify(status, null, true).kind).toBe("fail");
+    expect(classify(403, null, true).kind).toBe("gone"); // made for another VAPID key: after a rotation
+    expect(classify(403, null, false).kind).toBe("fail"); // a webhook's 403 is a misconfiguration
+    for (const status of [400, 401, 413]) expect(classify(status, null, true).kind).toBe("fail");
   });
 
   test("backoff doubles with the attempt within jitter, is capped, and a Retry-After wins within the cap", () => {
