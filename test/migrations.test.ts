@@ -15,12 +15,19 @@ const schema = `chat_migrate_${crypto.randomUUID().replaceAll("-", "").slice(0, 
 await db.unsafe(`CREATE SCHEMA ${schema}`);
 const servers = useServers();
 const realPostgres = env.databaseKind.startsWith("PostgreSQL");
-// PGlite's socket ignores startup parameters: one connection, told its schema once.
+// PGlite's socket ignores startup parameters, and all its connections share one session: the schema
+// is set for this file and the suite's own is given back after it.
 const sql = realPostgres
   ? postgres(env.databaseUrl, { max: 3, connection: { search_path: schema }, onnotice: () => {} })
   : postgres(env.databaseUrl, { max: 1, onnotice: () => {} });
+const suitePath = realPostgres ? null : (await db<{ search_path: string }[]>`SHOW search_path`)[0]!.search_path;
 if (!realPostgres) await sql.unsafe(`SET search_path TO ${schema}`);
+/** Gives the suite's search path back (PGlite), before the next test or file. */
+const restorePath = async () => {
+  if (suitePath !== null) await db.unsafe(`SET search_path TO ${suitePath}`);
+};
 afterAll(async () => {
+  await restorePath();
   await sql.end({ timeout: 2 });
   await db.unsafe(`DROP SCHEMA ${schema} CASCADE`);
 });
@@ -98,6 +105,7 @@ test("migrations run while the backend keeps inserting: no insert waits long, ev
 }, 120_000);
 
 test("MIGRATE_ON_START=false: a server refuses to start while a migration is missing, and starts once `migrate` ran", async () => {
+  await restorePath();
   // The suite's database lacks one migration for a moment (its steps are idempotent: running it again is harmless).
   const last = Math.max(...(await db<{ version: number }[]>`SELECT version FROM chat_schema_migrations`).map((r) => r.version));
   await db`DELETE FROM chat_schema_migrations WHERE version = ${last}`;
