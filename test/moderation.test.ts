@@ -180,6 +180,24 @@ describe("system messages", () => {
     expect(rows.map((r) => r.content)).toEqual(["", "Sam moved the session to 7 pm"]);
   });
 
+  test("a system message is replayed on resume, shows in the inbox, and a moderator may remove it", async () => {
+    const pair = await createPair();
+    const res = await call(app, "POST", `sessions/${pair.sessionId}/messages`, { content: "the crag is closed today" });
+    expect(res.status).toBe(201);
+    const resumed = await open(app, pair.sessionId, pair.invitee.token);
+    await resumed.next("presence");
+    const late = await Client.open(sessionUrl(app, pair.sessionId, pair.invitee.token, "&after=0"));
+    opened.push(late);
+    expect(await late.next("message")).toMatchObject({ seq: 1, kind: "system", content: "the crag is closed today" });
+    const inbox = await fetch(`${app.httpUrl}/api/inbox`, { headers: { authorization: `Bearer ${pair.invitee.token}` } });
+    const entry = ((await inbox.json()) as { sessions: { session_id: string; last_message: { content: string } | null }[] }).sessions.find(
+      (x) => x.session_id === pair.sessionId,
+    );
+    expect(entry!.last_message).toMatchObject({ content: "the crag is closed today" });
+    expect((await call(app, "POST", `sessions/${pair.sessionId}/messages/1/remove`)).status).toBe(200);
+    expect(await resumed.next("message_changed")).toMatchObject({ seq: 1, content: "", removed: true });
+  });
+
   test("bad content 400, an unknown session 404, a user's token 401", async () => {
     const pair = await createPair();
     expect((await call(app, "POST", `sessions/${pair.sessionId}/messages`, { content: "   " })).status).toBe(400);
