@@ -194,6 +194,13 @@ describe("system messages", () => {
       (x) => x.session_id === pair.sessionId,
     );
     expect(entry!.last_message).toMatchObject({ content: "the crag is closed today" });
+    // It is the backend's: not a participant's to report.
+    const reported = await fetch(`${app.httpUrl}/api/reports`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${pair.invitee.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ session_id: pair.sessionId, seq: 1, reason: "spam" }),
+    });
+    expect(reported.status).toBe(400);
     expect((await call(app, "POST", `sessions/${pair.sessionId}/messages/1/remove`)).status).toBe(200);
     expect(await resumed.next("message_changed")).toMatchObject({ seq: 1, content: "", removed: true });
   });

@@ -29,7 +29,7 @@ export type NewReport = { reporterId: string; sessionId: string; seq: number; re
 
 export type FiledReport =
   | { ok: true; reportId: number; duplicate: boolean }
-  | { ok: false; reason: "not_participant" | "no_message" | "own_message" };
+  | { ok: false; reason: "not_participant" | "no_message" | "own_message" | "system_message" };
 
 /** A report as the backend's moderators read it: the message's current content (erased if it was deleted). */
 export type ReportView = {

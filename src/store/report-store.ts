@@ -29,9 +29,11 @@ export class PostgresReports implements ReportStore {
       let reported = other;
       let content: string | null = null;
       if (r.seq > 0) {
-        const [message] = await tx<{ sender_id: string; content: string }[]>`
-          SELECT sender_id, content FROM messages WHERE session_id = ${r.sessionId} AND seq = ${r.seq}`;
+        const [message] = await tx<{ sender_id: string; content: string; system: boolean }[]>`
+          SELECT m.sender_id, m.content, EXISTS (SELECT 1 FROM chat_system_messages sm WHERE sm.message_id = m.id) AS system
+          FROM messages m WHERE m.session_id = ${r.sessionId} AND m.seq = ${r.seq}`;
         if (!message) return { ok: false, reason: "no_message" };
+        if (message.system) return { ok: false, reason: "system_message" };
         if (message.sender_id === r.reporterId) return { ok: false, reason: "own_message" };
         reported = message.sender_id;
         content = message.content;

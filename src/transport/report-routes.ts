@@ -41,5 +41,6 @@ export async function fileReport(chat: ChatApi, requests: RequestLimits, caller:
   if (filed.ok) return json(filed.duplicate ? 200 : 201, { report_id: filed.reportId, duplicate: filed.duplicate });
   if (filed.reason === "not_participant") return json(403, { error: "not a participant of this session" });
   if (filed.reason === "no_message") return json(404, { error: "no message with this seq in the session" });
+  if (filed.reason === "system_message") return json(400, { error: "a system message (the backend's) cannot be reported" });
   return json(400, { error: "your own message cannot be reported" });
 }
