@@ -1,6 +1,6 @@
 /**
  * What the backend (a moderator, an account deletion) does to the chat through the server API or the
- * operators' CLI: remove a message, ban and unban a user, erase a user. Every change to messages is
+ * operators' CLI: post a system message, remove a message, ban and unban a user, erase a user. Every change to messages is
  * committed first and then delivered as a participant's change would be; a ban reaches the sockets
  * of every instance through the access feed (the ban's NOTIFY), not through this module.
  */
