@@ -1,22 +1,13 @@
 /** Blocks: the blocked user's writes are refused, their typing and presence hidden from the blocker, on every instance. */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { App } from "../src/app.ts";
 import type { ChatError } from "../src/client/index.ts";
 import { useChatClients } from "./support/chat-clients.ts";
-import { Client, createPair, db, describeWithRedis, env, sessionUrl, settle, useServers, waitFor, type Pair } from "./helpers.ts";
+import { createPair, db, describeWithRedis, env, settle, useOpenSockets, useServers, waitFor, type Pair } from "./helpers.ts";
 
 const servers = useServers();
 const { chatClient } = useChatClients();
-const opened: Client[] = [];
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
-
-async function open(on: App, sessionId: string, token: string): Promise<Client> {
-  const c = await Client.open(sessionUrl(on, sessionId, token));
-  opened.push(c);
-  return c;
-}
+const { open } = useOpenSockets();
 
 function api(on: App, method: string, path: string, token: string) {
   return fetch(`${on.httpUrl}/api/${path}`, { method, headers: { authorization: `Bearer ${token}` } });

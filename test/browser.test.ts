@@ -137,6 +137,16 @@ describeWhen(
 
     const connected = (page: Page) => page.waitForSelector('body[data-connection="open"]');
     const bubble = (page: Page, side: "own" | "theirs", text: string) => page.locator(`.msg.${side}`, { hasText: text });
+    /** A page of its own for each demo climber, both on `base` and connected; a page error is printed. */
+    const bothClimbers = async (base: string): Promise<{ alex: Page; sam: Page }> => {
+      const alex = await context!.newPage();
+      const sam = await context!.newPage();
+      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
+      await alex.goto(`${base}/demo?as=alex`);
+      await sam.goto(`${base}/demo?as=sam`);
+      await Promise.all([connected(alex), connected(sam)]);
+      return { alex, sam };
+    };
 
     test("two climbers chat on the demo page: messages both ways, typing, presence, read marks, history after a reload", async () => {
       const alex = await context!.newPage();
@@ -196,12 +206,7 @@ describeWhen(
     }, 45_000);
 
     test("the inbox: both sessions, a live unread badge on the one not open, cleared once opened; Notify me says what it can do", async () => {
-      const alex = await context!.newPage();
-      const sam = await context!.newPage();
-      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
-      await alex.goto(`${baseUrl}/demo?as=alex`);
-      await sam.goto(`${baseUrl}/demo?as=sam`);
-      await Promise.all([connected(alex), connected(sam)]);
+      const { alex, sam } = await bothClimbers(baseUrl);
       const second = (page: Page) => page.locator(`.inbox-item[data-session="${SECOND_SESSION}"]`);
       await second(alex).waitFor();
       expect(await alex.locator(".inbox-item").count()).toBe(2);
@@ -234,12 +239,7 @@ describeWhen(
       const port = freePort();
       const dataDir = mkdtempSync(join(tmpdir(), "demo-restart-"));
       const base = await startServer({ port, dataDir });
-      const alex = await context!.newPage();
-      const sam = await context!.newPage();
-      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
-      await alex.goto(`${base}/demo?as=alex`);
-      await sam.goto(`${base}/demo?as=sam`);
-      await Promise.all([connected(alex), connected(sam)]);
+      const { alex, sam } = await bothClimbers(base);
       // Two pages, each with one conversation and one inbox: four sockets opened, four open.
       await pollUntil(async () => (await metric(base, "chat_open_sockets")) === 4, "4 open sockets");
       expect(await metric(base, "chat_connections_opened_total")).toBe(4);
@@ -292,12 +292,7 @@ describeWhen(
       const port = freePort();
       const dataDir = mkdtempSync(join(tmpdir(), "demo-changes-"));
       const base = await startServer({ port, dataDir });
-      const alex = await context!.newPage();
-      const sam = await context!.newPage();
-      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
-      await alex.goto(`${base}/demo?as=alex`);
-      await sam.goto(`${base}/demo?as=sam`);
-      await Promise.all([connected(alex), connected(sam)]);
+      const { alex, sam } = await bothClimbers(base);
       const say = async (page: Page, text: string) => {
         await page.locator("#input").fill(text);
         await page.locator("#input").press("Enter");
@@ -397,12 +392,7 @@ describeWhen(
     test("Report on a message and Block on the other climber: the report reaches the moderators, the blocked climber's message fails until unblocked", async () => {
       const key = "server-api-key-for-the-browser-test-0123456789";
       const base = await startServer({ port: freePort(), env: { SERVER_API_KEY: key } });
-      const alex = await context!.newPage();
-      const sam = await context!.newPage();
-      for (const page of [alex, sam]) page.on("pageerror", (err) => console.error("page error:", err.message));
-      await alex.goto(`${base}/demo?as=alex`);
-      await sam.goto(`${base}/demo?as=sam`);
-      await Promise.all([connected(alex), connected(sam)]);
+      const { alex, sam } = await bothClimbers(base);
       const rude = `you climb like a sack of potatoes (${tag})`;
       await sam.locator("#input").fill(rude);
       await sam.locator("#input").press("Enter");

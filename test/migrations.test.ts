@@ -119,3 +119,8 @@ test("MIGRATE_ON_START=false: a server refuses to start while a migration is mis
   const app = await servers.start({}, { MIGRATE_ON_START: "false" });
   expect((await fetch(`${app.httpUrl}/readyz`)).status).toBe(200);
 });
+
+test("the embedded database migrates at start even with MIGRATE_ON_START=false: it is the process's own", async () => {
+  const app = await servers.start({ databaseUrl: null, embeddedDbDir: "memory://" }, { MIGRATE_ON_START: "false" });
+  expect((await fetch(`${app.httpUrl}/readyz`)).status).toBe(200);
+});

@@ -2,10 +2,21 @@
  * The backend's server API (moderation, account deletion) and the operators' CLI: only the key
  * passes; a removed message, a ban and an erasure reach every socket on every instance.
  */
-import { afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
+import { beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { join } from "node:path";
 import type { App } from "../src/app.ts";
-import { Client, createPair, createUser, db, describeWithRedis, env, sessionUrl, useServers, waitFor, type Frame } from "./helpers.ts";
+import {
+  Client,
+  createPair,
+  createUser,
+  db,
+  describeWithRedis,
+  env,
+  sessionUrl,
+  useOpenSockets,
+  useServers,
+  type Frame,
+} from "./helpers.ts";
 
 const KEY = "server-api-key-for-tests-0123456789abcdef";
 const servers = useServers();
@@ -16,15 +27,7 @@ beforeAll(async () => {
   app = await servers.start({ serverApiKey: KEY });
 });
 
-const opened: Client[] = [];
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
-async function open(on: App, sessionId: string, token: string): Promise<Client> {
-  const c = await Client.open(sessionUrl(on, sessionId, token));
-  opened.push(c);
-  return c;
-}
+const { open, openAt } = useOpenSockets();
 
 function call(on: App, method: string, path: string, body?: unknown, key: string | null = KEY) {
   return fetch(`${on.httpUrl}/api/server/${path}`, {
@@ -186,8 +189,7 @@ describe("system messages", () => {
     expect(res.status).toBe(201);
     const resumed = await open(app, pair.sessionId, pair.invitee.token);
     await resumed.next("presence");
-    const late = await Client.open(sessionUrl(app, pair.sessionId, pair.invitee.token, "&after=0"));
-    opened.push(late);
+    const late = await open(app, pair.sessionId, pair.invitee.token, "&after=0");
     expect(await late.next("message")).toMatchObject({ seq: 1, kind: "system", content: "the crag is closed today" });
     const inbox = await fetch(`${app.httpUrl}/api/inbox`, { headers: { authorization: `Bearer ${pair.invitee.token}` } });
     const entry = ((await inbox.json()) as { sessions: { session_id: string; last_message: { content: string } | null }[] }).sessions.find(
@@ -218,8 +220,7 @@ describe("system messages", () => {
 describe("ban and eject", () => {
   test("a ban closes the user's sockets with 4005 and refuses new ones; lifted, they connect again", async () => {
     const { pair, a, b } = await chatting(app);
-    const inbox = await Client.open(`${app.wsUrl}/ws/inbox/?token=${pair.invitee.token}`);
-    opened.push(inbox);
+    const inbox = await openAt(`${app.wsUrl}/ws/inbox/?token=${pair.invitee.token}`);
     await inbox.next("inbox_ready");
     expect((await call(app, "PUT", `users/${pair.invitee.id}/ban`, {})).status).toBe(200);
     expect(await closedWithin(b)).toBe(4005);

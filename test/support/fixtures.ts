@@ -1,7 +1,7 @@
 /** Setups that whole test files share: one server and one pair of users for all of a file's tests. */
-import { beforeAll } from "bun:test";
+import { afterEach, beforeAll } from "bun:test";
 import type { App } from "../../src/app.ts";
-import { type Client, join } from "./clients.ts";
+import { Client, join, sessionUrl } from "./clients.ts";
 import { createPair, type Pair } from "./data.ts";
 import { useServers } from "./servers.ts";
 
@@ -40,4 +40,25 @@ export function useServerAndPair(): ServerAndPair {
       return join(app, pair.sessionId, pair[role].token);
     },
   };
+}
+
+export type OpenSockets = {
+  /** A socket in a session (`extra`: more query parameters, "&after=0"). */
+  open(app: App, sessionId: string, token: string, extra?: string): Promise<Client>;
+  /** A socket at any URL (the inbox's). */
+  openAt(url: string): Promise<Client>;
+};
+
+/** Call at the top level of a test file: every socket opened through it is closed after each test. */
+export function useOpenSockets(): OpenSockets {
+  const opened: Client[] = [];
+  afterEach(() => {
+    for (const c of opened.splice(0)) c.close();
+  });
+  const openAt = async (url: string) => {
+    const c = await Client.open(url);
+    opened.push(c);
+    return c;
+  };
+  return { openAt, open: (app, sessionId, token, extra = "") => openAt(sessionUrl(app, sessionId, token, extra)) };
 }

@@ -1,4 +1,5 @@
 /** The React hooks' state (ChatSessionStore, InboxStore) over fake clients: merging, pending sends, typing, StrictMode lifecycles. */
+import { messageView } from "../support/message-views.ts";
 import { describe, expect, test } from "bun:test";
 import { ChatSessionStore, type SessionClient } from "../../src/client/react/chat-session-store.ts";
 import { InboxStore, type InboxSource } from "../../src/client/react/inbox-store.ts";
@@ -7,16 +8,7 @@ import { ChatError, type ChatMessage, type HistoryPage, type InboxEntry } from "
 import type { ChatEvents } from "../../src/client/chat-client.ts";
 import type { InboxEvents } from "../../src/client/inbox-client.ts";
 
-const msg = (seq: number, over: Partial<ChatMessage> = {}): ChatMessage => ({
-  message_id: `id-${seq}`,
-  session_id: "s1",
-  seq,
-  content: `m${seq}`,
-  sender_id: "sam",
-  sender_name: "Sam",
-  created_at: "2026-12-02T00:00:00.000000Z",
-  ...over,
-});
+const msg = messageView;
 
 /** A ChatClient stand-in: history pages and send answers are given by the test; events are emitted by hand. */
 class FakeClient extends Emitter<ChatEvents> implements SessionClient {

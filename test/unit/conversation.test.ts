@@ -1,18 +1,10 @@
 /** The conversation's pure functions: messages merged by seq, changes applied by change number, reply quotes following. */
+import { messageView } from "../support/message-views.ts";
 import { describe, expect, test } from "bun:test";
 import { applyChange, mergeMessages } from "../../src/client/react/conversation.ts";
 import type { ChatMessage } from "../../src/client/types.ts";
 
-const msg = (seq: number, over: Partial<ChatMessage> = {}): ChatMessage => ({
-  message_id: `id-${seq}`,
-  session_id: "s1",
-  seq,
-  content: `m${seq}`,
-  sender_id: "sam",
-  sender_name: "Sam",
-  created_at: "2026-12-02T00:00:00.000000Z",
-  ...over,
-});
+const msg = messageView;
 
 const replyTo = (seq: number, original: ChatMessage, over: Partial<ChatMessage> = {}): ChatMessage =>
   msg(seq, {
