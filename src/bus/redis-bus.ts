@@ -44,6 +44,7 @@ export class RedisBus extends PubSub {
   private wasDown = false;
   private lastState: "up" | "down" | null = null;
   private closing = false;
+  private readonly unknownKinds = new Set<string>();
 
   constructor(
     private readonly connections: RedisConnections,
@@ -189,6 +190,14 @@ export class RedisBus extends PubSub {
     const decoded = route ? decode(route, payload) : null;
     if (!decoded || decoded.origin === this.origin) return;
     for (const envelope of decoded.envelopes) this.deliver(envelope);
+    for (const kind of decoded.unknownKinds) this.noteUnknownKind(kind, decoded.wire);
+  }
+
+  /** A newer instance sends a kind this version skips (a rolling upgrade): said once per kind. */
+  private noteUnknownKind(kind: string, wire: number) {
+    if (this.unknownKinds.has(kind)) return;
+    this.unknownKinds.add(kind);
+    this.log.info("skipping envelopes of a kind this version does not know, from a newer instance", { kind, wire });
   }
 
   /**
