@@ -18,7 +18,7 @@ import { ChatApi } from "./chat/chat-api.ts";
 import { createVerifier } from "./auth/tokens.ts";
 import { createMessaging, type Messaging } from "./bus/create-bus.ts";
 import { PostgresStore } from "./store/postgres-store.ts";
-import { connect } from "./store/connect.ts";
+import { connect, databaseAddresses } from "./store/connect.ts";
 import { migrate, pendingMigrations } from "./store/migrations.ts";
 import { startEmbeddedPostgres, type DatabaseAddress, type EmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { AccessFeed } from "./store/access-feed.ts";
@@ -59,7 +59,7 @@ type Parts = {
   config: Config;
   log: Logger;
   sql: Sql;
-  /** Where the access feed LISTENs (DATABASE_LISTEN_URL, else the database's own address). */
+  /** Where the access feed LISTENs: the direct address (DATABASE_LISTEN_URL, else the database's own). */
   listenAddress: DatabaseAddress;
   bus: Bus;
   presence: Presence;
@@ -71,10 +71,10 @@ export async function startApp(config: Config, baseLog: Logger): Promise<App> {
   const instanceId = crypto.randomUUID();
   const log = baseLog.child({ instance: instanceId.slice(0, 8) });
   let embedded: EmbeddedPostgres | null = null;
-  let address: DatabaseAddress | null = config.databaseUrl ? { url: config.databaseUrl } : null;
-  if (!address) {
+  let addresses = config.databaseUrl ? databaseAddresses({ ...config, databaseUrl: config.databaseUrl }) : null;
+  if (!addresses) {
     embedded = await startEmbeddedPostgres(config.embeddedDbDir);
-    address = embedded.address;
+    addresses = { pool: embedded.address, direct: embedded.address };
     log.info("using embedded PostgreSQL (PGlite)", { dir: config.embeddedDbDir });
   }
   let messaging: Messaging | null = null;
@@ -82,10 +82,14 @@ export async function startApp(config: Config, baseLog: Logger): Promise<App> {
   try {
     messaging = await createMessaging(config, log, instanceId);
     // The embedded database is this process's own: it always migrates.
-    await runMigrations(address, log, config.migrateOnStart || embedded !== null);
-    sql = connect({ ...address, poolMax: embedded ? 1 : config.databasePoolMax, statementTimeoutMs: config.limits.dbWriteTimeoutMs });
-    const listenAddress = config.databaseListenUrl && !embedded ? { url: config.databaseListenUrl } : address;
-    return await wire({ config, log, sql, listenAddress, ...messaging, embedded });
+    await runMigrations(addresses.direct, log, config.migrateOnStart || embedded !== null);
+    sql = connect({
+      ...addresses.pool,
+      poolMax: embedded ? 1 : config.databasePoolMax,
+      statementTimeoutMs: config.limits.dbWriteTimeoutMs,
+    });
+    if (addresses.pool.transactionPooler) await warnWithoutStatementTimeout(sql, log);
+    return await wire({ config, log, sql, listenAddress: addresses.direct, ...messaging, embedded });
   } catch (err) {
     await messaging?.presence.close();
     await messaging?.bus.close();
@@ -95,8 +99,11 @@ export async function startApp(config: Config, baseLog: Logger): Promise<App> {
   }
 }
 
-/** On a connection of their own: a long backfill must not hit the pool's statement timeout. */
-/** Applies what is missing, or (MIGRATE_ON_START=false) refuses to start while anything is. */
+/**
+ * Applies what is missing, or (MIGRATE_ON_START=false) refuses to start while anything is. On a direct
+ * connection of their own: the advisory lock needs a session, and a long backfill must not hit the
+ * pool's statement timeout.
+ */
 async function runMigrations(address: DatabaseAddress, log: Logger, apply: boolean) {
   const sql = connect({ ...address, poolMax: 1 });
   try {
@@ -111,6 +118,14 @@ async function runMigrations(address: DatabaseAddress, log: Logger, apply: boole
     if (applied.length > 0) log.info("migrations applied", { versions: applied });
   } finally {
     await sql.end({ timeout: 5 });
+  }
+}
+
+/** Behind a transaction pooler the pool cannot set statement_timeout: the role's own setting bounds each statement. */
+async function warnWithoutStatementTimeout(sql: Sql, log: Logger) {
+  const [row] = await sql<{ statement_timeout: string }[]>`SHOW statement_timeout`;
+  if (row?.statement_timeout === "0") {
+    log.warn("no statement_timeout behind the transaction pooler: set one on the role (ALTER ROLE … SET statement_timeout = '5s')");
   }
 }
 

@@ -15,7 +15,7 @@ import { loadConfig, ConfigError, type Config } from "./config/config.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { moderationOf, startApp } from "./app.ts";
 import { PostgresStore } from "./store/postgres-store.ts";
-import { connect } from "./store/connect.ts";
+import { connect, databaseAddresses } from "./store/connect.ts";
 import { migrate } from "./store/migrations.ts";
 import { startEmbeddedPostgres } from "./store/embedded-postgres.ts";
 import { mintAccessToken } from "./auth/tokens.ts";
@@ -114,7 +114,9 @@ async function serve(config: Config, log: Logger): Promise<number> {
 
 async function withDatabase<T>(config: Config, work: (sql: ReturnType<typeof connect>) => Promise<T>): Promise<T> {
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.embeddedDbDir);
-  const sql = connect({ ...(config.databaseUrl ? { url: config.databaseUrl } : embedded!.address), poolMax: 1 });
+  // The direct address: migrations hold a session's advisory lock, which a transaction pooler cannot carry.
+  const address = config.databaseUrl ? databaseAddresses({ ...config, databaseUrl: config.databaseUrl }).direct : embedded!.address;
+  const sql = connect({ ...address, poolMax: 1 });
   try {
     await migrate(sql);
     return await work(sql);

@@ -33,8 +33,11 @@ async function redisReachable(url: string): Promise<boolean> {
 // Over loopback TCP (test only): server processes the suite spawns reach it by URL.
 const embedded = env.DATABASE_URL || unitOnly ? null : await startEmbeddedPostgres("memory://", { maxConnections: 64, tcp: true });
 const databaseUrl = env.DATABASE_URL ?? embedded?.address.url ?? "";
+// DATABASE_POOLER=transaction: DATABASE_URL is PgBouncer in transaction mode, DATABASE_LISTEN_URL the direct address.
+const pooler = env.DATABASE_URL && env.DATABASE_POOLER === "transaction" ? { listenUrl: env.DATABASE_LISTEN_URL ?? "" } : null;
+if (pooler && !pooler.listenUrl) throw new Error("DATABASE_POOLER=transaction needs DATABASE_LISTEN_URL (the direct address)");
 if (!unitOnly) {
-  const sql = connect({ url: databaseUrl, poolMax: 1 });
+  const sql = connect({ url: pooler?.listenUrl || databaseUrl, poolMax: 1 });
   await migrate(sql);
   await sql.end();
 }
@@ -48,7 +51,12 @@ const skipped: string[] = [];
 globalThis.__chatTest = {
   inCI,
   databaseUrl,
-  databaseKind: embedded ? "embedded PGlite" : "PostgreSQL (DATABASE_URL)",
+  databaseKind: embedded
+    ? "embedded PGlite"
+    : pooler
+      ? "PostgreSQL through a transaction pooler (DATABASE_URL)"
+      : "PostgreSQL (DATABASE_URL)",
+  poolerListenUrl: pooler?.listenUrl ?? null,
   redisUrl: redisUp ? redisUrl : null,
   skipped,
 };
@@ -67,5 +75,13 @@ afterAll(async () => {
 });
 
 declare global {
-  var __chatTest: { inCI: boolean; databaseUrl: string; databaseKind: string; redisUrl: string | null; skipped: string[] };
+  var __chatTest: {
+    inCI: boolean;
+    databaseUrl: string;
+    databaseKind: string;
+    /** Set when DATABASE_URL is a transaction pooler: the direct address. */
+    poolerListenUrl: string | null;
+    redisUrl: string | null;
+    skipped: string[];
+  };
 }

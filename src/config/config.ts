@@ -84,9 +84,16 @@ export type Config = {
   host: string;
   /** null: embedded PostgreSQL (PGlite) in `embeddedDbDir` ("memory://" keeps nothing). */
   databaseUrl: string | null;
-  /** Where the access change feed LISTENs: a direct (session-mode) address when DATABASE_URL goes through a transaction pooler. */
+  /**
+   * A direct (session-mode) address: where the access change feed LISTENs and migrations hold their
+   * advisory lock, when DATABASE_URL goes through a transaction pooler.
+   */
   databaseListenUrl: string | null;
   databasePoolMax: number;
+  /** "transaction": DATABASE_URL is a transaction-mode pooler (PgBouncer): no prepared statements, no startup parameters. */
+  databasePooler: "none" | "transaction";
+  /** CA certificate (PEM file) that DATABASE_URL's server certificate must chain to (sslmode=verify-full). */
+  databaseTlsCaFile: string | null;
   embeddedDbDir: string;
   /** null (and no cluster nodes): single instance, in-process pub/sub. */
   redisUrl: string | null;
@@ -166,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.REDIS_TLS_CA_FILE && !e.REDIS_URL?.startsWith("rediss://")) {
     problems.push("REDIS_TLS_CA_FILE is for TLS: give REDIS_URL as rediss://… (a redis:// URL is never switched to TLS)");
   }
+  problems.push(...databaseProblems(e));
   if (Boolean(e.PRESEND_CHECK_URL) !== Boolean(e.PRESEND_CHECK_SECRET)) {
     problems.push("the pre-send check needs both PRESEND_CHECK_URL and PRESEND_CHECK_SECRET");
   }
@@ -186,6 +194,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL ?? null,
     databaseListenUrl: e.DATABASE_LISTEN_URL ?? e.DATABASE_URL ?? null,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databasePooler: e.DATABASE_POOLER,
+    databaseTlsCaFile: e.DATABASE_TLS_CA_FILE ?? null,
     embeddedDbDir: e.EMBEDDED_DB_DIR,
     redisUrl: e.REDIS_URL ?? null,
     redisClusterNodes: e.REDIS_CLUSTER_NODES ?? null,
@@ -272,3 +282,24 @@ function notifyConfig(e: Env, problems: string[]): NotifyConfig | null {
     extraCaFile: e.NODE_EXTRA_CA_CERTS ?? null,
   };
 }
+
+/** What a pooler or a CA file needs of the database addresses. */
+function databaseProblems(e: Env): string[] {
+  const problems: string[] = [];
+  if (e.DATABASE_POOLER === "transaction" && (!e.DATABASE_URL || !e.DATABASE_LISTEN_URL)) {
+    problems.push(
+      "DATABASE_POOLER=transaction needs DATABASE_URL (the pooler) and DATABASE_LISTEN_URL (a direct, session-mode address for LISTEN and migrations)",
+    );
+  }
+  if (e.DATABASE_TLS_CA_FILE) {
+    const urls = { DATABASE_URL: e.DATABASE_URL, DATABASE_LISTEN_URL: e.DATABASE_LISTEN_URL };
+    for (const [name, url] of Object.entries(urls)) {
+      if ((url || name === "DATABASE_URL") && !verifiesFully(url)) {
+        problems.push(`DATABASE_TLS_CA_FILE is for TLS: give ${name} with ?sslmode=verify-full (a URL is never switched to TLS)`);
+      }
+    }
+  }
+  return problems;
+}
+
+const verifiesFully = (url: string | undefined) => url !== undefined && new URL(url).searchParams.get("sslmode") === "verify-full";

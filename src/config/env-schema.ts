@@ -95,6 +95,8 @@ export const EnvSchema = v.object({
   DATABASE_URL: v.optional(url("DATABASE_URL", ["postgres:", "postgresql:"])),
   DATABASE_LISTEN_URL: v.optional(url("DATABASE_LISTEN_URL", ["postgres:", "postgresql:"])),
   DATABASE_POOL_MAX: v.optional(integer("DATABASE_POOL_MAX", 1, 100), "10"),
+  DATABASE_POOLER: v.optional(v.picklist(["none", "transaction"], "DATABASE_POOLER must be none or transaction"), "none"),
+  DATABASE_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   DB_WRITE_TIMEOUT_MS: v.optional(integer("DB_WRITE_TIMEOUT_MS", 100, 60_000), "5000"),
   MAX_PENDING_WRITES: v.optional(integer("MAX_PENDING_WRITES", 10, 1_000_000), "20000"),
   EMBEDDED_DB_DIR: v.optional(v.pipe(v.string(), v.minLength(1, "EMBEDDED_DB_DIR must not be empty")), ".data/pglite"),

@@ -1,5 +1,7 @@
 /** A postgres.js pool as this service uses it: bounded connects, quick reconnects, bigint as numbers. */
+import { readFileSync } from "node:fs";
 import postgres, { type Sql } from "postgres";
+import type { Config } from "../config/config.ts";
 import type { DatabaseAddress } from "./embedded-postgres.ts";
 
 export type PostgresOptions = DatabaseAddress & {
@@ -10,17 +12,46 @@ export type PostgresOptions = DatabaseAddress & {
   onclose?: () => void;
 };
 
-export function connect({ url, socketPath, poolMax, statementTimeoutMs, onnotify, onclose }: PostgresOptions): Sql {
+type DatabaseConfig = Pick<Config, "databaseUrl" | "databaseListenUrl" | "databasePooler" | "databaseTlsCaFile">;
+
+/**
+ * DATABASE_URL's address (the pool's), and a direct, session-mode one (DATABASE_LISTEN_URL, else the
+ * same) for what a transaction pooler cannot carry: LISTEN and the migrations' advisory lock.
+ */
+export function databaseAddresses(config: DatabaseConfig & { databaseUrl: string }): { pool: DatabaseAddress; direct: DatabaseAddress } {
+  const caPem = config.databaseTlsCaFile ? readFileSync(config.databaseTlsCaFile, "utf8") : undefined;
+  const tls = caPem ? { caPem } : {};
+  return {
+    pool: { url: config.databaseUrl, transactionPooler: config.databasePooler === "transaction", ...tls },
+    direct: { url: config.databaseListenUrl ?? config.databaseUrl, ...tls },
+  };
+}
+
+export function connect({
+  url,
+  socketPath,
+  transactionPooler,
+  caPem,
+  poolMax,
+  statementTimeoutMs,
+  onnotify,
+  onclose,
+}: PostgresOptions): Sql {
   return postgres(url, {
     ...(onnotify ? { onnotify, idle_timeout: 0, max_lifetime: null } : {}),
     ...(onclose ? { onclose } : {}),
     ...(socketPath ? { path: socketPath } : {}),
+    // Verifies the chain to this CA and the host name (sslmode=verify-full, which the configuration requires).
+    ...(caPem ? { ssl: { ca: caPem, rejectUnauthorized: true } } : {}),
     max: poolMax,
     onnotice: () => {},
     connect_timeout: 5,
     // Seconds before reconnecting; postgres.js' default grows to 20 s, too long to notice a database that is back.
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
-    ...(statementTimeoutMs ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
+    // A transaction pooler hands each transaction to any server connection: a statement prepared on one
+    // is unknown on the next, and it refuses startup parameters such as statement_timeout (set it on the role).
+    ...(transactionPooler ? { prepare: false } : {}),
+    ...(statementTimeoutMs && !transactionPooler ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
     // seq and counts are bigint: numbers well below 2^53, so plain numbers are safe.
     types: { bigint: { to: 20, from: [20], parse: (x: string) => Number(x), serialize: (x: number) => String(x) } },
   });

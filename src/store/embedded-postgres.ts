@@ -16,8 +16,11 @@ import pgliteWasm from "@electric-sql/pglite/pglite.wasm" with { type: "file" };
 import initdbWasm from "@electric-sql/pglite/initdb.wasm" with { type: "file" };
 import pgliteData from "@electric-sql/pglite/pglite.data" with { type: "file" };
 
-/** How postgres.js reaches a database: a URL, and for a Unix socket the socket's path. */
-export type DatabaseAddress = { url: string; socketPath?: string };
+/**
+ * How postgres.js reaches a database: a URL, for a Unix socket the socket's path, whether the URL is
+ * a transaction-mode pooler, and the CA (PEM) its TLS certificate must chain to.
+ */
+export type DatabaseAddress = { url: string; socketPath?: string; transactionPooler?: boolean; caPem?: string };
 
 export type EmbeddedPostgres = { address: DatabaseAddress; stop(): Promise<void> };
 

@@ -3,7 +3,7 @@ import { afterAll } from "bun:test";
 import { loadConfig, type Config } from "../../src/config/config.ts";
 import { startApp, type App } from "../../src/app.ts";
 import { createLogger } from "../../src/observability/log.ts";
-import { SECRET, env } from "./env.ts";
+import { SECRET, env, poolerEnvironment } from "./env.ts";
 
 /**
  * Bulk tests send hundreds of frames and open many sockets at once, all from 127.0.0.1: rate limits
@@ -29,7 +29,7 @@ export const UNLIMITED: Record<string, string> = Object.fromEntries(
 
 export function testConfig(overrides: Partial<Config> = {}, environment: Record<string, string> = {}): Config {
   return {
-    ...loadConfig({ NODE_ENV: "test", JWT_SECRET: SECRET, ...UNLIMITED, ...environment }),
+    ...loadConfig({ NODE_ENV: "test", JWT_SECRET: SECRET, ...UNLIMITED, ...poolerEnvironment(true), ...environment }),
     host: "127.0.0.1",
     port: 0,
     databaseUrl: env.databaseUrl,
@@ -84,7 +84,13 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const proc = Bun.spawn(command, {
     cwd,
-    env: { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...environment },
+    env: {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      ...(environment.DATABASE_URL === env.databaseUrl ? poolerEnvironment() : {}),
+      ...environment,
+    },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -1,0 +1,70 @@
+/**
+ * Behind a transaction-mode pooler (PgBouncer): the configuration it needs, and, on the suite's
+ * pooler pass (`bun run test:pooler` with DATABASE_POOLER=transaction, see README), a server
+ * started through it. The pass runs the core test files through PgBouncer; this file adds what
+ * only that setup has.
+ */
+import { describe, expect, spyOn, test } from "bun:test";
+import { ConfigError, loadConfig } from "../src/config/config.ts";
+import { databaseAddresses } from "../src/store/connect.ts";
+import { createPair, db, env, joinBoth, SECRET, useServers } from "./helpers.ts";
+
+const servers = useServers();
+const pooler = "postgres://chat@pgbouncer:6432/chat";
+const direct = "postgres://chat@db:5432/chat";
+
+describe("the configuration for a transaction pooler", () => {
+  test("DATABASE_POOLER=transaction needs DATABASE_LISTEN_URL, the direct address for LISTEN and migrations", () => {
+    const base = { NODE_ENV: "test", JWT_SECRET: SECRET, DATABASE_POOLER: "transaction" };
+    expect(() => loadConfig({ ...base, DATABASE_URL: pooler })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, DATABASE_URL: pooler })).toThrow(/DATABASE_LISTEN_URL/);
+    expect(() => loadConfig({ ...base })).toThrow(/DATABASE_POOLER=transaction needs DATABASE_URL/);
+    expect(() => loadConfig({ ...base, DATABASE_POOLER: "session", DATABASE_URL: pooler })).toThrow(/none or transaction/);
+  });
+
+  test("the pool goes through the pooler without prepared statements; migrations and LISTEN go direct", () => {
+    const config = loadConfig({
+      NODE_ENV: "test",
+      JWT_SECRET: SECRET,
+      DATABASE_POOLER: "transaction",
+      DATABASE_URL: pooler,
+      DATABASE_LISTEN_URL: direct,
+    });
+    expect(databaseAddresses({ ...config, databaseUrl: pooler })).toEqual({
+      pool: { url: pooler, transactionPooler: true },
+      direct: { url: direct },
+    });
+    const plain = loadConfig({ NODE_ENV: "test", JWT_SECRET: SECRET, DATABASE_URL: direct });
+    expect(databaseAddresses({ ...plain, databaseUrl: direct })).toEqual({
+      pool: { url: direct, transactionPooler: false },
+      direct: { url: direct },
+    });
+  });
+});
+
+if (env.poolerListenUrl) {
+  describe("through PgBouncer in transaction mode", () => {
+    test("a server chats through it and says when the role sets no statement_timeout", async () => {
+      const lines: string[] = [];
+      // Warnings go to stderr.
+      const spy = spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      });
+      try {
+        const app = await servers.start({ logLevel: "warn" });
+        const pair = await createPair();
+        const { a, b } = await joinBoth(app, pair);
+        a.send({ type: "message", content: "through the pooler" });
+        expect((await b.next("message")).content).toBe("through the pooler");
+        a.close();
+        b.close();
+      } finally {
+        spy.mockRestore();
+      }
+      const [role] = await db<{ statement_timeout: string }[]>`SHOW statement_timeout`;
+      const warned = lines.some((l) => l.includes("no statement_timeout behind the transaction pooler"));
+      expect(warned).toBe(role!.statement_timeout === "0");
+    });
+  });
+}
