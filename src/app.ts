@@ -59,7 +59,7 @@ type Parts = {
   config: Config;
   log: Logger;
   sql: Sql;
-  /** Where the access feed LISTENs: the direct address (DATABASE_LISTEN_URL, else the database's own). */
+  /** Where the access feed LISTENs (DATABASE_LISTEN_URL, else the database's own address). */
   listenAddress: DatabaseAddress;
   bus: Bus;
   presence: Presence;
@@ -74,7 +74,7 @@ export async function startApp(config: Config, baseLog: Logger): Promise<App> {
   let addresses = config.databaseUrl ? databaseAddresses({ ...config, databaseUrl: config.databaseUrl }) : null;
   if (!addresses) {
     embedded = await startEmbeddedPostgres(config.embeddedDbDir);
-    addresses = { pool: embedded.address, direct: embedded.address };
+    addresses = { pool: embedded.address, listen: embedded.address, migrations: embedded.address };
     log.info("using embedded PostgreSQL (PGlite)", { dir: config.embeddedDbDir });
   }
   let messaging: Messaging | null = null;
@@ -82,14 +82,14 @@ export async function startApp(config: Config, baseLog: Logger): Promise<App> {
   try {
     messaging = await createMessaging(config, log, instanceId);
     // The embedded database is this process's own: it always migrates.
-    await runMigrations(addresses.direct, log, config.migrateOnStart || embedded !== null);
+    await runMigrations(addresses.migrations, log, config.migrateOnStart || embedded !== null);
     sql = connect({
       ...addresses.pool,
       poolMax: embedded ? 1 : config.databasePoolMax,
       statementTimeoutMs: config.limits.dbWriteTimeoutMs,
     });
     if (addresses.pool.transactionPooler) await warnWithoutStatementTimeout(sql, log);
-    return await wire({ config, log, sql, listenAddress: addresses.direct, ...messaging, embedded });
+    return await wire({ config, log, sql, listenAddress: addresses.listen, ...messaging, embedded });
   } catch (err) {
     await messaging?.presence.close();
     await messaging?.bus.close();

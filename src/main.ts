@@ -114,8 +114,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
 
 async function withDatabase<T>(config: Config, work: (sql: ReturnType<typeof connect>) => Promise<T>): Promise<T> {
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.embeddedDbDir);
-  // The direct address: migrations hold a session's advisory lock, which a transaction pooler cannot carry.
-  const address = config.databaseUrl ? databaseAddresses({ ...config, databaseUrl: config.databaseUrl }).direct : embedded!.address;
+  const address = config.databaseUrl ? databaseAddresses({ ...config, databaseUrl: config.databaseUrl }).migrations : embedded!.address;
   const sql = connect({ ...address, poolMax: 1 });
   try {
     await migrate(sql);

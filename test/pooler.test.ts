@@ -22,7 +22,7 @@ describe("the configuration for a transaction pooler", () => {
     expect(() => loadConfig({ ...base, DATABASE_POOLER: "session", DATABASE_URL: pooler })).toThrow(/none or transaction/);
   });
 
-  test("the pool goes through the pooler without prepared statements; migrations and LISTEN go direct", () => {
+  test("the pool goes through the pooler without prepared statements; migrations and LISTEN go direct (without a pooler, migrations use DATABASE_URL)", () => {
     const config = loadConfig({
       NODE_ENV: "test",
       JWT_SECRET: SECRET,
@@ -32,12 +32,14 @@ describe("the configuration for a transaction pooler", () => {
     });
     expect(databaseAddresses({ ...config, databaseUrl: pooler })).toEqual({
       pool: { url: pooler, transactionPooler: true },
-      direct: { url: direct },
+      listen: { url: direct },
+      migrations: { url: direct },
     });
-    const plain = loadConfig({ NODE_ENV: "test", JWT_SECRET: SECRET, DATABASE_URL: direct });
+    const plain = loadConfig({ NODE_ENV: "test", JWT_SECRET: SECRET, DATABASE_URL: direct, DATABASE_LISTEN_URL: pooler });
     expect(databaseAddresses({ ...plain, databaseUrl: direct })).toEqual({
       pool: { url: direct, transactionPooler: false },
-      direct: { url: direct },
+      listen: { url: pooler },
+      migrations: { url: direct },
     });
   });
 });

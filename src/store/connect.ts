@@ -15,16 +15,19 @@ export type PostgresOptions = DatabaseAddress & {
 type DatabaseConfig = Pick<Config, "databaseUrl" | "databaseListenUrl" | "databasePooler" | "databaseTlsCaFile">;
 
 /**
- * DATABASE_URL's address (the pool's), and a direct, session-mode one (DATABASE_LISTEN_URL, else the
- * same) for what a transaction pooler cannot carry: LISTEN and the migrations' advisory lock.
+ * DATABASE_URL's address (the pool's); where the access feed LISTENs (DATABASE_LISTEN_URL, else the
+ * same); and where migrations run: behind a transaction pooler, which cannot carry their session's
+ * advisory lock, the direct LISTEN address too.
  */
-export function databaseAddresses(config: DatabaseConfig & { databaseUrl: string }): { pool: DatabaseAddress; direct: DatabaseAddress } {
+export function databaseAddresses(
+  config: DatabaseConfig & { databaseUrl: string },
+): Record<"pool" | "listen" | "migrations", DatabaseAddress> {
   const caPem = config.databaseTlsCaFile ? readFileSync(config.databaseTlsCaFile, "utf8") : undefined;
   const tls = caPem ? { caPem } : {};
-  return {
-    pool: { url: config.databaseUrl, transactionPooler: config.databasePooler === "transaction", ...tls },
-    direct: { url: config.databaseListenUrl ?? config.databaseUrl, ...tls },
-  };
+  const pooled = config.databasePooler === "transaction";
+  const listen = { url: config.databaseListenUrl ?? config.databaseUrl, ...tls };
+  const pool = { url: config.databaseUrl, transactionPooler: pooled, ...tls };
+  return { pool, listen, migrations: pooled ? listen : { url: config.databaseUrl, ...tls } };
 }
 
 export function connect({
