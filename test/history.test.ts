@@ -43,6 +43,22 @@ describe("paging", () => {
     expect(body.messages[0].created_at).toMatch(/Z$/);
   });
 
+  test("a page shows each message exactly as it was delivered live: content, time, ids; a retry answers with the original", async () => {
+    const other = await createPair();
+    const a = await join(app, other.sessionId, other.inviter.token);
+    const clientId = crypto.randomUUID();
+    a.send({ type: "message", content: "  spaced\tand 🧗 emoji  " });
+    a.send({ type: "message", content: "with id", client_id: clientId });
+    await a.until((f) => f.filter((x) => x.type === "message").length === 2, "both live");
+    a.send({ type: "message", content: "with id", client_id: clientId });
+    await a.until((f) => f.filter((x) => x.type === "message").length === 3, "the retry answered");
+    const live = a.of("message");
+    await a.close();
+    expect(live[2]).toEqual(live[1]!); // the original, not a new message
+    const { body } = await get(url("", other.sessionId), other.invitee.token);
+    expect(body.messages).toEqual(live.slice(0, 2).map(({ type: _, ...view }) => view));
+  });
+
   test("backwards with before=: every message once, in order, until has_more is false", async () => {
     const seen: number[] = [];
     let query = "?limit=200";

@@ -17,10 +17,14 @@ export type NotifyQueueing = { graceMs: number; everyone: boolean };
 
 export const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
-/** A stored message (its input's id, the stored row), or, without `input_id`, a session the batch wrote to. */
+/**
+ * A stored message (its input's id and seq; a duplicate's stored content and time too: a new row's
+ * are its input's and the statement's), or, without `input_id`, a session the batch wrote to, with
+ * the statement's time (every new row's `created_at`).
+ */
 export type BatchRow =
-  | { input_id: string; id: string; seq: number; content: string; created_at: string; duplicate: boolean }
-  | { input_id: null; id: string; inviter_id: string; invitee_id: string };
+  | { input_id: string; id: string; seq: number; content: string | null; created_at: string | null; duplicate: boolean }
+  | { input_id: null; id: string; inviter_id: string; invitee_id: string; created_at: string };
 
 /** A stored message's row. */
 export type StoredRow = Extract<BatchRow, { input_id: string }>;
@@ -62,8 +66,29 @@ function systemMessages(sql: Sql, m: NewMessage[]) {
     )`;
 }
 
+/**
+ * A retried client_id: answered with the stored original. Only messages with a client_id can be one:
+ * a batch without any skips the probe.
+ */
+function duplicates(sql: Sql, m: NewMessage[]) {
+  if (!m.some((x) => x.clientId)) return { existing: sql``, fresh: sql`fresh AS (SELECT * FROM input),`, answered: sql`` };
+  return {
+    existing: sql`
+    existing AS (
+      SELECT i.id AS input_id, m.id, m.seq, m.content, m.created_at FROM input i
+      JOIN messages m ON m.session_id = i.session_id AND m.sender_id = i.sender_id AND m.client_id = i.client_id
+      WHERE i.client_id IS NOT NULL
+    ),`,
+    fresh: sql`fresh AS (SELECT * FROM input WHERE id NOT IN (SELECT input_id FROM existing)),`,
+    answered: sql`
+    UNION ALL
+    SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true, NULL, NULL FROM existing`,
+  };
+}
+
 export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | undefined): Promise<BatchRow[]> {
   const sessionIds = pgArray([...new Set(m.map((x) => x.sessionId))]);
+  const dup = duplicates(sql, m);
   return sql<BatchRow[]>`
     WITH input AS (
       SELECT * FROM unnest(
@@ -75,12 +100,8 @@ export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | u
         ${pgArray(m.map((x) => (x.replyTo ? String(x.replyTo.seq) : null)))}::bigint[],
         ${pgArray(m.map((x) => (x.system ? "t" : null)))}::boolean[]
       ) WITH ORDINALITY AS t(id, session_id, sender_id, content, client_id, reply_to, system, ord)
-    ),
-    existing AS (
-      SELECT i.id AS input_id, m.id, m.seq, m.content, m.created_at FROM input i
-      JOIN messages m ON m.session_id = i.session_id AND m.sender_id = i.sender_id AND m.client_id = i.client_id
-    ),
-    fresh AS (SELECT * FROM input WHERE id NOT IN (SELECT input_id FROM existing)),
+    ),${dup.existing}
+    ${dup.fresh}
     counts AS (SELECT session_id, count(*) AS n FROM fresh GROUP BY session_id),
     -- Lock the sessions in id order: instances writing batches that share sessions never deadlock.
     -- "= ANY(array)" lets the planner probe the primary key instead of scanning every session.
@@ -98,14 +119,13 @@ export function writeBatch(sql: Sql, m: NewMessage[], notify: NotifyQueueing | u
       SELECT f.id, f.session_id, f.sender_id, f.content, f.client_id, now(),
              b.base + row_number() OVER (PARTITION BY f.session_id ORDER BY f.ord)
       FROM fresh f JOIN bumped b ON b.id = f.session_id
-      RETURNING id, seq, content, created_at
+      RETURNING id, seq
     )${replies(sql, m)}${systemMessages(sql, m)}${notifyQueueing(sql, notify)}
-    SELECT id AS input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}) AS created_at,
+    SELECT id AS input_id, id, seq, NULL::text AS content, NULL::text AS created_at,
            false AS duplicate, NULL::uuid AS inviter_id, NULL::uuid AS invitee_id
-    FROM inserted
+    FROM inserted${dup.answered}
     UNION ALL
-    SELECT input_id, id, seq, content, to_char(created_at AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), true, NULL, NULL FROM existing
-    UNION ALL
-    -- One row per session written (no input_id): its participants as the lock saw them.
-    SELECT NULL, id, NULL, NULL, NULL, NULL, inviter_id, invitee_id FROM bumped`;
+    -- One row per session written (no input_id): its participants as the lock saw them, and the
+    -- statement's time, which every new row has (now() is the transaction's).
+    SELECT NULL, id, NULL, NULL, to_char(now() AT TIME ZONE 'UTC', ${sql.unsafe(ISO_UTC)}), NULL, inviter_id, invitee_id FROM bumped`;
 }

@@ -147,7 +147,7 @@ export class MessageWriter {
     setImmediate(() => {
       this.scheduled = false;
       while (this.mayStartBatch()) {
-        const batch = this.takeBatch();
+        const batch = this.takeBatch(this.sessionCap());
         if (!batch) break;
         this.lastBatchRows = batch.items.length;
         void this.run(batch);
@@ -174,10 +174,25 @@ export class MessageWriter {
   }
 
   /**
-   * The oldest messages of sessions not already being written, in order. A retried client_id twice
-   * in one batch would defeat the duplicate check: the second waits, with the rest of its session.
+   * With nothing in flight and a backlog that fills two statements well, the first takes half of the
+   * waiting sessions, so that the second (on the other half) runs beside it instead of waiting for
+   * sessions the first took: with few busy sessions, one greedy batch would hold them all.
    */
-  private takeBatch(): Batch | null {
+  private sessionCap(): number {
+    const { concurrency, secondBatchMin = 1 } = this.options;
+    const backlog = 2 * Math.max(secondBatchMin, LINGER_AFTER_ROWS);
+    if (concurrency < 2 || this.inFlight.size > 0 || this.queue.length < backlog) return Number.POSITIVE_INFINITY;
+    const waiting = new Set<string>();
+    for (const p of this.queue) waiting.add(p.msg.sessionId);
+    return Math.max(1, Math.ceil(waiting.size / 2));
+  }
+
+  /**
+   * The oldest messages of sessions not already being written, in order, from at most `sessionCap`
+   * sessions. A retried client_id twice in one batch would defeat the duplicate check: the second
+   * waits, with the rest of its session.
+   */
+  private takeBatch(sessionCap: number): Batch | null {
     const items: Pending[] = [];
     const sessions = new Set<string>();
     const blocked = new Set<string>();
@@ -191,7 +206,8 @@ export class MessageWriter {
       }
       const session = p.msg.sessionId;
       const key = p.msg.clientId ? `${session}/${p.msg.senderId}/${p.msg.clientId}` : null;
-      if (items.length >= this.options.maxBatch || this.busy.has(session) || blocked.has(session) || (key && keys.has(key))) {
+      const full = items.length >= this.options.maxBatch || (!sessions.has(session) && sessions.size >= sessionCap);
+      if (full || this.busy.has(session) || blocked.has(session) || (key && keys.has(key))) {
         blocked.add(session);
         rest.push(p);
         continue;
@@ -232,13 +248,16 @@ export class MessageWriter {
   private settle(batch: Pending[], rows: BatchRow[]) {
     const byInput = new Map<string, StoredRow>();
     const participants = new Map<string, readonly [string, string]>();
+    let now = "";
     for (const r of rows) {
-      if (r.input_id === null) participants.set(r.id, [r.inviter_id, r.invitee_id]);
-      else byInput.set(r.input_id, r);
+      if (r.input_id === null) {
+        participants.set(r.id, [r.inviter_id, r.invitee_id]);
+        now = r.created_at;
+      } else byInput.set(r.input_id, r);
     }
     for (const p of batch) {
       const row = byInput.get(p.msg.id);
-      const stored = row && toAppended(p, row, participants.get(p.msg.sessionId));
+      const stored = row && toAppended(p, row, participants.get(p.msg.sessionId), now);
       if (!stored) {
         if (!p.abandoned) p.reject(new SessionGoneError(p.msg.sessionId));
       } else if (p.abandoned) {
@@ -258,15 +277,16 @@ export class MessageWriter {
   }
 }
 
-function toAppended(p: Pending, row: StoredRow, participants: readonly [string, string] | undefined): Appended {
+/** A new row's content is its input's and its time the statement's (`now`); a duplicate's are the stored ones. */
+function toAppended(p: Pending, row: StoredRow, participants: readonly [string, string] | undefined, now: string): Appended {
   const message: MessageView = {
     message_id: row.id,
     session_id: p.msg.sessionId,
     seq: row.seq,
-    content: row.content,
+    content: row.content ?? p.msg.content,
     sender_id: p.msg.senderId,
     sender_name: p.msg.senderName,
-    created_at: row.created_at,
+    created_at: row.created_at ?? now,
   };
   if (p.msg.clientId) message.client_id = p.msg.clientId;
   if (p.msg.replyTo) message.reply_to = p.msg.replyTo;

@@ -35,7 +35,7 @@ function fakeDatabase() {
     });
   const sql = Object.assign(
     async (_strings: TemplateStringsArray, ...values: unknown[]) => {
-      if (values.length === 0) return []; // an empty fragment (the notification queueing, off here)
+      if (values.length < 5) return []; // a fragment (the duplicate probe, the notification queueing): not the statement
       const [ids, sessions, senders, contents, clientIds] = values.slice(0, 5).map((v) => parseArray(v as string));
       const batch = { ids, sessions, senders, contents, clientIds } as Batch;
       batches.push(batch);
@@ -154,6 +154,25 @@ describe("MessageWriter", () => {
     expect(db.batches.map((b) => b.sessions)).toEqual([["s1"], ["s2", "s3", "s4"]]);
     first.open();
     await a;
+  });
+
+  test("a backlog over few sessions is split in two statements on disjoint halves of them, which run side by side", async () => {
+    const db = fakeDatabase();
+    const w = writerOn(db, { concurrency: 2, secondBatchMin: 100 });
+    const both = latch();
+    db.gateWith(() => (db.batches.length < 2 ? both.opened : Promise.resolve()));
+    const sessions = Array.from({ length: 10 }, (_, i) => `s${i}`);
+    const sent = Array.from({ length: 300 }, (_, i) => w.append(message(sessions[i % 10]!)));
+    await Bun.sleep(5);
+    expect(db.batches).toHaveLength(2); // both in flight: the first did not take every session
+    const [first, second] = db.batches.map((b) => new Set(b.sessions)) as [Set<string>, Set<string>];
+    expect(first.size).toBe(5);
+    expect(second.size).toBe(5);
+    expect([...first].some((s) => second.has(s))).toBe(false);
+    both.open();
+    const seqs = new Map<string, number[]>();
+    for (const a of await Promise.all(sent)) seqs.set(a.message.session_id, [...(seqs.get(a.message.session_id) ?? []), a.message.seq]);
+    for (const list of seqs.values()) expect(list).toEqual(Array.from({ length: 30 }, (_, i) => i + 1)); // order kept per session
   });
 
   test("a statement in flight for long no longer holds a second one back", async () => {
