@@ -13,6 +13,7 @@ import { connect } from "../src/store/connect.ts";
 import type { BenchContext } from "./harness.ts";
 import { summarizeLatencies, type LatencySummary } from "./lib/stats.ts";
 import { deleteSessions, provisionPairs } from "./provision.ts";
+import { pgArray } from "../src/store/pg-array.ts";
 
 export type StorageFigures = {
   rows_per_s: number;
@@ -21,6 +22,9 @@ export type StorageFigures = {
   outstanding: number;
   errors: number;
 };
+
+/** The bare insert: rows per second, with how many rows a statement carried and how many were in flight. */
+export type BareInsertFigures = { rows_per_s: number; rows_per_statement: number; in_flight: number; errors: number };
 
 export type StorageLatency = { rate_msg_s: number; latency_ms: LatencySummary; appended: number; errors: number };
 
@@ -97,6 +101,61 @@ export async function measureStorage(
     outstanding,
     errors,
   };
+}
+
+/**
+ * The second storage baseline: a bare batched INSERT of the same rows into the same table (same
+ * indexes, foreign keys, trigger, synchronous_commit), `rowsPerStatement` rows a statement,
+ * `inFlight` statements at once, over the same number of sessions, each row's seq counted here.
+ * What PostgreSQL costs per row without the service's guarantees (the per-session lock that orders
+ * seq across instances, last_seq and last_message_at, the retried client_id answered, the rows
+ * returned): the yardstick for the service's own statement.
+ */
+export async function measureBareInsert(
+  ctx: BenchContext,
+  { seconds, rowsPerStatement, inFlight }: { seconds: number; rowsPerStatement: number; inFlight: number },
+): Promise<BareInsertFigures> {
+  const pairs = await provisionPairs(ctx.sql, ctx.options.pairs);
+  const sql: Sql = connect({ url: ctx.options.databaseUrl, poolMax: inFlight, statementTimeoutMs: 5000 });
+  const seqs = new Map(pairs.map((p) => [p.sessionId, 0]));
+  const tag = crypto.randomUUID().slice(0, 8);
+  let n = 0;
+  let committed = 0;
+  let errors = 0;
+  const statement = () => {
+    const rows = Array.from({ length: rowsPerStatement }, () => {
+      const i = n++;
+      const pair = pairs[i % pairs.length]!;
+      const seq = seqs.get(pair.sessionId)! + 1;
+      seqs.set(pair.sessionId, seq);
+      return [crypto.randomUUID(), pair.sessionId, i % 2 ? pair.inviterId : pair.inviteeId, `storage ${tag} ${i}`, String(seq)];
+    });
+    const column = (k: number) => pgArray(rows.map((r) => r[k]!));
+    return sql`
+      INSERT INTO messages (id, session_id, sender_id, content, created_at, seq)
+      SELECT id, session_id, sender_id, content, now(), seq
+      FROM unnest(${column(0)}::uuid[], ${column(1)}::uuid[], ${column(2)}::uuid[], ${column(3)}::text[], ${column(4)}::bigint[])
+        AS t(id, session_id, sender_id, content, seq)`;
+  };
+  try {
+    const measureFrom = performance.now() + WARMUP_MS;
+    const stopAt = measureFrom + seconds * 1000;
+    const lane = async () => {
+      while (performance.now() < stopAt) {
+        try {
+          await statement();
+          if (performance.now() >= measureFrom) committed += rowsPerStatement;
+        } catch {
+          errors++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, lane));
+  } finally {
+    await sql.end({ timeout: 5 });
+    if (!ctx.options.keepData) await deleteSessions(ctx.sql, pairs);
+  }
+  return { rows_per_s: Math.round(committed / seconds), rows_per_statement: rowsPerStatement, in_flight: inFlight, errors };
 }
 
 /**

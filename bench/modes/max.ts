@@ -7,9 +7,11 @@ import type { LoadFigures } from "../figures.ts";
 import { connectAll, measureLoad, rowsCheckOf, withRunningTarget, type BenchContext } from "../harness.ts";
 import type { RowsCheck } from "../provision.ts";
 import type { TargetKind } from "../targets.ts";
-import { measureStorage, type StorageFigures } from "../storage.ts";
+import { measureBareInsert, measureStorage, type BareInsertFigures, type StorageFigures } from "../storage.ts";
 
 const STEP_WARMUP_MS = 1000;
+
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((100 * a) / b) / 100 : null);
 
 /** Rows per group-commit statement during a step, from the server's /metrics histogram (real server only). */
 export type BatchRows = { statements: number; mean: number; p50_le: number; p90_le: number };
@@ -38,6 +40,8 @@ export type MaxRun = {
   bare: MaxTargetRun;
   real: MaxTargetRun;
   storage: StorageFigures;
+  /** The second storage baseline: a bare insert of the same rows, as many a statement as the service's formed. */
+  bareInsert: BareInsertFigures;
   notify?: MaxTargetRun;
   cluster?: MaxTargetRun;
   changes?: MaxTargetRun;
@@ -53,7 +57,19 @@ export async function runMax(ctx: BenchContext): Promise<MaxRun> {
   console.log(
     `  storage baseline: ${storage.rows_per_s} rows/s · ${storage.batch_rows.statements_per_s} statements/s of p50 ${storage.batch_rows.p50} rows`,
   );
-  return { bare, real, storage, ...(notify ? { notify } : {}), ...(cluster ? { cluster } : {}), ...(changes ? { changes } : {}) };
+  const bareInsert = await measureBareInsert(ctx, { seconds: 5, rowsPerStatement: Math.max(1, storage.batch_rows.p50), inFlight: 2 });
+  console.log(
+    `  bare insert: ${bareInsert.rows_per_s} rows/s (${bareInsert.rows_per_statement} rows a statement, ${bareInsert.in_flight} in flight) · the service's statement = ${ratio(storage.rows_per_s, bareInsert.rows_per_s)}x bare insert · real max = ${ratio(real.summary.max_sustainable_msg_s, storage.rows_per_s)}x its statement`,
+  );
+  return {
+    bare,
+    real,
+    storage,
+    bareInsert,
+    ...(notify ? { notify } : {}),
+    ...(cluster ? { cluster } : {}),
+    ...(changes ? { changes } : {}),
+  };
 }
 
 async function rampTarget(ctx: BenchContext, kind: TargetKind, changesPerParticipant = 0): Promise<MaxTargetRun> {
