@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isLoopback } from "./lib/net.ts";
 
-export type Mode = "rate" | "max" | "idle" | "cluster";
+export type Mode = "rate" | "max" | "idle" | "cluster" | "presence";
 
 export type Options = {
   mode: Mode;
@@ -41,6 +41,15 @@ export type Options = {
   maxSeconds: number;
   /** A folder for the real servers' CPU profiles (Bun's --cpu-prof, written when they stop), or null. */
   cpuProfDir: string | null;
+  /** Presence mode: users on the one instance (2 per session). */
+  users: number;
+  /** Presence mode: round-trip delays added between the instance and Redis, one measurement each (0: direct). */
+  redisDelaysMs: number[];
+  presenceTtlS: number;
+  /** Presence mode: TTL periods observed per delay. */
+  presencePeriods: number;
+  /** Presence mode: a module exporting another RedisPresence (e.g. an older version) instead of the current one. */
+  presenceModule: string | null;
 };
 
 /** Signs the bench's tokens; the servers the bench starts get it as JWT_SECRET. */
@@ -48,7 +57,7 @@ export const BENCH_JWT_SECRET = "sendbuddy-chat-bench-secret-not-for-production-
 
 export const USAGE = `usage: bun run bench [options]
 
-  --mode rate|max|idle|cluster   what to measure (default rate)
+  --mode rate|max|idle|cluster|presence   what to measure (default rate)
   --pairs N                      session pairs (default 50)
   --rate R                       messages/s per participant (default 2)
   --duration S                   measured seconds (default 10)
@@ -73,8 +82,13 @@ export const USAGE = `usage: bun run bench [options]
   --max-steps N                  max mode: at most this many steps (default 12)
   --p99-limit MS                 max mode: a step with a higher p99 fails (default 100)
   --cpu-prof DIR                 write each real server's CPU profile (.cpuprofile and .md) into DIR when it stops
+  --users N                      presence mode: users on the one instance, 2 per session (default 35000)
+  --redis-delay-ms LIST          presence mode: round-trip delays added by a proxy to Redis, e.g. 0,0.5,2 (0: direct; default 0,0.5,2)
+  --presence-ttl S               presence mode: PRESENCE_TTL_SECONDS (default 30, the service's default)
+  --presence-periods N           presence mode: TTL periods observed per delay (default 3)
+  --presence-module PATH         presence mode: measure the RedisPresence this file exports (e.g. an older version)
   --keep-data                    keep the bench's sessions and messages in the database (users are always kept)
-  --max-seconds S                stop everything after this long (default 1200)`;
+  --max-seconds S                stop everything after this long (default 1200; presence mode 3600)`;
 
 const spec = {
   mode: { type: "string", default: "rate" },
@@ -103,7 +117,12 @@ const spec = {
   "two-instances": { type: "boolean", default: false },
   changes: { type: "string", default: "0" },
   presend: { type: "boolean", default: false },
-  "max-seconds": { type: "string", default: "1200" },
+  "max-seconds": { type: "string" },
+  users: { type: "string", default: "35000" },
+  "redis-delay-ms": { type: "string", default: "0,0.5,2" },
+  "presence-ttl": { type: "string", default: "30" },
+  "presence-periods": { type: "string", default: "3" },
+  "presence-module": { type: "string" },
   help: { type: "boolean", default: false },
 } as const;
 
@@ -144,8 +163,15 @@ export function parseOptions(argv: string[]): Options | "help" {
     twoInstances: values["two-instances"],
     changes: num("changes", 0, 1000),
     presend: values.presend,
-    maxSeconds: num("max-seconds", 10, 86_400),
+    maxSeconds: values["max-seconds"] === undefined ? (values.mode === "presence" ? 3600 : 1200) : num("max-seconds", 10, 86_400),
     cpuProfDir: values["cpu-prof"] ? resolve(values["cpu-prof"]) : null,
+    users: num("users", 2, 1_000_000),
+    redisDelaysMs: String(values["redis-delay-ms"])
+      .split(",")
+      .map((d) => numberOption("redis-delay-ms", d.trim(), 0, 100)),
+    presenceTtlS: num("presence-ttl", 1, 3600),
+    presencePeriods: num("presence-periods", 1, 100),
+    presenceModule: values["presence-module"] ? resolve(values["presence-module"]) : null,
   };
   if (options.target && options.mode === "cluster")
     throw new UsageError("--target cannot be used with --mode cluster (it starts its own two instances)");
@@ -154,8 +180,8 @@ export function parseOptions(argv: string[]): Options | "help" {
 }
 
 function modeOf(value: string): Mode {
-  if (value === "rate" || value === "max" || value === "idle" || value === "cluster") return value;
-  throw new UsageError(`--mode must be rate, max, idle or cluster (got "${value}")`);
+  if (value === "rate" || value === "max" || value === "idle" || value === "cluster" || value === "presence") return value;
+  throw new UsageError(`--mode must be rate, max, idle, cluster or presence (got "${value}")`);
 }
 
 function numberOption(name: string, raw: string, min: number, max: number): number {

@@ -2,6 +2,7 @@
 import type { LoadFigures } from "./figures.ts";
 import type { MaxFigures, MaxTargetRun } from "./modes/max.ts";
 import type { IdleFigures } from "./modes/idle.ts";
+import type { PresenceFigures } from "./modes/presence.ts";
 import type { RowsCheck } from "./provision.ts";
 
 /** A figure of another target to compare with, e.g. { name: "bare", value: 12 }. */
@@ -93,5 +94,18 @@ export function printIdle(target: Named<IdleFigures>, others: Named<IdleFigures>
   );
   console.log(
     `${pad}fan-out: ${f.fanout_reached}/${f.fanout_expected} probe receipts · ${f.open_sockets_after} sockets still open → ${f.fanout_ok ? "ok" : "FAILED"}`,
+  );
+}
+
+export function printPresence(f: PresenceFigures): void {
+  const n = formatNumber;
+  console.log(
+    `[presence +${f.delay_ms} ms] round trip p50 ${n(f.rtt_ms)} ms · ${n(f.users)} users arrived in ${n(f.arrive_s)} s · heartbeat p50 ${n(f.heartbeat_ms.p50)} ms, max ${n(f.heartbeat_ms.max)} ms (${f.heartbeats} in ${n(f.observed_s)} s, ${f.skipped_ticks} ticks skipped)`,
+  );
+  console.log(
+    `       per heartbeat: ${n(f.commands_per_heartbeat)} commands, ${n(f.writes_per_heartbeat)} writes, ${n(f.kb_per_heartbeat)} KB · a PING meanwhile waits p50 ${n(f.probe_during_heartbeat_ms.p50)} ms, max ${n(f.probe_during_heartbeat_ms.max)} ms`,
+  );
+  console.log(
+    `       ${f.no_lapse_ok ? "no lapse" : "LAPSES"}: ${f.offline_changes} offline changes decided, ${f.revivals} revivals, ${n(f.not_online_at_end)} of ${n(f.users)} users not online at the end`,
   );
 }

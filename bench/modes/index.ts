@@ -2,10 +2,11 @@
 import type { BenchContext } from "../harness.ts";
 import { medianFigures, ratiosOf } from "../lib/stats.ts";
 import type { Mode, Options } from "../options.ts";
-import { printIdle, printLoad, printMax, printMaxSteps } from "../report.ts";
+import { printIdle, printLoad, printMax, printMaxSteps, printPresence } from "../report.ts";
 import { runCluster, type ClusterRun } from "./cluster.ts";
 import { runIdle, type IdleRun } from "./idle.ts";
 import { runMax, type MaxRun } from "./max.ts";
+import { runPresence, type PresenceRun } from "./presence.ts";
 import { runRate, type RateRun } from "./rate.ts";
 
 export type ModeSpec = {
@@ -147,4 +148,15 @@ const idle: ModeSpec = {
   },
 };
 
-export const modes: Record<Mode, ModeSpec> = { rate, max, idle, cluster };
+const presence: ModeSpec = {
+  describe: (o) =>
+    `presence · ${o.users} users (2 per session) on one instance · TTL ${o.presenceTtlS} s · ${o.presencePeriods} TTL periods per delay · added round trip ${o.redisDelaysMs.join(", ")} ms · ${o.presenceModule ?? "src/bus/redis-presence.ts"}`,
+  run: runPresence,
+  report(runs) {
+    const m = medianFigures(runs as PresenceRun[]);
+    for (const f of Object.values(m)) printPresence(f);
+    return { results: m, ratios: null };
+  },
+};
+
+export const modes: Record<Mode, ModeSpec> = { rate, max, idle, cluster, presence };

@@ -11,7 +11,12 @@
  * real transitions are decided, once each, and the last one matches reality. Versions come from
  * Redis' clock (microseconds), never below the previous one + 1, so they keep growing even after
  * the keys expired: receivers drop any change older than one they applied.
+ *
+ * Scripts go by their SHA1 (EVALSHA) and their source only when a node does not have them. The
+ * heartbeat sends its commands in chunks without waiting for each answer: at 35,000 users, one
+ * round trip per command took longer than the TTL with Redis 0.5 ms away (bench/README.md).
  */
+import { createHash } from "node:crypto";
 import { RedisNames } from "./redis-names.ts";
 import type { RedisClient } from "./redis-connect.ts";
 import type { Presence, PresenceChange, PresenceState } from "../chat/ports.ts";
@@ -70,12 +75,35 @@ return out`;
 
 type Decided = [number, number] | null;
 
+/** A Lua script sent by its SHA1; its source only when the server answers NOSCRIPT (a new node, SCRIPT FLUSH, eviction). */
+class Script {
+  readonly sha: string;
+  constructor(readonly lua: string) {
+    this.sha = createHash("sha1").update(lua).digest("hex");
+  }
+}
+
+const SCRIPTS = { arrive: new Script(ARRIVE), depart: new Script(DEPART), reap: new Script(REAP) };
+
+/**
+ * Heartbeat commands in flight at once; each chunk leaves in one write (auto-pipelining). Small,
+ * because a command the service sends meanwhile (a publish) waits for the chunk in flight: 100 keep
+ * that wait near one round trip, as it was with one command at a time (bench/README.md, presence).
+ */
+const HEARTBEAT_CHUNK = 100;
+
+export type HeartbeatFigures = { ms: number; commands: number; failed: number };
+
 export class RedisPresence implements Presence {
   /** Users with a local socket, per session, as the domain counts them: whose members this instance refreshes. */
   private local: () => Iterable<readonly [string, Iterable<string>]> = () => [];
   private readonly timer: Timer;
   private beating = false;
   private changeHandler: (change: PresenceChange) => void = () => {};
+  /** Per "<session> <user>": the number of the last ARRIVE or DEPART sent for them. */
+  private readonly lastSent = new Map<string, number>();
+  private sent = 0;
+  private lastBeat: HeartbeatFigures | null = null;
 
   constructor(
     private readonly redis: RedisClient,
@@ -93,15 +121,7 @@ export class RedisPresence implements Presence {
   }
 
   async depart(sessionId: string, userId: string): Promise<PresenceChange | null> {
-    const decided = (await this.redis.eval(
-      DEPART,
-      2,
-      ...this.names.presenceKeys(sessionId),
-      this.member(userId),
-      userId,
-      Date.now(),
-    )) as Decided;
-    return changeOf(sessionId, userId, decided);
+    return changeOf(sessionId, userId, await this.decide(SCRIPTS.depart, sessionId, userId, [this.member(userId), userId, Date.now()]));
   }
 
   async states(sessionId: string): Promise<Map<string, PresenceState>> {
@@ -120,6 +140,11 @@ export class RedisPresence implements Presence {
     this.local = source;
   }
 
+  /** The last completed heartbeat: how long it took, how many commands it sent and how many of them failed. */
+  get lastHeartbeat(): HeartbeatFigures | null {
+    return this.lastBeat;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
   }
@@ -130,27 +155,85 @@ export class RedisPresence implements Presence {
 
   private runArrive(sessionId: string, userId: string): Promise<Decided> {
     const now = Date.now();
-    const args = [this.member(userId), userId, now, now + this.ttlMs, this.ttlMs * 3];
-    return this.redis.eval(ARRIVE, 2, ...this.names.presenceKeys(sessionId), ...args) as Promise<Decided>;
+    return this.decide(SCRIPTS.arrive, sessionId, userId, [this.member(userId), userId, now, now + this.ttlMs, this.ttlMs * 3]);
   }
 
-  /** Refreshes our members (reviving them after an outage) and reaps lapsed ones, for the sessions this instance hosts. */
+  /**
+   * ARRIVE or DEPART. A command that met NOSCRIPT did not run; a later command for the same user,
+   * if one was sent meanwhile, has run or will run before a resend would: resending would reverse
+   * their order (an arrival after the departure that followed it: a user who left shows online), so
+   * a command is resent only while it is still the user's last one. Otherwise the later one decides.
+   */
+  private async decide(script: Script, sessionId: string, userId: string, args: (string | number)[]): Promise<Decided> {
+    const key = `${sessionId} ${userId}`;
+    const mine = ++this.sent;
+    this.lastSent.set(key, mine);
+    try {
+      return (await this.run(script, sessionId, args, () => this.lastSent.get(key) === mine)) as Decided;
+    } finally {
+      if (this.lastSent.get(key) === mine) this.lastSent.delete(key);
+    }
+  }
+
+  /** EVALSHA, then EVAL (which loads the script) on NOSCRIPT if `resend()` allows it (null otherwise). */
+  private async run(script: Script, sessionId: string, args: (string | number)[], resend = () => true): Promise<unknown> {
+    const keys = this.names.presenceKeys(sessionId);
+    try {
+      return await this.redis.evalsha(script.sha, 2, ...keys, ...args);
+    } catch (err) {
+      if (!String((err as Error)?.message).startsWith("NOSCRIPT")) throw err;
+      return resend() ? await this.redis.eval(script.lua, 2, ...keys, ...args) : null;
+    }
+  }
+
+  /**
+   * Refreshes our members (reviving them after an outage) and reaps lapsed ones, for the sessions
+   * this instance hosts. Live iteration, not a copy: a user who left while a chunk was in flight is
+   * skipped, so no refresh follows a departure (one connection keeps the order of the commands sent
+   * on it, and a session's keys are in one slot: one connection on a cluster too). A session's
+   * users are sent together, never across an await.
+   */
   private async heartbeat() {
     if (this.redis.status !== "ready" || this.beating) return;
     this.beating = true;
+    const started = performance.now();
+    const beat = { commands: 0, failed: 0, error: null as unknown };
+    const failed = (err: unknown) => {
+      beat.failed++;
+      beat.error ??= err;
+    };
+    const settle = (p: Promise<void>) => {
+      beat.commands++;
+      return p.catch(failed);
+    };
     try {
-      // Live iteration, not a copy: a user who left meanwhile is skipped, so no refresh follows a departure.
+      let inFlight: Promise<void>[] = [];
       for (const [sessionId, users] of this.local()) {
-        for (const userId of users) this.report(changeOf(sessionId, userId, await this.runArrive(sessionId, userId)));
-        const reaped = (await this.redis.eval(REAP, 2, ...this.names.presenceKeys(sessionId), Date.now())) as (string | number)[];
-        for (let i = 0; i < reaped.length; i += 3) {
-          this.report(changeOf(sessionId, String(reaped[i]), [Number(reaped[i + 1]), Number(reaped[i + 2])]));
-        }
+        for (const userId of users) inFlight.push(settle(this.refresh(sessionId, userId)));
+        inFlight.push(settle(this.reap(sessionId)));
+        if (inFlight.length < HEARTBEAT_CHUNK) continue;
+        await Promise.all(inFlight);
+        inFlight = [];
+        if (this.redis.status !== "ready") break;
       }
+      await Promise.all(inFlight);
     } catch (err) {
-      this.log.debug("presence heartbeat failed", { err });
+      failed(err);
     } finally {
+      this.lastBeat = { ms: performance.now() - started, commands: beat.commands, failed: beat.failed };
+      if (beat.failed > 0) this.log.debug("presence heartbeat failed", { failed: beat.failed, err: beat.error });
       this.beating = false;
+    }
+  }
+
+  private async refresh(sessionId: string, userId: string) {
+    this.report(changeOf(sessionId, userId, await this.runArrive(sessionId, userId)));
+  }
+
+  private async reap(sessionId: string) {
+    const reaped = (await this.run(SCRIPTS.reap, sessionId, [Date.now()])) as (string | number)[];
+    for (let i = 0; i < reaped.length; i += 3) {
+      this.report(changeOf(sessionId, String(reaped[i]), [Number(reaped[i + 1]), Number(reaped[i + 2])]));
     }
   }
 
