@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isLoopback } from "./lib/net.ts";
 
-export type Mode = "rate" | "max" | "idle" | "cluster" | "presence";
+export type Mode = "rate" | "max" | "idle" | "cluster" | "presence" | "storm";
 
 export type Options = {
   mode: Mode;
@@ -27,6 +27,8 @@ export type Options = {
   notify: boolean;
   /** Max mode: also ramp two instances bridged by Redis (inviters on A, invitees on B). */
   twoInstances: boolean;
+  /** The single real instance runs with REDIS_URL too (presence and the bridge in Redis, as deployed). */
+  withRedis: boolean;
   /** Rate mode: also the real server with the backend's pre-send check on. */
   presend: boolean;
   /** Rate and max modes: also the real server with this many reactions per second per participant beside the messages; 0: not. */
@@ -50,6 +52,8 @@ export type Options = {
   presencePeriods: number;
   /** Presence mode: a module exporting another RedisPresence (e.g. an older version) instead of the current one. */
   presenceModule: string | null;
+  /** Storm mode: the first retry after a 1001 waits uniformly 0–this ms; null: the client package's policy (0–250 ms). */
+  reconnectJitterMs: number | null;
 };
 
 /** Signs the bench's tokens; the servers the bench starts get it as JWT_SECRET. */
@@ -57,15 +61,15 @@ export const BENCH_JWT_SECRET = "sendbuddy-chat-bench-secret-not-for-production-
 
 export const USAGE = `usage: bun run bench [options]
 
-  --mode rate|max|idle|cluster|presence   what to measure (default rate)
-  --pairs N                      session pairs (default 50)
+  --mode rate|max|idle|cluster|presence|storm   what to measure (default rate)
+  --pairs N                      session pairs (default 50); storm mode: the pairs that chat (default 100)
   --rate R                       messages/s per participant (default 2)
   --duration S                   measured seconds (default 10)
   --warmup S                     warm-up seconds before measuring (default 2)
   --grace S                      after the last send, wait at most this long for receipts (default 5)
   --runs N                       repeat the whole measurement, report medians (default 1)
   --client-procs N               load-client processes (default 1)
-  --sockets N                    idle mode: sockets to open (default 2000)
+  --sockets N                    idle and storm modes: sockets to open (default 2000; storm mode 10000)
   --connect-concurrency N        handshakes in flight (default 100)
   --target ws://127.0.0.1:PORT   measure a running server (no server CPU/RSS); needs its --jwt-secret
   --database-url URL             default postgres://postgres@127.0.0.1:5432/test
@@ -73,6 +77,7 @@ export const USAGE = `usage: bun run bench [options]
   --redis-cluster                cluster mode: also through a 3-master Redis Cluster started on loopback, same run
   --notify                       rate and max modes: also the real server with offline notifications on (webhook), same run
   --two-instances                max mode: also two instances through Redis (--redis-url), same run
+  --with-redis                   idle, rate and max modes: the real server runs with Redis (--redis-url) as deployed
   --presend                      rate mode: also the real server with the backend's pre-send check (a check in the bench process), same run
   --changes R                    rate and max modes: also the real server while every participant toggles R reactions/s, same run
   --jwt-secret S                 secret of the --target server (default: the bench's own)
@@ -87,19 +92,20 @@ export const USAGE = `usage: bun run bench [options]
   --presence-ttl S               presence mode: PRESENCE_TTL_SECONDS (default 30, the service's default)
   --presence-periods N           presence mode: TTL periods observed per delay (default 3)
   --presence-module PATH         presence mode: measure the RedisPresence this file exports (e.g. an older version)
+  --reconnect-jitter-ms MS       storm mode: the first retry after a 1001 waits 0–MS ms (default: the client package's 0–250 ms)
   --keep-data                    keep the bench's sessions and messages in the database (users are always kept)
   --max-seconds S                stop everything after this long (default 1200; presence mode 3600)`;
 
 const spec = {
   mode: { type: "string", default: "rate" },
-  pairs: { type: "string", default: "50" },
+  pairs: { type: "string" },
   rate: { type: "string", default: "2" },
   duration: { type: "string", default: "10" },
   warmup: { type: "string", default: "2" },
   grace: { type: "string", default: "5" },
   runs: { type: "string", default: "1" },
   "client-procs": { type: "string", default: "1" },
-  sockets: { type: "string", default: "2000" },
+  sockets: { type: "string" },
   "connect-concurrency": { type: "string", default: "100" },
   target: { type: "string" },
   "database-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
@@ -115,6 +121,7 @@ const spec = {
   "cpu-prof": { type: "string" },
   notify: { type: "boolean", default: false },
   "two-instances": { type: "boolean", default: false },
+  "with-redis": { type: "boolean", default: false },
   changes: { type: "string", default: "0" },
   presend: { type: "boolean", default: false },
   "max-seconds": { type: "string" },
@@ -123,6 +130,7 @@ const spec = {
   "presence-ttl": { type: "string", default: "30" },
   "presence-periods": { type: "string", default: "3" },
   "presence-module": { type: "string" },
+  "reconnect-jitter-ms": { type: "string" },
   help: { type: "boolean", default: false },
 } as const;
 
@@ -139,14 +147,14 @@ export function parseOptions(argv: string[]): Options | "help" {
   const num = (name: keyof typeof spec, min: number, max: number) => numberOption(name, String(values[name]), min, max);
   const options: Options = {
     mode: modeOf(values.mode),
-    pairs: num("pairs", 1, 10_000),
+    pairs: values.pairs === undefined ? (values.mode === "storm" ? 100 : 50) : num("pairs", 1, 10_000),
     rate: num("rate", 0.01, 10_000),
     durationS: num("duration", 1, 600),
     warmupS: num("warmup", 0, 120),
     graceS: num("grace", 0.1, 60),
     runs: num("runs", 1, 20),
     clientProcs: num("client-procs", 1, 16),
-    sockets: num("sockets", 2, 15_000),
+    sockets: values.sockets === undefined ? (values.mode === "storm" ? 10_000 : 2000) : num("sockets", 2, 15_000),
     connectConcurrency: num("connect-concurrency", 1, 5000),
     target: values.target ? localWsUrl(values.target) : null,
     databaseUrl: localUrl("database-url", values["database-url"], ["postgres:", "postgresql:"]),
@@ -161,6 +169,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     keepData: values["keep-data"],
     notify: values.notify,
     twoInstances: values["two-instances"],
+    withRedis: values["with-redis"],
     changes: num("changes", 0, 1000),
     presend: values.presend,
     maxSeconds: values["max-seconds"] === undefined ? (values.mode === "presence" ? 3600 : 1200) : num("max-seconds", 10, 86_400),
@@ -172,16 +181,19 @@ export function parseOptions(argv: string[]): Options | "help" {
     presenceTtlS: num("presence-ttl", 1, 3600),
     presencePeriods: num("presence-periods", 1, 100),
     presenceModule: values["presence-module"] ? resolve(values["presence-module"]) : null,
+    reconnectJitterMs: values["reconnect-jitter-ms"] === undefined ? null : num("reconnect-jitter-ms", 0, 60_000),
   };
   if (options.target && options.mode === "cluster")
     throw new UsageError("--target cannot be used with --mode cluster (it starts its own two instances)");
+  if (options.target && options.mode === "storm")
+    throw new UsageError("--target cannot be used with --mode storm (it starts its own two instances and stops one)");
   if (options.jwtSecret.length < 32) throw new UsageError("--jwt-secret must be at least 32 characters");
   return options;
 }
 
 function modeOf(value: string): Mode {
-  if (value === "rate" || value === "max" || value === "idle" || value === "cluster" || value === "presence") return value;
-  throw new UsageError(`--mode must be rate, max, idle, cluster or presence (got "${value}")`);
+  if (value === "rate" || value === "max" || value === "idle" || value === "cluster" || value === "presence" || value === "storm") return value;
+  throw new UsageError(`--mode must be rate, max, idle, cluster, presence or storm (got "${value}")`);
 }
 
 function numberOption(name: string, raw: string, min: number, max: number): number {

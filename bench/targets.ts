@@ -40,7 +40,7 @@ let started = 0;
 export async function startTarget(kind: TargetKind, options: Options, logDir: string): Promise<Target> {
   if (kind === "bare") return targetOf(kind, [await startBare(logDir)], false);
   if (options.target) return externalTarget(options.target);
-  if (kind === "real") return targetOf(kind, [await startReal(options, logDir, null)], true);
+  if (kind === "real") return targetOf(kind, [await startReal(options, logDir, options.withRedis ? options.redisUrl : null)], true);
   if (kind === "notify") return targetOf(kind, [await startReal(options, logDir, null, notifyEnv())], true);
   if (kind === "presend") return targetOf(kind, [await startReal(options, logDir, null, presendEnv())], true);
   const a = await startReal(options, logDir, options.redisUrl);

@@ -124,6 +124,8 @@ export interface MessageLog {
   onLateCommit(handler: (appended: Appended) => void): void;
   /** Messages with seq > afterSeq, oldest first, at most `limit`. */
   messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]>;
+  /** How far the session is: its last seq and last change number (0, 0 for an unknown session). */
+  positionOf(sessionId: string): Promise<SessionPosition>;
   /** The quote of the message `seq` of the session, for a reply to it; null when there is no such message. */
   replyPreview(sessionId: string, seq: number): Promise<ReplyView | null>;
   /** Moves the user's read mark forward (never back, never past the last message); null if it did not move. */
@@ -177,6 +179,8 @@ export interface ChatQueries {
 }
 
 export * from "./safety-ports.ts";
+
+export type SessionPosition = { lastSeq: number; lastChange: number };
 
 export interface Store extends Directory, MessageLog, MessageChanges, ChatQueries {
   ping(): Promise<void>;

@@ -6,13 +6,15 @@
  * Changes to messages go the same way in their own order (change-lane.ts), after their message.
  */
 import type { MessageView } from "../protocol/frames.ts";
-import type { ChangedMessage, Participant, PresenceState, SessionInfo } from "./ports.ts";
+import type { ChangedMessage, Participant, PresenceState, SessionInfo, SessionPosition } from "./ports.ts";
 import { ChangeLane } from "./change-lane.ts";
 
 /** What every room needs from its host: one object shared by all rooms (no closures per room). */
 export type RoomDeps = {
   /** Delivers a serialised frame to every local socket of the room's session. */
   publish(room: Room, frame: string): void;
+  /** How far the room's session is in the store: a room already there fetches nothing. */
+  fetchPosition(room: Room): Promise<SessionPosition>;
   /** Reads messages of the room's session with seq > afterSeq from the store, oldest first. */
   fetchAfter(room: Room, afterSeq: number, limit: number): Promise<MessageView[]>;
   /** Serialises a message fetched from the store. */
@@ -271,6 +273,9 @@ export class Room {
 
   private async fetchUntilCurrent() {
     try {
+      // One cheap lookup (coalesced across rooms) first: most rooms that catch up are current already.
+      const at = await this.deps.fetchPosition(this);
+      if (at.lastSeq <= this.lastSeq && at.lastChange <= this.lastChange && !this.held?.size && !this.changes.waiting) return;
       for (;;) {
         const page = await this.deps.fetchAfter(this, this.lastSeq, FETCH_LIMIT);
         for (const m of page) this.deliver(m.seq, this.held?.get(m.seq) ?? this.deps.frameOf(m));

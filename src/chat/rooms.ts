@@ -11,7 +11,7 @@ import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
 export type RoomsDeps = {
-  store: Pick<MessageLog, "messagesAfter"> & Pick<MessageChanges, "changesAfter"> & Pick<Directory, "authorize">;
+  store: Pick<MessageLog, "messagesAfter" | "positionOf"> & Pick<MessageChanges, "changesAfter"> & Pick<Directory, "authorize">;
   bus: Bus;
   delivery: Delivery;
   log: Logger;
@@ -78,6 +78,7 @@ export class Rooms {
       this.deps.delivery.toRoomHere(room.session.sessionId, room.participants, frame);
       this.deps.metrics.messagesDelivered.inc();
     },
+    fetchPosition: (room) => this.deps.store.positionOf(room.session.sessionId),
     fetchAfter: (room, after, limit) => this.deps.store.messagesAfter(room.session.sessionId, after, limit),
     frameOf: messageFrame,
     fetchChangesAfter: (room, after, limit) => this.deps.store.changesAfter(room.session.sessionId, after, limit),

@@ -13,6 +13,7 @@ import type {
   MessageChange,
   MessageJson,
   NewMessage,
+  SessionPosition,
   Store,
   UnreadRow,
 } from "../chat/ports.ts";
@@ -145,6 +146,20 @@ export class PostgresStore implements Store {
       WHERE m.session_id = ${sessionId} AND m.seq > ${afterSeq}
       ORDER BY m.seq LIMIT ${limit}`).then((rows) => rows.map(toView));
   }
+
+  positionOf(sessionId: string): Promise<SessionPosition> {
+    return this.positions.get(sessionId);
+  }
+
+  /** Many rooms' positions in one query: a storm of reconnects creates thousands of rooms at once. */
+  private readonly positions = new Coalescer<string, SessionPosition>((sessionIds) =>
+    this.bounded(this.sql<{ last_seq: number | null; last_change: number | null }[]>`
+      SELECT s.last_seq, c.last_change
+      FROM unnest(${pgArray(sessionIds)}::uuid[]) WITH ORDINALITY AS r(id, ord)
+      LEFT JOIN sessions s ON s.id = r.id
+      LEFT JOIN chat_session_changes c ON c.session_id = r.id
+      ORDER BY r.ord`).then((rows) => rows.map((r) => ({ lastSeq: r.last_seq ?? 0, lastChange: r.last_change ?? 0 }))),
+  );
 
   replyPreview(sessionId: string, seq: number): Promise<ReplyView | null> {
     return this.bounded(replyPreviewQuery(this.sql, sessionId, seq)).then((rows) => rows[0]?.reply ?? null);

@@ -72,6 +72,11 @@ export class MemoryStore implements Store {
   /** Appends here answer at once: nothing ever commits after its caller gave up. */
   onLateCommit(): void {}
 
+  async positionOf(sessionId: string): Promise<{ lastSeq: number; lastChange: number }> {
+    const s = this.sessions.get(sessionId);
+    return { lastSeq: s?.messages.length ?? 0, lastChange: s?.lastChange ?? 0 };
+  }
+
   async messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]> {
     return (this.sessions.get(sessionId)?.messages ?? [])
       .filter((m) => m.seq > afterSeq)

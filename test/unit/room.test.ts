@@ -35,6 +35,7 @@ function roomWith(stored: number[] = [], over: Partial<SessionInfo> = {}, change
   const fetches: number[] = [];
   const room = new Room(session(over), {
     publish: (_room, frame) => published.push(frame),
+    fetchPosition: async () => ({ lastSeq: Math.max(0, ...stored), lastChange: Math.max(0, ...changed.map(([, c]) => c)) }),
     fetchAfter: async (_room, after, limit) => {
       fetches.push(after);
       return stored
@@ -103,6 +104,15 @@ describe("Room", () => {
     expect(published).toEqual(["f1", "f2", "f3", "f4"]);
     await room.catchUp();
     expect(published).toHaveLength(4);
+  });
+
+  test("catchUp of a room already as far as the store asks only for the position: no page is read", async () => {
+    const { room, published, fetches } = roomWith([1, 2], { lastSeq: 0 });
+    room.deliver(1, "f1");
+    room.deliver(2, "f2");
+    await room.catchUp();
+    expect(fetches).toEqual([]);
+    expect(published).toEqual(["f1", "f2"]);
   });
 
   test("afterDelivered runs at once for a delivered seq, and only once the room reached it otherwise", () => {
