@@ -68,7 +68,7 @@ export const USAGE = `usage: bun run bench [options]
   --warmup S                     warm-up seconds before measuring (default 2)
   --grace S                      after the last send, wait at most this long for receipts (default 5)
   --runs N                       repeat the whole measurement, report medians (default 1)
-  --client-procs N               load-client processes (default 1)
+  --client-procs N               load-client processes (default 1; storm mode 2)
   --sockets N                    idle and storm modes: sockets to open (default 2000; storm mode 10000)
   --connect-concurrency N        handshakes in flight (default 100)
   --target ws://127.0.0.1:PORT   measure a running server (no server CPU/RSS); needs its --jwt-secret
@@ -104,7 +104,7 @@ const spec = {
   warmup: { type: "string", default: "2" },
   grace: { type: "string", default: "5" },
   runs: { type: "string", default: "1" },
-  "client-procs": { type: "string", default: "1" },
+  "client-procs": { type: "string" },
   sockets: { type: "string" },
   "connect-concurrency": { type: "string", default: "100" },
   target: { type: "string" },
@@ -153,7 +153,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     warmupS: num("warmup", 0, 120),
     graceS: num("grace", 0.1, 60),
     runs: num("runs", 1, 20),
-    clientProcs: num("client-procs", 1, 16),
+    clientProcs: values["client-procs"] === undefined ? (values.mode === "storm" ? 2 : 1) : num("client-procs", 1, 16),
     sockets: values.sockets === undefined ? (values.mode === "storm" ? 10_000 : 2000) : num("sockets", 2, 15_000),
     connectConcurrency: num("connect-concurrency", 1, 5000),
     target: values.target ? localWsUrl(values.target) : null,
@@ -192,7 +192,8 @@ export function parseOptions(argv: string[]): Options | "help" {
 }
 
 function modeOf(value: string): Mode {
-  if (value === "rate" || value === "max" || value === "idle" || value === "cluster" || value === "presence" || value === "storm") return value;
+  if (value === "rate" || value === "max" || value === "idle" || value === "cluster" || value === "presence" || value === "storm")
+    return value;
   throw new UsageError(`--mode must be rate, max, idle, cluster, presence or storm (got "${value}")`);
 }
 

@@ -8,6 +8,7 @@ import { runIdle, type IdleRun } from "./idle.ts";
 import { runMax, type MaxRun } from "./max.ts";
 import { runPresence, type PresenceRun } from "./presence.ts";
 import { runRate, type RateRun } from "./rate.ts";
+import { printStorm, printStormRuns, runStorm, type StormRun } from "./storm.ts";
 
 export type ModeSpec = {
   describe(options: Options): string;
@@ -159,4 +160,17 @@ const presence: ModeSpec = {
   },
 };
 
-export const modes: Record<Mode, ModeSpec> = { rate, max, idle, cluster, presence };
+const storm: ModeSpec = {
+  describe: (o) =>
+    `storm · ${Math.floor(o.sockets / 2) * 2} sockets on instance A, ${Math.min(o.pairs, Math.floor(o.sockets / 2))} pairs chatting at ${o.rate} msg/s per participant · SIGTERM to A after ${o.warmupS} s (SHUTDOWN_DELAY_SECONDS 0) · every socket resumes on B (first retry after 0–${o.reconnectJitterMs ?? 250} ms${o.reconnectJitterMs === null ? ", the client package's policy" : ""}) · chat goes on ${o.durationS} s after the SIGTERM · grace ${o.graceS} s`,
+  run: runStorm,
+  report(runs) {
+    const all = runs as StormRun[];
+    if (all.length > 1) printStormRuns(all.map((r) => r.storm));
+    const m = medianFigures(all);
+    printStorm(m.storm);
+    return { results: m, ratios: null };
+  },
+};
+
+export const modes: Record<Mode, ModeSpec> = { rate, max, idle, cluster, presence, storm };
