@@ -100,6 +100,7 @@ const max: ModeSpec = {
         bare: r.bare.summary,
         real: r.real.summary,
         storage: r.storage,
+        bareInsert: r.bareInsert,
         ...(r.notify ? { notify: r.notify.summary } : {}),
         ...(r.cluster ? { cluster: r.cluster.summary } : {}),
         ...(r.changes ? { changes: r.changes.summary } : {}),
@@ -115,7 +116,15 @@ const max: ModeSpec = {
       console.log(
         `       real's writer at its max step: ${m.real.batch_rows.statements} statements, mean ${m.real.batch_rows.mean} rows (p50 ≤ ${m.real.batch_rows.p50_le}, p90 ≤ ${m.real.batch_rows.p90_le})`,
       );
-    const ratios: Record<string, unknown> = { real_vs_bare: ratiosOf(m.real, m.bare), real_vs_storage: vsStorage };
+    const statementVsBare = m.bareInsert.rows_per_s ? Math.round((100 * m.storage.rows_per_s) / m.bareInsert.rows_per_s) / 100 : null;
+    console.log(
+      `[storage] bare insert ${m.bareInsert.rows_per_s} rows/s (the same rows in the same table, ${m.bareInsert.rows_per_statement} a statement, ${m.bareInsert.in_flight} in flight) · the service's statement = ${statementVsBare}x bare insert`,
+    );
+    const ratios: Record<string, unknown> = {
+      real_vs_bare: ratiosOf(m.real, m.bare),
+      real_vs_storage: vsStorage,
+      storage_vs_bare_insert: statementVsBare,
+    };
     if (m.notify) {
       printMax({ name: "notify", figures: m.notify }, [{ name: "real", figures: m.real }]);
       ratios.notify_vs_real = ratiosOf(m.notify, m.real);
