@@ -3,62 +3,14 @@
  * (both participants of a pair in the same process, so that latency is measured on one clock), and
  * sends each request to all of them at once.
  */
-import type { Subprocess } from "bun";
-import { spawnChild, stopChild } from "./lib/children.ts";
-import type {
-  ConnectResult,
-  LoadRequest,
-  LoadResult,
-  Participant,
-  ProbeResult,
-  RequestType,
-  Requests,
-  Results,
-  WorkerResponse,
-} from "./load/ipc.ts";
+import { stopChild } from "./lib/children.ts";
+import { IpcWorker } from "./lib/ipc-worker.ts";
+import type { ConnectResult, LoadRequest, LoadResult, Participant, ProbeResult, RequestType, Requests, Results } from "./load/ipc.ts";
 
 const WORKER_PATH = new URL("./load/worker.ts", import.meta.url).pathname;
 
-type Pending = { resolve(result: unknown): void; reject(err: Error): void; timer: Timer };
-
-class WorkerHandle {
-  private nextId = 0;
-  private readonly pending = new Map<number, Pending>();
-  readonly process: Subprocess;
-
-  constructor(lifetimeMs: number) {
-    this.process = spawnChild([process.execPath, WORKER_PATH, String(lifetimeMs)], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-      ipc: (message) => this.settle(message as WorkerResponse),
-    });
-    void this.process.exited.then((code) => this.failAll(new Error(`load client exited (${code})`)));
-  }
-
-  request<K extends RequestType>(type: K, body: Requests[K], timeoutMs: number): Promise<Results[K]> {
-    const id = ++this.nextId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.settle({ id, ok: false, error: `load client: ${type} timed out after ${timeoutMs} ms` }),
-        timeoutMs,
-      );
-      this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject, timer });
-      this.process.send({ id, type, body });
-    });
-  }
-
-  private settle(response: WorkerResponse) {
-    const pending = this.pending.get(response.id);
-    if (!pending) return;
-    this.pending.delete(response.id);
-    clearTimeout(pending.timer);
-    if (response.ok) pending.resolve(response.result);
-    else pending.reject(new Error(response.error));
-  }
-
-  private failAll(err: Error) {
-    for (const id of [...this.pending.keys()]) this.settle({ id, ok: false, error: err.message });
-  }
-}
+/** One load client process. */
+type WorkerHandle = IpcWorker<Requests, Results>;
 
 export type ConnectSummary = ConnectResult;
 
@@ -66,7 +18,7 @@ export class ClientPool {
   private constructor(private readonly workers: WorkerHandle[]) {}
 
   static start(count: number, lifetimeMs: number): ClientPool {
-    return new ClientPool(Array.from({ length: count }, () => new WorkerHandle(lifetimeMs)));
+    return new ClientPool(Array.from({ length: count }, () => new IpcWorker<Requests, Results>(WORKER_PATH, lifetimeMs, "load client")));
   }
 
   get size(): number {

@@ -17,11 +17,11 @@
  * database check: every client_id stored once, seqs without holes, every participant got every
  * message of its session once and in order.
  */
-import type { Subprocess } from "bun";
 import { readdirSync, readFileSync } from "node:fs";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import type { BenchContext } from "../harness.ts";
-import { spawnChild, stopChild } from "../lib/children.ts";
+import { stopChild } from "../lib/children.ts";
+import { IpcWorker } from "../lib/ipc-worker.ts";
 import { processCpuSeconds } from "../lib/proc-stats.ts";
 import { round, summarizeLatencies, type LatencySummary } from "../lib/stats.ts";
 import {
@@ -476,47 +476,15 @@ function cpuSplit(a: Sample, b: Sample, pids: { a: number; b: number; clients: n
 
 // ---- the storm client processes, over IPC ----
 
-type Pending = { resolve(result: unknown): void; reject(err: Error): void; timer: Timer };
-
-class StormWorker {
-  private nextId = 0;
-  private readonly pending = new Map<number, Pending>();
-  readonly process: Subprocess;
-
+/** A storm client process; `close` stops its sockets, then the process. */
+class StormWorker extends IpcWorker<StormRequests, StormResults> {
   constructor(lifetimeMs: number) {
-    this.process = spawnChild([process.execPath, WORKER_PATH, String(lifetimeMs)], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-      ipc: (message) => this.settle(message as StormWorkerResponse),
-    });
-    void this.process.exited.then((code) => {
-      for (const id of [...this.pending.keys()]) this.settle({ id, ok: false, error: `storm client exited (${code})` });
-    });
-  }
-
-  request<K extends StormRequestType>(type: K, body: StormRequests[K], timeoutMs: number): Promise<StormResults[K]> {
-    const id = ++this.nextId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.settle({ id, ok: false, error: `storm client: ${type} timed out after ${timeoutMs} ms` }),
-        timeoutMs,
-      );
-      this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject, timer });
-      this.process.send({ id, type, body });
-    });
+    super(WORKER_PATH, lifetimeMs, "storm client");
   }
 
   async close(): Promise<void> {
     await this.request("close", {}, 10_000).catch(() => {});
     await stopChild(this.process, 2000);
-  }
-
-  private settle(response: StormWorkerResponse) {
-    const pending = this.pending.get(response.id);
-    if (!pending) return;
-    this.pending.delete(response.id);
-    clearTimeout(pending.timer);
-    if (response.ok) pending.resolve(response.result);
-    else pending.reject(new Error(response.error));
   }
 }
 
