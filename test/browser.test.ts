@@ -335,6 +335,7 @@ describeWhen(
       await act(alex, wrong, ".act-delete");
       await act(alex, "see you there", '.act-react[data-emoji="🔥"]');
       await act(sam, "see you there", ".act-edit");
+      await eventually(sam.locator("#draft")).toHaveAttribute("data-kind", "edit"); // the composer holds the old text first
       await say(sam, `see you there at 7 (${tag})`);
       await act(sam, edited, '.act-react[data-emoji="🧗"]');
       await alex.locator(".msg.changing").first().waitFor();
