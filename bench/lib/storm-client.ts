@@ -9,16 +9,14 @@
  * Messages are de-duplicated by seq, as the package does; what would have been a duplicate or a
  * reorder is counted. First connections go to instance A, every reconnection to instance B.
  */
+// The client package's own values, as a real client behaves.
+import { JOIN_TIMEOUT_MS, STABLE_CONNECTION_MS } from "../../src/client/connection.ts";
+import { MAX_IN_FLIGHT, MAX_SEND_RETRIES } from "../../src/client/send-queue.ts";
 import { backoffDelay, planAfterClose, reconnectDelay } from "../../src/client/reconnect-policy.ts";
 import { RETRYABLE_ERRORS } from "../../src/protocol/codes.ts";
 import { percentile } from "./stats.ts";
 import { wallNow, type StormConnectResult, type StormRequests, type StormResult, type StormSocketSpec } from "./storm-ipc.ts";
 
-/** The client package's values (src/client/connection.ts, send-queue.ts). */
-const MAX_IN_FLIGHT = 20;
-const JOIN_TIMEOUT_MS = 15_000;
-const STABLE_CONNECTION_MS = 10_000;
-const MAX_SEND_RETRIES = 5;
 const POLL_MS = 10;
 const MIN_WAIT_MS = 1;
 

@@ -11,7 +11,9 @@ import { jwtExpiresAt, type TokenKeeper } from "./token.ts";
 import { ChatError, type ConnectionState } from "./types.ts";
 
 /** A connection that stayed up this long resets the backoff. */
-const STABLE_CONNECTION_MS = 10_000;
+export const STABLE_CONNECTION_MS = 10_000;
+/** How long a socket may take from open to joined (its presence snapshot) before it is dropped and retried. */
+export const JOIN_TIMEOUT_MS = 15_000;
 /** 4003 twice in a row, even with a token fresh from getToken: reconnecting cannot help. */
 const MAX_INVALID_TOKEN_CLOSES = 2;
 const REFRESH_RETRY_MS = 5_000;
@@ -140,7 +142,7 @@ export class Connection {
       this.ws = null;
       this.lost(e.code, e.reason);
     };
-    this.joinTimer = setTimeout(() => this.abandon(ws, "timed out joining"), this.options.joinTimeoutMs ?? 15_000);
+    this.joinTimer = setTimeout(() => this.abandon(ws, "timed out joining"), this.options.joinTimeoutMs ?? JOIN_TIMEOUT_MS);
   }
 
   private receive(text: string) {

@@ -12,8 +12,8 @@ import { deferred } from "./deferred.ts";
 import { backoffDelay, type BackoffOptions } from "./reconnect-policy.ts";
 import type { ChatError, ErrorFrame } from "./types.ts";
 
-const MAX_SEND_RETRIES = 5;
-const MAX_IN_FLIGHT = 20;
+export const MAX_SEND_RETRIES = 5;
+export const MAX_IN_FLIGHT = 20;
 
 type Pending<R> = {
   id: string;
