@@ -6,7 +6,7 @@
  */
 import { describe, expect, spyOn, test } from "bun:test";
 import { ConfigError, loadConfig } from "../src/config/config.ts";
-import { databaseAddresses } from "../src/store/connect.ts";
+import { connect, databaseAddresses } from "../src/store/connect.ts";
 import { createPair, db, env, joinBoth, SECRET, useServers } from "./helpers.ts";
 
 const servers = useServers();
@@ -67,6 +67,29 @@ if (env.poolerListenUrl) {
       const [role] = await db<{ statement_timeout: string }[]>`SHOW statement_timeout`;
       const warned = lines.some((l) => l.includes("no statement_timeout behind the transaction pooler"));
       expect(warned).toBe(role!.statement_timeout === "0");
+    });
+
+    test("queries of every shape at once all get their answer: none is pipelined behind another (PgBouncer would lose its reply)", async () => {
+      // A query without parameters leaves its connection open to pipelining; the next one, with
+      // parameters, starts with a Describe that PgBouncer 1.18 forwards and then, on the first
+      // query's ReadyForQuery, drops the answer of: that connection would wait forever.
+      const sql = connect({ url: env.databaseUrl!, transactionPooler: true, poolMax: 2 });
+      const shapes = [
+        () => sql`SELECT count(*)::int AS n FROM users`,
+        () => sql`SELECT ${1}::int AS one`,
+        () => sql.begin(async (tx) => [await tx`SELECT ${2}::int AS two`, await tx`SELECT 3 AS three`]),
+      ];
+      try {
+        const work: Promise<unknown>[] = [];
+        for (let i = 0; i < 600; i++) {
+          work.push(shapes[i % shapes.length]!());
+          if (i % 5 === 0) await Bun.sleep(1);
+        }
+        const outcome = await Promise.race([Promise.all(work).then(() => "answered"), Bun.sleep(15_000).then(() => "stuck")]);
+        expect(outcome).toBe("answered");
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
     });
   });
 }

@@ -31,7 +31,6 @@ import {
   type StormResult,
   type StormResults,
   type StormSocketSpec,
-  type StormWorkerResponse,
 } from "../lib/storm-ipc.ts";
 import { deadlockCount, deleteSessions, provisionPairs, type SessionPair } from "../provision.ts";
 import { formatNumber } from "../report.ts";

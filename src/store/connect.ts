@@ -53,7 +53,10 @@ export function connect({
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     // A transaction pooler hands each transaction to any server connection: a statement prepared on one
     // is unknown on the next, and it refuses startup parameters such as statement_timeout (set it on the role).
-    ...(transactionPooler ? { prepare: false } : {}),
+    // Nor does it follow a query sent before the previous one's answer (pipelined): on that answer it
+    // frees the server and drops the next reply, and the connection waits forever. One query at a time
+    // per connection (max_pipeline 0 needs patches/postgres@3.4.9.patch, else sql.begin refuses to run).
+    ...(transactionPooler ? { prepare: false, max_pipeline: 0 } : {}),
     ...(statementTimeoutMs && !transactionPooler ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
     // seq and counts are bigint: numbers well below 2^53, so plain numbers are safe.
     types: { bigint: { to: 20, from: [20], parse: (x: string) => Number(x), serialize: (x: number) => String(x) } },
