@@ -151,3 +151,46 @@ describeWithRedis("rolling restart", () => {
     expect(row).toEqual({ n: 200, ids: 200 });
   }, 30_000);
 });
+
+describeWithRedis("presence through a deploy", () => {
+  let stable: App;
+  beforeAll(async () => {
+    stable = await servers.start({ redisUrl: env.redisUrl });
+  });
+
+  /** The inviter on an instance about to stop, the invitee on the stable one, each seeing the other online. */
+  async function across() {
+    const leaving = await servers.start({ redisUrl: env.redisUrl });
+    const pair = await createPair();
+    const watcher = await join(stable, pair.sessionId, pair.invitee.token);
+    await watcher.next("presence", 0);
+    const moving = await join(leaving, pair.sessionId, pair.inviter.token);
+    await watcher.until((f) => f.some((x) => x.type === "presence" && x.user_id === pair.inviter.id && x.online), "the inviter online");
+    const seen = watcher.frames.length;
+    /** The inviter announced offline since they were seen online. */
+    const offline = (f: Frame[]) => f.slice(seen).some((x) => x.type === "presence" && x.user_id === pair.inviter.id && !x.online);
+    return { leaving, pair, watcher, moving, offline };
+  }
+
+  test("a participant the 1001 sends to the other instance is never shown offline in between", async () => {
+    const { leaving, pair, watcher, moving, offline } = await across();
+    const stopped = leaving.stop();
+    expect((await moving.closed).code).toBe(1001);
+    const back = await join(stable, pair.sessionId, pair.inviter.token); // as the client package does after 0–250 ms
+    await back.next("presence", 0);
+    await stopped; // the stopping instance's departures are done
+    await settle(300);
+    expect(offline(watcher.frames)).toBe(false);
+    back.close();
+    await watcher.until(offline, "the inviter offline once their last socket closed", 2000);
+  });
+
+  test("one who does not come back is shown offline within 2 s of the 1001", async () => {
+    const { leaving, watcher, moving, offline } = await across();
+    void leaving.stop();
+    await moving.closed;
+    const told = performance.now();
+    await watcher.until(offline, "the inviter offline", 2000);
+    expect(performance.now() - told).toBeLessThan(2000);
+  });
+});

@@ -131,13 +131,15 @@ export class ChatService {
     });
   }
 
-  leave(conn: Connection, m: Member): void {
+  /** Resolves once a departure from presence, if this was the user's last socket here, is decided and broadcast. */
+  async leave(conn: Connection, m: Member): Promise<void> {
     const sessionId = m.session.sessionId;
     conn.unsubscribe(userTopic(sessionId, m.user.userId));
     const room = this.rooms.get(sessionId);
     if (!room) return;
-    if (room.removeSocket(m.user.userId)) this.presenceRelay.departed(m);
+    const departure = room.removeSocket(m.user.userId) ? this.presenceRelay.departed(m) : undefined;
     this.rooms.release(sessionId);
+    await departure;
   }
 
   async handle(conn: Connection, m: Member, frame: ChatCommand): Promise<void> {

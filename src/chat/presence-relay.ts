@@ -30,9 +30,9 @@ export class PresenceRelay {
     this.decide(this.deps.presence.arrive(m.session.sessionId, m.user.userId), m.session);
   }
 
-  /** The user's last socket here in the session left. */
-  departed(m: Member): void {
-    this.decide(this.deps.presence.depart(m.session.sessionId, m.user.userId), m.session);
+  /** The user's last socket here in the session left; resolves once that is decided and broadcast (or failed). */
+  departed(m: Member): Promise<void> {
+    return this.decide(this.deps.presence.depart(m.session.sessionId, m.user.userId), m.session);
   }
 
   /** A change broadcast by any instance: the other participants' local sockets hear it if it is news to their room. */
@@ -83,8 +83,8 @@ export class PresenceRelay {
   }
 
   /** A failed call is settled later by the presence store's heartbeat or reaper. */
-  private decide(decision: Promise<PresenceChange | null>, session: SessionInfo) {
-    decision
+  private decide(decision: Promise<PresenceChange | null>, session: SessionInfo): Promise<void> {
+    return decision
       .then((change) => {
         if (!change) return;
         this.deps.delivery.presence(change); // every instance, this one included

@@ -130,9 +130,10 @@ export function websocketHandler({
       const { outcome, connId, joining, joined } = ws.data;
       if (!outcome.ok || !(joining || joined)) return;
       registry.remove(ws, outcome.userId);
-      if (outcome.kind === "inbox") chat.inboxes.close(ws, outcome.userId);
-      else if (joining) void joining.then(() => chat.leave(ws, outcome));
-      else chat.leave(ws, outcome);
+      registry.departed(() => {
+        if (outcome.kind === "inbox") return chat.inboxes.close(ws, outcome.userId);
+        return joining ? joining.then(() => chat.leave(ws, outcome)) : chat.leave(ws, outcome);
+      });
       log.info("connection closed", { conn: connId, code });
     },
   };
