@@ -124,7 +124,7 @@ async function startReal(options: Options, logDir: string, redisUrl: string | nu
     LOG_LEVEL: "warn",
     JWT_SECRET: options.jwtSecret,
     DATABASE_URL: options.databaseUrl,
-    SHUTDOWN_TIMEOUT_MS: "5000",
+    SHUTDOWN_TIMEOUT_MS: "15000", // after SHUTDOWN_PRESENCE_GRACE_SECONDS (5 s by default): the storm's A
     // The bench measures throughput, not the rate limiters (per socket, per user, per IP: every
     // socket comes from 127.0.0.1): lift them as far as they go.
     ...Object.fromEntries(

@@ -239,7 +239,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
       if (config.shutdownDelayMs > 0) await Bun.sleep(config.shutdownDelayMs);
       accepting = false;
       await store.drainWrites();
-      const departed = http.registry.closeAll(CloseCode.GoingAway, DEPARTURE_GRACE_MS);
+      const departed = http.registry.closeAll(CloseCode.GoingAway, config.shutdownPresenceGraceMs);
       http.registry.stop();
       await http.server.stop(true);
       await notifier?.stop();
@@ -297,12 +297,6 @@ async function demoRoute(req: Request, url: URL, server: Server<SocketData>, sql
 
 /** Larger term lists are refused: the filter checks every term against every message. */
 const MAX_TERMS_FILE_BYTES = 1024 * 1024;
-/**
- * On shutdown, how long after the 1001s the closed sockets leave their rooms and presence: long
- * enough for a client to reconnect to another instance (the client package retries after 0–250 ms),
- * short enough that one who does not is shown offline within presence's 2 s.
- */
-const DEPARTURE_GRACE_MS = 1000;
 
 /** BLOCKED_TERMS_FILE, read once at start: a file that cannot be read stops the start. */
 async function contentPolicyOf({ file, policy }: { file: string; policy: "reject" | "mask" }, log: Logger): Promise<ContentPolicy> {

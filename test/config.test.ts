@@ -53,6 +53,15 @@ describe("configuration", () => {
     ]);
   });
 
+  test("SHUTDOWN_PRESENCE_GRACE_SECONDS: 5 s by default, and it must end before SHUTDOWN_TIMEOUT_MS", () => {
+    expect(loadConfig({}).shutdownPresenceGraceMs).toBe(5000);
+    expect(loadConfig({ SHUTDOWN_PRESENCE_GRACE_SECONDS: "0", SHUTDOWN_TIMEOUT_MS: "100" }).shutdownPresenceGraceMs).toBe(0);
+    expect(problems({ SHUTDOWN_TIMEOUT_MS: "5000" })).toEqual([
+      "SHUTDOWN_PRESENCE_GRACE_SECONDS must end before SHUTDOWN_TIMEOUT_MS, else the departures never run",
+    ]);
+    expect(problems({ SHUTDOWN_PRESENCE_GRACE_SECONDS: "61" })).toHaveLength(1);
+  });
+
   test("JWT_SECRET_PREVIOUS goes with a new JWT_SECRET, never alone or with a public key", () => {
     const old = "o".repeat(40);
     expect(loadConfig({ JWT_SECRET: "n".repeat(40), JWT_SECRET_PREVIOUS: old }).jwt.previousSecret).toBe(old);

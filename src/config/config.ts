@@ -113,6 +113,8 @@ export type Config = {
   shutdownTimeoutMs: number;
   /** On SIGTERM, how long /readyz answers 503 while the instance still serves, before sockets are told 1001 (ms). */
   shutdownDelayMs: number;
+  /** On shutdown, how long after the 1001s the closed sockets leave presence (ms); below shutdownTimeoutMs. */
+  shutdownPresenceGraceMs: number;
   /** With Redis: a dead instance's users go offline within ttl + ttl/3. */
   presenceTtlMs: number;
   /**
@@ -183,6 +185,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JWT_SECRET_PREVIOUS && (!e.JWT_SECRET || asymmetric)) {
     problems.push("JWT_SECRET_PREVIOUS is for rotating JWT_SECRET: set the new one in JWT_SECRET (and no public key or JWKS)");
   }
+  if (e.SHUTDOWN_PRESENCE_GRACE_SECONDS > 0 && e.SHUTDOWN_PRESENCE_GRACE_SECONDS >= e.SHUTDOWN_TIMEOUT_MS) {
+    problems.push("SHUTDOWN_PRESENCE_GRACE_SECONDS must end before SHUTDOWN_TIMEOUT_MS, else the departures never run");
+  }
   const trustedProxies = e.TRUST_PROXY ? parseTrustedProxies(e.TRUST_PROXY) : null;
   if (typeof trustedProxies === "string") problems.push(trustedProxies);
   const notify = notifyConfig(e, problems);
@@ -242,6 +247,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_SECONDS,
+    shutdownPresenceGraceMs: e.SHUTDOWN_PRESENCE_GRACE_SECONDS,
     presenceTtlMs: e.PRESENCE_TTL_SECONDS * 1000,
     devRoutes: e.NODE_ENV === "development" && !e.DATABASE_URL,
     demoPage: e.DEMO_PAGE ? e.DEMO_PAGE === "on" : e.NODE_ENV === "development" && !e.DATABASE_URL,

@@ -147,6 +147,7 @@ export const EnvSchema = v.object({
   HISTORY_PAGE_MAX_BYTES: v.optional(integer("HISTORY_PAGE_MAX_BYTES", 16 * 1024, 64 * 1024 * 1024), "524288"),
   SHUTDOWN_TIMEOUT_MS: v.optional(integer("SHUTDOWN_TIMEOUT_MS", 0, 600_000), "10000"),
   SHUTDOWN_DELAY_SECONDS: v.optional(seconds("SHUTDOWN_DELAY_SECONDS", 300), "0"),
+  SHUTDOWN_PRESENCE_GRACE_SECONDS: v.optional(seconds("SHUTDOWN_PRESENCE_GRACE_SECONDS", 60), "5"),
   PRESENCE_TTL_SECONDS: v.optional(integer("PRESENCE_TTL_SECONDS", 1, 3600), "30"),
   LOG_LEVEL: v.optional(
     v.picklist(["debug", "info", "warn", "error", "silent"], "LOG_LEVEL must be debug, info, warn, error or silent"),

@@ -34,6 +34,7 @@ export function testConfig(overrides: Partial<Config> = {}, environment: Record<
     port: 0,
     databaseUrl: env.databaseUrl,
     databasePoolMax: 2,
+    shutdownPresenceGraceMs: 0, // a suite's servers stop at once (test/shutdown.test.ts sets its own)
     logLevel: (process.env.TEST_LOG_LEVEL as Config["logLevel"]) ?? "silent",
     ...overrides,
   };
@@ -88,6 +89,7 @@ export async function spawnServer(
       PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
+      SHUTDOWN_PRESENCE_GRACE_SECONDS: "0", // stopped at once, as the in-process ones (testConfig)
       ...(environment.DATABASE_URL === env.databaseUrl ? poolerEnvironment() : {}),
       ...environment,
     },
