@@ -8,6 +8,7 @@ import { CloseCode, CloseReason } from "../protocol/codes.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { ChatSocket } from "./types.ts";
 import { Counts } from "../lib/counts.ts";
+import { BurstCollector } from "./burst-collector.ts";
 
 const SWEEP_MS = 1000;
 const DEPARTURES_PER_TURN = 500;
@@ -17,6 +18,7 @@ export class SocketRegistry {
   private readonly sockets: ChatSocket[] = [];
   private readonly perUser = new Counts();
   private readonly timer: Timer;
+  private readonly collector = new BurstCollector();
   /** While closeAll tells every socket, what their closes leave to do waits here. */
   private departing: (() => unknown)[] | null = null;
 
@@ -43,6 +45,7 @@ export class SocketRegistry {
   add(ws: ChatSocket, userId: string): void {
     if (ws.data.slot >= 0) return;
     ws.data.slot = this.sockets.push(ws) - 1;
+    this.collector.opened();
     this.perUser.increment(userId);
   }
 
@@ -97,6 +100,7 @@ export class SocketRegistry {
 
   stop(): void {
     clearInterval(this.timer);
+    this.collector.stop();
   }
 
   private sweep() {
