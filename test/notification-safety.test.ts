@@ -175,9 +175,11 @@ describe("the sweep", () => {
     const event = (id: string) => ({ id, type: "message", user_id: crypto.randomUUID(), session_id: crypto.randomUUID(), seq: 1 });
     const [spent, stale, fresh] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
     // next_attempt_at in the past but attempts used up; created 13 h ago; created now. Targets no notifier here can send to.
+    // The stale one has used this file's server's NOTIFY_MAX_ATTEMPTS (2), not the sweep's 8: once it is due,
+    // that server's notifier must not claim it (it would dead-letter it as undeliverable) before the sweep.
     await db`INSERT INTO chat_notification_deliveries (event_id, target, event, attempts, next_attempt_at, created_at) VALUES
       (${spent}, 'webhook', ${db.json(event(spent))}, 8, now() - interval '1 minute', now()),
-      (${stale}, 'webhook', ${db.json(event(stale))}, 1, now() + interval '1 hour', now() - interval '13 hours'),
+      (${stale}, 'webhook', ${db.json(event(stale))}, 2, now() + interval '1 hour', now() - interval '13 hours'),
       (${fresh}, 'webhook', ${db.json(event(fresh))}, 1, now() + interval '1 hour', now())`;
     await outbox.sweep(8);
     const rows = await db<{ event_id: string; state: string; last_error: string | null }[]>`
