@@ -11,7 +11,7 @@ import { join as joinPath } from "node:path";
 import postgres from "postgres";
 import { ConfigError, loadConfig } from "../src/config/config.ts";
 import { connect } from "../src/store/connect.ts";
-import { createPair, env, joinBoth, SECRET, useServers } from "./helpers.ts";
+import { createPair, directDatabaseUrl, env, joinBoth, SECRET, useServers } from "./helpers.ts";
 
 const servers = useServers();
 const realPostgres = env.databaseKind.startsWith("PostgreSQL");
@@ -39,13 +39,13 @@ function selfSigned(certFile: string, keyFile: string) {
 
 /** The direct address of the suite's PostgreSQL (not a pooler), by host name so that verify-full checks it. */
 function tlsUrl(): string {
-  const url = new URL(env.poolerListenUrl ?? env.databaseUrl);
+  const url = new URL(directDatabaseUrl);
   url.hostname = "localhost";
   url.searchParams.set("sslmode", "verify-full");
   return url.toString();
 }
 
-const admin = realPostgres ? postgres(env.poolerListenUrl ?? env.databaseUrl, { max: 1, onnotice: () => {} }) : null;
+const admin = realPostgres ? postgres(directDatabaseUrl, { max: 1, onnotice: () => {} }) : null;
 
 async function reloadWith(settings: Record<string, string | null>) {
   for (const [name, value] of Object.entries(settings)) {

@@ -1,6 +1,6 @@
 /** The schema stays compatible with rows written by the main Send Buddy backend. */
 import { expect, test } from "bun:test";
-import { db, env, useServerAndPair } from "./helpers.ts";
+import { db, directDatabaseUrl, useServerAndPair } from "./helpers.ts";
 import { migrate } from "../src/store/migrations.ts";
 import { connect } from "../src/store/connect.ts";
 
@@ -25,11 +25,11 @@ test("migrations are idempotent and record their versions", async () => {
   // Migrations hold a session's advisory lock: as the server's, they go to PostgreSQL itself, never
   // through a transaction pooler (its lock and unlock could land on two server connections, and the
   // lock, left on one of them, would hold every later migration).
-  const direct = env.poolerListenUrl ? connect({ url: env.poolerListenUrl, poolMax: 1 }) : db;
+  const direct = connect({ url: directDatabaseUrl, poolMax: 1 });
   try {
     expect(await migrate(direct)).toEqual([]);
   } finally {
-    if (direct !== db) await direct.end();
+    await direct.end();
   }
   const rows = await db`SELECT version FROM chat_schema_migrations ORDER BY version`;
   expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);

@@ -11,6 +11,9 @@ export const db = (globalThis.__chatTestDb ??= connect({
   transactionPooler: Boolean(env.poolerListenUrl),
 }));
 
+/** PostgreSQL itself: in the pooler pass DATABASE_URL is PgBouncer, and what needs a session of its own (migrations' advisory lock) goes here. */
+export const directDatabaseUrl: string = env.poolerListenUrl ?? env.databaseUrl;
+
 /** The environment a server needs for the suite's database when DATABASE_URL is a transaction pooler. */
 export const poolerEnvironment = (withUrl = false): Record<string, string> =>
   env.poolerListenUrl

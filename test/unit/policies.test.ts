@@ -37,6 +37,11 @@ describe("the client's reconnect policy", () => {
 
   test("1001 reconnects at once; 1008, 4101 and 4102 wait; anything else backs off", () => {
     expect(planAfterClose(1001)).toMatchObject({ reconnect: true, immediate: true, minDelayMs: 0 });
+    const plan = planAfterClose(1001);
+    if (!plan.reconnect) throw new Error("1001 reconnects");
+    const first = Array.from({ length: 200 }, () => reconnectDelay(plan, 0));
+    expect(Math.min(...first)).toBeGreaterThanOrEqual(0); // after a 1001: within 0–250 ms (docs/protocol.md, presence)
+    expect(Math.max(...first)).toBeLessThanOrEqual(250);
     expect(planAfterClose(1008)).toMatchObject({ minDelayMs: 5_000 });
     expect(planAfterClose(4101)).toMatchObject({ minDelayMs: 10_000 });
     expect(planAfterClose(4102)).toMatchObject({ minDelayMs: 5_000 });
