@@ -6,7 +6,7 @@
  * `minIntervalMs` (never on a schedule), `Bun.shrink()` asks JavaScriptCore to shrink its footprint
  * as soon as the event loop's turn ends: a full collection, its compiled code dropped (recompiled as
  * it runs again), and the allocators' free memory returned to the system. RSS per idle socket at
- * 5,000 sockets: 5.2 KB with a full collection alone, 4.2 KB with this; the pause is 20–130 ms
+ * 5,000 sockets: 5.2 KB with a full collection alone, 4.1 KB with this; the pause is 20–130 ms
  * (bench/README.md, "Memory handed back after a burst").
  */
 export type BurstCollectorOptions = {
