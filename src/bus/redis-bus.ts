@@ -26,6 +26,12 @@ const RETRY_UNSENT_MS = 250;
 /** How long to wait before subscribing again after Redis refused a subscription, and the longest an attempt may take. */
 const RESUBSCRIBE_RETRY_MS = 250;
 const RESUBSCRIBE_TIMEOUT_MS = 2000;
+/** The most channels one SSUBSCRIBE or SUNSUBSCRIBE names. */
+const MAX_CHANNELS_PER_COMMAND = 1000;
+
+type SubscriptionOp = "ssubscribe" | "sunsubscribe";
+/** Consecutive (un)subscriptions of one kind, sent as one command. */
+type SubscriptionRun = { op: SubscriptionOp; channels: string[]; answered: PromiseWithResolvers<void> };
 
 export class RedisBus extends PubSub {
   /** Identifies this instance on the bus (its own envelopes are ignored) and in presence entries. */
@@ -45,6 +51,8 @@ export class RedisBus extends PubSub {
   private lastState: "up" | "down" | null = null;
   private closing = false;
   private readonly unknownKinds = new Set<string>();
+  /** (Un)subscriptions asked in this turn of the event loop, in order: sent together at its end. */
+  private queued: SubscriptionRun[] = [];
 
   constructor(
     private readonly connections: RedisConnections,
@@ -119,7 +127,7 @@ export class RedisBus extends PubSub {
       return;
     }
     try {
-      await withTimeout(this.sub.ssubscribe(channel), JOIN_WAIT_MS, () => {
+      await withTimeout(this.command("ssubscribe", channel), JOIN_WAIT_MS, () => {
         this.wasDown = true;
       });
     } catch {
@@ -130,7 +138,32 @@ export class RedisBus extends PubSub {
 
   private unsubscribe(channel: string): void {
     this.channels.delete(channel);
-    if (this.sub.status === "ready") this.sub.sunsubscribe(channel).catch(() => {});
+    if (this.sub.status === "ready") this.command("sunsubscribe", channel).catch(() => {});
+  }
+
+  /**
+   * On one Redis, the (un)subscriptions of a turn of the event loop leave as one command per run of a
+   * kind, in the order asked: in a reconnect storm each socket's open is its own turn of JavaScript,
+   * and one write per channel cost more than the rest of the subscription. A cluster's channels are
+   * on different slots, which one command may not mix: there each goes alone.
+   */
+  private command(op: SubscriptionOp, channel: string): Promise<unknown> {
+    if (this.mode === "cluster") return this.sub[op](channel);
+    const last = this.queued.at(-1);
+    if (last?.op === op && last.channels.length < MAX_CHANNELS_PER_COMMAND) {
+      last.channels.push(channel);
+      return last.answered.promise;
+    }
+    if (this.queued.length === 0) setImmediate(() => this.sendQueued());
+    const run: SubscriptionRun = { op, channels: [channel], answered: Promise.withResolvers<void>() };
+    this.queued.push(run);
+    return run.answered.promise;
+  }
+
+  private sendQueued() {
+    const runs = this.queued;
+    this.queued = [];
+    for (const { op, channels, answered } of runs) this.sub[op](...channels).then(() => answered.resolve(), answered.reject);
   }
 
   /**

@@ -83,5 +83,27 @@ export function busContract(name: string, makePair: () => Promise<BusPair>): voi
       expect(gotB.slice(before).map(strip)).toEqual([{ kind: "inbox", userId: user, sessionId: session }]);
       pair.b.leaveUser(user);
     });
+
+    test("joins and leaves asked in one turn take effect in the order asked, each of many sessions", async () => {
+      const joined = Array.from({ length: 1500 }, () => crypto.randomUUID());
+      const [leftAgain, rejoined] = [crypto.randomUUID(), crypto.randomUUID()];
+      await pair.b.join(rejoined);
+      const before = gotB.length;
+      const joins = joined.map((s) => pair.b.join(s)); // one turn: no await between them
+      joins.push(pair.b.join(leftAgain));
+      pair.b.leave(leftAgain);
+      pair.b.leave(rejoined);
+      joins.push(pair.b.join(rejoined));
+      await Promise.all(joins);
+      for (const s of [...joined, leftAgain, rejoined]) pair.a.broadcast({ kind: "message", sessionId: s, seq: 1, frame: "{}" });
+      const expected = new Set([...joined, rejoined]);
+      const got = () => gotB.slice(before).filter((e) => "sessionId" in e && e.kind === "message");
+      await until("a message in every joined session", () => got().length >= expected.size);
+      await Bun.sleep(50);
+      const sessions = got().map((e) => ("sessionId" in e ? e.sessionId : ""));
+      expect(sessions.length).toBe(expected.size);
+      expect(new Set(sessions)).toEqual(expected);
+      for (const s of [...joined, rejoined]) pair.b.leave(s);
+    });
   });
 }
