@@ -116,18 +116,24 @@ export class ChatService {
     room.adopt(m);
     if (room.addSocket(m.user.userId)) this.presenceRelay.arrived(m);
     await room.ready;
-    if (resume !== null) {
-      await replayInto(conn, room, resume, {
-        messagesAfter: (after, limit) => this.store.messagesAfter(sessionId, after, limit),
-        changesAfter: (after, limit) => this.store.changesAfter(sessionId, after, limit),
-        subscribe: () => conn.subscribe(topic),
-      });
-    }
+    // Read once the room hears changes (ready), so that a change is in the answer or heard after it.
     const stored = await this.presenceRelay.stored(sessionId);
-    // One write for the whole snapshot, not one per frame.
-    conn.cork(() => {
+    const sendSnapshot = () => {
       this.presenceRelay.sendSnapshot(conn, m, room, stored);
       sendReadSnapshot(conn, m.session, readMarks);
+    };
+    // One write for the snapshot (and a resume's last frame), not one per frame: in a reconnect
+    // storm a write costs the joining instance more than the frames it carries.
+    if (resume === null) return conn.cork(sendSnapshot);
+    await replayInto(conn, room, resume, {
+      messagesAfter: (after, limit) => this.store.messagesAfter(sessionId, after, limit),
+      changesAfter: (after, limit) => this.store.changesAfter(sessionId, after, limit),
+      goLive: (resumed) =>
+        conn.cork(() => {
+          conn.subscribe(topic);
+          conn.send(resumed);
+          sendSnapshot();
+        }),
     });
   }
 

@@ -1,8 +1,8 @@
 /**
  * Resuming a reconnected socket: replay what it missed from the store (messages, then changes to the
- * ones it had), then subscribe it to live frames at exactly the point the replay reached. The socket is subscribed in the same tick as the
- * last check that it caught up with the room, so nothing falls between replay and live delivery,
- * and nothing arrives twice.
+ * ones it had), then subscribe it to live frames at exactly the point the replay reached. The socket
+ * is subscribed in the same tick as the last check that it caught up with the room, so nothing falls
+ * between replay and live delivery, and nothing arrives twice.
  */
 import type { Connection, ResumePoint } from "./types.ts";
 import type { Room } from "./room.ts";
@@ -19,8 +19,11 @@ const DRAIN_WAIT_MS = 10_000;
 export type ReplaySource = {
   messagesAfter: (afterSeq: number, limit: number) => Promise<MessageView[]>;
   changesAfter: (afterChange: number, limit: number) => Promise<ChangedMessage[]>;
-  /** Subscribes the socket to live frames: called in the same tick as the last check against the room. */
-  subscribe: () => void;
+  /**
+   * Subscribes the socket to live frames and sends it `resumed` (the frame given), in the same tick
+   * as the last check against the room: nothing live can come before it.
+   */
+  goLive: (resumed: string) => void;
 };
 
 export async function replayInto(conn: Connection, room: Room, resume: ResumePoint, source: ReplaySource): Promise<void> {
@@ -49,8 +52,7 @@ export async function replayInto(conn: Connection, room: Room, resume: ResumePoi
     if (cursor === start) break; // rows missing from the store: nothing more to replay
   }
   if (resume.changesAfter !== null) await replayChanges(conn, room, resume.changesAfter, after, source);
-  source.subscribe();
-  conn.send(resumedFrame({ after, replayed, first_seq: first, last_seq: cursor, complete, change_seq: room.lastChange }));
+  source.goLive(resumedFrame({ after, replayed, first_seq: first, last_seq: cursor, complete, change_seq: room.lastChange }));
 }
 
 /**
