@@ -239,6 +239,7 @@ async function wire({ config, log, sql, listenAddress, bus, presence, embedded }
       if (config.shutdownDelayMs > 0) await Bun.sleep(config.shutdownDelayMs);
       accepting = false;
       await store.drainWrites();
+      presence.drain(Date.now() + config.shutdownPresenceGraceMs);
       const departed = http.registry.closeAll(CloseCode.GoingAway, config.shutdownPresenceGraceMs);
       http.registry.stop();
       await http.server.stop(true);

@@ -151,6 +151,39 @@ describeWhen(haveRedis, "presence scripts and heartbeat on one Redis", "install 
       proxy.stop();
     }
   }, 60_000);
+
+  test("a draining instance refreshes its entries only while they would lapse before its departures", async () => {
+    const ttlMs = 1500; // a heartbeat every 500 ms
+    const draining = async (graceMs: number, watch: (presence: RedisPresence) => Promise<void>) => {
+      const presence = new RedisPresence(redis, "draining", ttlMs, log);
+      // The other participants' instance: hosts every session, has no user there, reaps every 500 ms.
+      const observer = new RedisPresence(redis, "near", ttlMs, log);
+      const sessions = sessionsOf(20);
+      try {
+        await arriveAll(presence, sessions);
+        presence.localUsers(() => sessions);
+        observer.localUsers(() => sessions.map(([s]) => [s, []] as const));
+        await heartbeats(presence, 1);
+        presence.drain(Date.now() + graceMs);
+        await watch(presence);
+        return await notOnline(observer, sessions);
+      } finally {
+        await Promise.all([presence.close(), observer.close()]);
+      }
+    };
+    // Entries refreshed < 500 ms ago live 1.5 s: they outlive departures 300 ms away by a period.
+    await draining(300, async (presence) => {
+      const last = presence.lastHeartbeat;
+      await Bun.sleep(1100);
+      expect(presence.lastHeartbeat).toBe(last); // no heartbeat ran
+    });
+    // Departures 3 s away: the heartbeat goes on, and nobody lapses meanwhile, though the observer
+    // reaps each entry as soon as it lapses.
+    const lapsed = await draining(3000, async (presence) => {
+      for (const beat of await heartbeats(presence, 4)) expect(beat).toMatchObject({ commands: 40 + 20, failed: 0 });
+    });
+    expect(lapsed).toBe(0);
+  }, 30_000);
 });
 
 describeWhen(haveRedis, "presence heartbeat on a Redis Cluster", "install redis-server and redis-cli", () => {

@@ -29,6 +29,8 @@ export class LocalPresence implements Presence {
 
   onChange(): void {}
   localUsers(): void {}
+  drain(): void {} // nothing lapses: the entries are this process's own
+
   async close(): Promise<void> {}
 
   private change(sessionId: string, userId: string, online: boolean): PresenceChange {

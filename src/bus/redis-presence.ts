@@ -104,6 +104,14 @@ export class RedisPresence implements Presence {
   private readonly lastSent = new Map<string, number>();
   private sent = 0;
   private lastBeat: HeartbeatFigures | null = null;
+  private readonly periodMs: number;
+  /**
+   * Every entry of this instance lives until at least this time plus the TTL: the start of the last
+   * heartbeat that refreshed them all, or the construction (every arrival comes after it).
+   */
+  private refreshedAt = Date.now();
+  /** Set once this instance drains: when its users depart. */
+  private departuresAt: number | null = null;
 
   constructor(
     private readonly redis: RedisClient,
@@ -113,7 +121,8 @@ export class RedisPresence implements Presence {
     /** This deployment's key names (REDIS_KEY_PREFIX). */
     private readonly names: RedisNames = new RedisNames(),
   ) {
-    this.timer = setInterval(() => void this.heartbeat(), Math.max(200, Math.floor(ttlMs / 3)));
+    this.periodMs = Math.max(200, Math.floor(ttlMs / 3));
+    this.timer = setInterval(() => void this.heartbeat(), this.periodMs);
   }
 
   async arrive(sessionId: string, userId: string): Promise<PresenceChange | null> {
@@ -145,8 +154,22 @@ export class RedisPresence implements Presence {
     return this.lastBeat;
   }
 
+  drain(departuresAt: number): void {
+    this.departuresAt = departuresAt;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
+  }
+
+  /**
+   * A draining instance's entries outlive its departures by a heartbeat period (the default: the
+   * last refresh lives 30 s, the departures come 5 s after the SIGTERM): its heartbeat, during the
+   * reconnect storm it causes, would only compete with the instances taking its sockets. Its
+   * sessions' lapsed entries are reaped by whichever instance hosts their participants now.
+   */
+  private outlivesDepartures(): boolean {
+    return this.departuresAt !== null && this.refreshedAt + this.ttlMs > this.departuresAt + this.periodMs;
   }
 
   private member(userId: string) {
@@ -194,8 +217,9 @@ export class RedisPresence implements Presence {
    * users are sent together, never across an await.
    */
   private async heartbeat() {
-    if (this.redis.status !== "ready" || this.beating) return;
+    if (this.redis.status !== "ready" || this.beating || this.outlivesDepartures()) return;
     this.beating = true;
+    const startedAt = Date.now();
     const started = performance.now();
     const beat = { commands: 0, failed: 0, error: null as unknown };
     const failed = (err: unknown) => {
@@ -206,6 +230,7 @@ export class RedisPresence implements Presence {
       beat.commands++;
       return p.catch(failed);
     };
+    let complete = false;
     try {
       let inFlight: Promise<void>[] = [];
       for (const [sessionId, users] of this.local()) {
@@ -217,10 +242,12 @@ export class RedisPresence implements Presence {
         if (this.redis.status !== "ready") break;
       }
       await Promise.all(inFlight);
+      complete = this.redis.status === "ready";
     } catch (err) {
       failed(err);
     } finally {
       this.lastBeat = { ms: performance.now() - started, commands: beat.commands, failed: beat.failed };
+      if (complete && beat.failed === 0) this.refreshedAt = startedAt;
       if (beat.failed > 0) this.log.debug("presence heartbeat failed", { failed: beat.failed, err: beat.error });
       this.beating = false;
     }

@@ -283,5 +283,10 @@ export interface Presence {
    * someone who left during a refresh is not refreshed after leaving.
    */
   localUsers(source: () => Iterable<readonly [sessionId: string, userIds: Iterable<string>]>): void;
+  /**
+   * This instance is shutting down and its users depart at `departuresAt` (epoch ms): a store that
+   * keeps entries alive needs to refresh them only if they would lapse before then.
+   */
+  drain(departuresAt: number): void;
   close(): Promise<void>;
 }

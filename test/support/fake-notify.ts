@@ -105,6 +105,10 @@ export class FakePresence implements Presence {
     notUsed();
   }
 
+  drain(): void {
+    notUsed();
+  }
+
   close(): Promise<void> {
     return notUsed();
   }
