@@ -6,10 +6,15 @@ export class FakeSocket implements Connection {
   /** The same frames as sent: their JSON text. */
   readonly sent: string[] = [];
   readonly topics = new Set<string>();
+  /** The frames as they would leave: one write per send, one for all the sends of a cork. */
+  readonly writes: string[][] = [];
+  private corked: string[] | null = null;
   constructor(private readonly server: FakeSockets) {}
   send(frame: string): void {
     this.sent.push(frame);
     this.frames.push(JSON.parse(frame));
+    if (this.corked) this.corked.push(frame);
+    else this.writes.push([frame]);
   }
   subscribe(topic: string): void {
     this.topics.add(topic);
@@ -18,7 +23,14 @@ export class FakeSocket implements Connection {
     this.topics.delete(topic);
   }
   cork(sends: () => void): void {
-    sends();
+    if (this.corked) return sends();
+    this.corked = [];
+    try {
+      sends();
+    } finally {
+      if (this.corked.length > 0) this.writes.push(this.corked);
+      this.corked = null;
+    }
   }
   getBufferedAmount(): number {
     return 0;

@@ -44,10 +44,24 @@ function setup(maxPendingPerUser?: number) {
     await chat.join(socket, member, null);
     return { socket, member };
   };
-  return { store, chat, join };
+  return { store, chat, join, sockets };
 }
 
 describe("ChatService", () => {
+  test("a resumed socket gets the missed messages, then resumed and its snapshot in one write, then live ones", async () => {
+    const { chat, join, store, sockets } = setup();
+    const alex = await join("alex");
+    for (const content of ["one", "two", "three"]) await chat.handle(alex.socket, alex.member, { type: "message", content });
+    const auth = await store.authorize("s1", "sam");
+    if (!auth.ok) throw new Error(auth.reason);
+    const socket = sockets.open();
+    await chat.join(socket, { user: auth.user, session: auth.session }, { afterSeq: 1, changesAfter: null });
+    await chat.handle(alex.socket, alex.member, { type: "message", content: "four" });
+    const types = socket.writes.map((w) => w.map((f) => JSON.parse(f).type));
+    expect(types).toEqual([["message"], ["message"], ["resumed", "presence", "presence"], ["message"]]);
+    expect(socket.of("message").map((m) => m.seq)).toEqual([2, 3, 4]);
+  });
+
   test("typing reaches the other participant's sockets only, never the sender's own", async () => {
     const { chat, join } = setup();
     const alex = await join("alex");
