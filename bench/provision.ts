@@ -12,7 +12,7 @@ import type { Target } from "./targets.ts";
 export type SessionPair = { sessionId: string; inviterId: string; inviteeId: string };
 
 export async function provisionPairs(sql: Sql | null, count: number): Promise<SessionPair[]> {
-  if (sql) return createPairs(sql, count, "bench");
+  if (sql) return createPairs(sql, count, "bench", { reuseUsers: true });
   return Array.from({ length: count }, () => ({
     sessionId: crypto.randomUUID(),
     inviterId: crypto.randomUUID(),

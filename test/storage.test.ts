@@ -3,6 +3,7 @@ import { expect, test } from "bun:test";
 import { db, directDatabaseUrl, useServerAndPair } from "./helpers.ts";
 import { migrate } from "../src/store/migrations.ts";
 import { connect } from "../src/store/connect.ts";
+import { createPairs } from "../src/store/directory.ts";
 
 const shared = useServerAndPair();
 
@@ -46,4 +47,17 @@ test("a session's messages are read by index, in seq order", async () => {
   const text = plan.map((r) => Object.values(r)[0]).join("\n");
   expect(text).toContain("messages_session_seq_idx");
   expect(text).not.toContain("Sort");
+});
+
+test("the bench's pairs reuse their users from run to run: new sessions, no new users", async () => {
+  const label = `reuse ${crypto.randomUUID()}`;
+  const first = await createPairs(db, 3, label, { reuseUsers: true });
+  const again = await createPairs(db, 3, label, { reuseUsers: true });
+  expect(again.map((p) => [p.inviterId, p.inviteeId])).toEqual(first.map((p) => [p.inviterId, p.inviteeId]));
+  expect(new Set([...first, ...again].map((p) => p.sessionId)).size).toBe(6);
+  const ids = first.flatMap((p) => [p.inviterId, p.inviteeId]);
+  const [row] = await db<{ n: number }[]>`SELECT count(*)::int AS n FROM users WHERE id = ANY(${ids}::uuid[])`;
+  expect(row?.n).toBe(6);
+  expect(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id))).toBe(true);
+  await db`DELETE FROM sessions WHERE id = ANY(${[...first, ...again].map((p) => p.sessionId)}::uuid[])`;
 });
