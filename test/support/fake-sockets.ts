@@ -23,7 +23,10 @@ export class FakeSocket implements Connection {
     this.topics.delete(topic);
   }
   cork(sends: () => void): void {
-    if (this.corked) return sends();
+    if (this.corked) {
+      sends();
+      return;
+    }
     this.corked = [];
     try {
       sends();
