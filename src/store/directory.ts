@@ -2,7 +2,6 @@
  * Users and sessions are normally created by the main Send Buddy backend. These helpers create them
  * for the demo, the benchmark and the tests.
  */
-import { createHash } from "node:crypto";
 import type { Sql } from "postgres";
 
 export type UserRow = { id: string; email: string; display_name: string };
@@ -17,6 +16,9 @@ export async function upsertSession(sql: Sql, session: { id: string; inviter_id:
             ON CONFLICT (id) DO NOTHING`;
 }
 
+/** The namespace of the names `reuseUsers` derives user ids from (a UUIDv5 per name). */
+const BENCH_USERS = "6f1c2b9e-5d3a-4c1e-9a7b-2e8f4d6c0a51";
+
 /**
  * Many pairs in three statements: for the benchmark and load tests. With `reuseUsers`, the i-th
  * pair's users are the same on every call (their ids derive from the label), so that repeated runs
@@ -28,7 +30,7 @@ export async function createPairs(
   label = "user",
   { reuseUsers = false } = {},
 ): Promise<{ sessionId: string; inviterId: string; inviteeId: string }[]> {
-  const userId = (name: string) => (reuseUsers ? nameBasedUuid(`${label} ${name}`) : crypto.randomUUID());
+  const userId = (name: string) => (reuseUsers ? Bun.randomUUIDv5(`${label} ${name}`, BENCH_USERS) : crypto.randomUUID());
   const pairs = Array.from({ length: count }, (_, i) => ({
     sessionId: crypto.randomUUID(),
     inviterId: userId(`${i}a`),
@@ -42,13 +44,4 @@ export async function createPairs(
   const sessions = pairs.map((p) => ({ id: p.sessionId, inviter_id: p.inviterId, invitee_id: p.inviteeId }));
   for (let i = 0; i < sessions.length; i += 5000) await sql`INSERT INTO sessions ${sql(sessions.slice(i, i + 5000))}`;
   return pairs;
-}
-
-/** A version-5-shaped UUID from a SHA-1 of the name: the same name, the same id. */
-function nameBasedUuid(name: string): string {
-  const bytes = createHash("sha1").update(name).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
